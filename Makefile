@@ -1,0 +1,44 @@
+# make study   - set up .venv and run the default study into reports/
+# make test    - set up .venv and run the test suite (unit, nbval, end-to-end, acceptance)
+# make lab     - JupyterLab on the notebooks
+# make bench   - the runner against a plain single-process loop
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv study reference test test-fast lab bench lint clean
+
+venv: $(STAMP)
+
+# torch first, pinned: pip takes the CPU wheel (a looser request would pull a CUDA build).
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; run 'make PYTHON=python3 ...'"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $(STAMP)
+
+study: $(STAMP)
+	$(VENV)/bin/distill-study run
+
+reference: $(STAMP)
+	$(VENV)/bin/distill-study run -f params/reference.yaml -o build/reference
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) tests/nbval_prepare.py build/nbval
+	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env build/nbval
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_runner.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check distill_lib tests benchmarks
+	$(VENV)/bin/ruff format --check distill_lib tests benchmarks
+
+clean:
+	rm -rf build reports/work reports/html

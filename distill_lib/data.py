@@ -1,0 +1,117 @@
+"""State buffers and teacher checkpoints.
+
+States come from a seeded Gaussian (protocol step 2:
+``numpy.random.default_rng(seed + 10000).standard_normal((n_states, input_dim))`` as
+float32) or from a user's ``.npy`` file. Teacher checkpoints are plain state dicts,
+loaded with ``weights_only=True`` so that a checkpoint can never run code.
+
+Every loader validates what it reads and raises ``ValueError`` with a one-line message
+naming the file, what was found and what is expected.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .atomic import atomic_path, atomic_torch_save
+from .networks import QNetwork, freeze
+
+__all__ = [
+    "synthetic_states",
+    "load_states",
+    "save_states",
+    "save_checkpoint",
+    "load_state_dict",
+    "load_teacher",
+]
+
+
+def synthetic_states(seed: int, n_states: int, input_dim: int) -> np.ndarray:
+    """The seed-compatible Gaussian state buffer ``(n_states, input_dim)``, float32."""
+    return np.random.default_rng(seed + 10000).standard_normal((n_states, input_dim)).astype(np.float32)
+
+
+def validate_states(states: Any, input_dim: int, source: str = "states") -> np.ndarray:
+    """Check a state array: 2-D, ``input_dim`` wide, non-empty, finite; returns float32."""
+    if not isinstance(states, np.ndarray) or states.dtype == object:
+        raise ValueError(f"{source}: expected a numeric numpy array, got {type(states).__name__}")
+    if not np.issubdtype(states.dtype, np.number) or np.issubdtype(states.dtype, np.complexfloating):
+        raise ValueError(f"{source}: expected a real numeric array, got dtype {states.dtype}")
+    if states.ndim != 2:
+        raise ValueError(f"{source}: expected a 2-D array (n_states, input_dim), got shape {states.shape}")
+    if states.shape[0] == 0:
+        raise ValueError(f"{source}: the array is empty (shape {states.shape})")
+    if states.shape[1] != input_dim:
+        raise ValueError(f"{source}: states are {states.shape[1]} wide, but input_dim={input_dim}")
+    if not np.isfinite(states).all():
+        bad = int((~np.isfinite(states)).any(axis=1).sum())
+        raise ValueError(f"{source}: {bad} state(s) contain NaN or infinity; all values must be finite")
+    return states.astype(np.float32, copy=False)
+
+
+def load_states(path: str | os.PathLike[str], input_dim: int) -> np.ndarray:
+    """Load and validate a ``.npy`` state buffer (pickles refused)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"states_file={str(p)!r}: no such file")
+    try:
+        states = np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise ValueError(f"states_file={str(p)!r}: not a readable .npy array ({str(err).splitlines()[0]})") from None
+    if not isinstance(states, np.ndarray):  # an .npz archive
+        raise ValueError(f"states_file={str(p)!r}: expected a .npy array, got an archive")
+    return validate_states(states, input_dim, source=f"states_file={str(p)!r}")
+
+
+def save_states(path: str | os.PathLike[str], states: np.ndarray) -> None:
+    """Save a state buffer as ``.npy``, atomically."""
+    with atomic_path(path, suffix=".npy") as tmp, open(tmp, "wb") as fh:
+        np.save(fh, states)
+
+
+def save_checkpoint(path: str | os.PathLike[str], state_dict: dict[str, torch.Tensor]) -> None:
+    """Save a state dict (tensors only, so it loads with ``weights_only=True``), atomically."""
+    atomic_torch_save(path, {k: v.detach().cpu().clone() for k, v in state_dict.items()})
+
+
+def load_state_dict(path: str | os.PathLike[str], label: str = "checkpoint") -> dict[str, torch.Tensor]:
+    """Load a state dict safely (``weights_only=True``) and check it is one."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"{label}={str(p)!r}: no such file")
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for bad or unsafe files
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{label}={str(p)!r}: not a loadable weights-only state dict ({first[:160]})") from None
+    if not isinstance(obj, dict) or not obj or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
+        raise ValueError(f"{label}={str(p)!r}: expected a state dict (a mapping of names to tensors), got {type(obj).__name__}")
+    return obj
+
+
+def load_into(net: torch.nn.Module, state: dict[str, torch.Tensor], label: str) -> None:
+    """``load_state_dict`` with a one-line error on missing keys or mismatched shapes."""
+    expected = net.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ValueError(f"{label}: keys do not fit the network (missing {missing[:4]}, unexpected {unexpected[:4]})")
+    for key, tensor in expected.items():
+        if state[key].shape != tensor.shape:
+            raise ValueError(
+                f"{label}: {key} has shape {tuple(state[key].shape)}, the configured network needs {tuple(tensor.shape)}"
+            )
+    net.load_state_dict(state)
+
+
+def load_teacher(path: str | os.PathLike[str], input_dim: int, hidden_dim: int, output_dim: int) -> QNetwork:
+    """A frozen teacher from a state-dict checkpoint, checked against the configured sizes."""
+    state = load_state_dict(path, label="teacher_checkpoint")
+    net = QNetwork(input_dim, hidden_dim, output_dim, dropout=0.1)
+    load_into(net, state, label=f"teacher_checkpoint={str(path)!r}")
+    return freeze(net)  # type: ignore[return-value]

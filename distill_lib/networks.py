@@ -1,0 +1,127 @@
+"""Teacher and student Q-networks.
+
+Both are the same two-hidden-layer MLP, ``Linear -> LayerNorm -> ReLU -> Dropout`` twice
+and a linear head, as in the earlier codebase's ``BaseQNetwork`` / ``StudentQNetwork``.
+The student is narrower (``max(16, h // 2)``) and uses lighter dropout.
+
+Reference protocol (what "seed-compatible" means), steps 1 and 3:
+
+1. ``torch.manual_seed(seed)``; construct the modules in order with PyTorch's default
+   initialisation (this consumes the RNG exactly as the original did); then re-initialise
+   every Linear weight with ``xavier_uniform_`` in module order and zero every bias.
+3. The student is built the same way after ``torch.manual_seed(seed + 20000)``.
+
+Why a ``PairedLayerNorm``: on the CPU, ATen's LayerNorm backward sums the gamma/beta
+gradients per intra-op thread and then adds the per-thread partial sums, so the bits of
+a training run depend on ``torch.get_num_threads()``. The original table was produced on a
+two-core machine, i.e. with the batch split into two halves. ``PairedLayerNorm`` computes
+exactly that partition explicitly (two LayerNorm calls on ``ceil(B/2)`` and ``floor(B/2)``
+rows, whose gradient contributions autograd adds), and training runs with one intra-op
+thread. The result is bit-identical to the two-thread run on any machine, and several
+students can train in parallel processes without oversubscribing the cores.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "PairedLayerNorm",
+    "QNetwork",
+    "freeze",
+    "build_teacher",
+    "build_student",
+    "student_hidden_dim",
+]
+
+
+class PairedLayerNorm(nn.LayerNorm):
+    """LayerNorm whose backward reduces the batch in two halves (see module docstring).
+
+    The forward value is identical to ``nn.LayerNorm`` (rows are normalised
+    independently); only the summation order of the parameter gradients is fixed.
+    The state dict is the same as ``nn.LayerNorm``'s.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, H)
+        if not (torch.is_grad_enabled() and self.weight.requires_grad) or x.shape[0] < 2:
+            return super().forward(x)
+        half = (x.shape[0] + 1) // 2  # ATen's chunk size for 2 threads: ceil(B / 2)
+        args = (self.normalized_shape, self.weight, self.bias, self.eps)
+        return torch.cat([F.layer_norm(x[:half], *args), F.layer_norm(x[half:], *args)])
+
+
+class QNetwork(nn.Sequential):
+    """``Linear(in,h) -> LN -> ReLU -> Dropout -> Linear(h,h) -> LN -> ReLU -> Dropout -> Linear(h,out)``.
+
+    Maps states ``(B, input_dim)`` to Q-values ``(B, output_dim)``; the Q-values are the
+    logits of the distillation losses.
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_dim: int,
+        output_dim: int,
+        dropout: float,
+        layer_norm: type[nn.LayerNorm] = nn.LayerNorm,
+    ) -> None:
+        super().__init__(
+            nn.Linear(input_dim, hidden_dim),
+            layer_norm(hidden_dim),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden_dim, hidden_dim),
+            layer_norm(hidden_dim),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden_dim, output_dim),
+        )
+        self.input_dim = input_dim
+        self.hidden_dim = hidden_dim
+        self.output_dim = output_dim
+        # Xavier weights, zero biases, in module order (after the default init above,
+        # which has already consumed the RNG: the order matters for seed compatibility).
+        for module in self:
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+
+
+def student_hidden_dim(teacher_hidden: int) -> int:
+    """The student's width: half the teacher's, at least 16 (the original's rule)."""
+    return max(16, teacher_hidden // 2)
+
+
+def freeze(net: nn.Module) -> nn.Module:
+    """Eval mode and ``requires_grad=False``: the teacher's dropout must never fire."""
+    net.eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
+def build_teacher(seed: int, input_dim: int, hidden_dim: int, output_dim: int) -> QNetwork:
+    """The frozen teacher: seeded with ``seed``, in eval mode, no gradients."""
+    torch.manual_seed(seed)
+    teacher = QNetwork(input_dim, hidden_dim, output_dim, dropout=0.1)
+    return freeze(teacher)
+
+
+def build_student(
+    seed: int,
+    input_dim: int,
+    teacher_hidden: int,
+    output_dim: int,
+    hidden_dim: int | None = None,
+) -> QNetwork:
+    """The student, seeded with ``seed + 20000`` (protocol step 3).
+
+    ``hidden_dim`` defaults to ``student_hidden_dim(teacher_hidden)``; the compression
+    sweep passes other widths.
+    """
+    torch.manual_seed(seed + 20000)
+    width = student_hidden_dim(teacher_hidden) if hidden_dim is None else hidden_dim
+    return QNetwork(input_dim, width, output_dim, dropout=0.05, layer_norm=PairedLayerNorm)

@@ -1,0 +1,188 @@
+"""Study parameters: the declared names, their types, and YAML layering.
+
+Parameters live in ``params/*.yaml`` and are layered the way papermill layers ``-f``
+files: later files and ``-p NAME VALUE`` pairs override earlier ones, key by key.
+Every name must be declared in ``SPECS`` (the union of the notebooks' ``parameters``
+cells; a test keeps the two in step). Values are coerced to the declared type or
+rejected, so a YAML 1.1 string such as ``1e-3`` becomes the number it means and
+``epochs: ten`` is an error, not a silent default.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["ParamSpec", "SPECS", "ParamError", "coerce", "load_yaml", "layer_params", "PROJECT_ROOT", "resolve_path"]
+
+#: the repository root (holds params/ and notebooks/); relative paths in parameters are resolved against it
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ParamError(ValueError):
+    """A bad parameter, file or value; the message is one line meant for the user."""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A declared parameter: its type and a one-line description."""
+
+    kind: str  # int | float | str | bool | path | str_list | int_list | float_list
+    help: str
+    optional: bool = False
+
+
+SPECS: dict[str, ParamSpec] = {
+    # the world: teacher, states, student initialisation
+    "seed": ParamSpec("int", "base seed: teacher, states (+10000), student init (+20000), training (+30000)"),
+    "input_dim": ParamSpec("int", "state dimension"),
+    "output_dim": ParamSpec("int", "number of actions"),
+    "teacher_hidden": ParamSpec("int", "teacher hidden width"),
+    "student_hidden": ParamSpec("int", "student hidden width (null: max(16, teacher_hidden // 2))", optional=True),
+    "n_states": ParamSpec("int", "states in the buffer (train + validation)"),
+    "source": ParamSpec("str", "where states and teacher come from: synthetic or file"),
+    "states_file": ParamSpec("path", "a .npy state buffer (source: file)", optional=True),
+    "teacher_checkpoint": ParamSpec("path", "a teacher state-dict checkpoint (source: file)", optional=True),
+    # one training run
+    "mode": ParamSpec("str", "objective: hard_only, blended or soft_only"),
+    "alpha": ParamSpec("float", "weight of the soft term"),
+    "temperature": ParamSpec("float", "softmax temperature of the soft term"),
+    "temp_decay": ParamSpec("float", "temperature multiplier per epoch"),
+    "epochs": ParamSpec("int", "training epochs"),
+    "batch_size": ParamSpec("int", "mini-batch size"),
+    "lr": ParamSpec("float", "Adam learning rate"),
+    "val_fraction": ParamSpec("float", "fraction of states held out for validation"),
+    "loss_fn": ParamSpec("str", "soft-term loss: kl or mse"),
+    "max_grad_norm": ParamSpec("float", "gradient-norm clip (null: none)", optional=True),
+    # the study
+    "modes": ParamSpec("str_list", "the objectives to compare"),
+    "work_dir": ParamSpec("path", "where data, runs and executed notebooks go"),
+    "out_dir": ParamSpec("path", "where the results table, figures and HTML go"),
+}
+
+
+def _fail(name: str, value: Any, expected: str) -> ParamError:
+    return ParamError(f"parameter {name}={value!r}: expected {expected}")
+
+
+def _as_float(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise _fail(name, value, "a number")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())  # YAML 1.1 reads 1e-3 as a string
+        except ValueError:
+            raise _fail(name, value, "a number") from None
+        if math.isfinite(number):
+            return number
+    raise _fail(name, value, "a finite number")
+
+
+def _as_int(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise _fail(name, value, "an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise _fail(name, value, "an integer")
+
+
+def coerce(name: str, value: Any) -> Any:
+    """Return ``value`` converted to ``name``'s declared type, or raise ``ParamError``."""
+    if name not in SPECS:
+        known = ", ".join(sorted(SPECS))
+        raise ParamError(f"unknown parameter {name!r}: the notebooks declare {known}")
+    spec = SPECS[name]
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("null", "none", "~") and spec.optional):
+        if spec.optional:
+            return None
+        raise _fail(name, value, f"a value ({spec.kind}); null is not allowed")
+    if spec.kind == "int":
+        return _as_int(name, value)
+    if spec.kind == "float":
+        return _as_float(name, value)
+    if spec.kind in ("str", "path"):
+        if isinstance(value, (str, os.PathLike)):
+            return str(value)
+        raise _fail(name, value, "a string")
+    if spec.kind == "str_list":
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            return list(value)
+        raise _fail(name, value, "a non-empty list of names")
+    if spec.kind in ("int_list", "float_list"):
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            value = [v for v in str(value).split(",") if v.strip()]
+        if isinstance(value, list) and value:
+            item = _as_int if spec.kind == "int_list" else _as_float
+            return [item(name, v) for v in value]
+        raise _fail(name, value, "a non-empty list of numbers")
+    raise AssertionError(f"unhandled kind {spec.kind}")  # pragma: no cover
+
+
+def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a params file with the safe loader; it must be a mapping of declared names."""
+    p = Path(path)
+    if not p.is_file():
+        raise ParamError(f"params file {str(p)!r}: no such file")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ParamError(f"params file {str(p)!r}: cannot be read ({err.__class__.__name__}: {err})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        raise ParamError(f"params file {str(p)!r}: malformed YAML{at} ({getattr(err, 'problem', None) or err})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParamError(f"params file {str(p)!r}: expected a mapping of parameter names to values, got {type(data).__name__}")
+    out = {}
+    for key, value in data.items():
+        if not isinstance(key, str):
+            raise ParamError(f"params file {str(p)!r}: parameter names must be strings, got {key!r}")
+        try:
+            out[key] = coerce(key, value)
+        except ParamError as err:
+            raise ParamError(f"params file {str(p)!r}: {err}") from None
+    return out
+
+
+def layer_params(files: list[str | os.PathLike[str]], overrides: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """Merge params files in order, then ``-p NAME VALUE`` pairs (values read as YAML scalars)."""
+    params: dict[str, Any] = {}
+    for f in files:
+        params.update(load_yaml(f))
+    for name, raw in overrides or []:
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else raw
+        except yaml.YAMLError:
+            value = raw
+        params[name] = coerce(name, value)
+    return params
+
+
+def resolve_path(path: str | os.PathLike[str]) -> Path:
+    """Absolute path; relative ones are taken relative to the project root, not the cwd.
+
+    (JupyterLab runs a kernel in the notebook's folder, papermill in the caller's; resolving
+    against the root makes the default parameters mean the same thing in both.)
+    """
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else PROJECT_ROOT / p

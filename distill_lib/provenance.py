@@ -1,0 +1,102 @@
+"""How a result was made: code version, library versions, machine.
+
+Everything here is deterministic for a given checkout and environment, except the
+``timing`` block, which is the one explicitly time-stamped part of a results file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import subprocess
+import time
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+__all__ = ["provenance", "code_hash", "git_commit", "timing", "content_key", "file_sha256"]
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_LIBRARIES = ("torch", "numpy", "matplotlib", "papermill", "nbconvert", "pandas", "scipy", "gymnasium", "pyyaml")
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> dict[str, Any]:
+    """The checkout's commit and whether the work tree had uncommitted changes."""
+    root = _PACKAGE_DIR.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=root, capture_output=True, text=True, timeout=10, check=True,
+            ).stdout.strip()
+        )
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": dirty}
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def code_hash() -> str:
+    """SHA-256 over the library's sources and the notebooks: the 'code version' of a result.
+
+    Unlike the commit it changes with uncommitted edits and ignores edits elsewhere (README),
+    so it is what decides whether a finished step can be reused.
+    """
+    digest = hashlib.sha256()
+    files = sorted(_PACKAGE_DIR.rglob("*.py")) + sorted((_PACKAGE_DIR.parent / "notebooks").glob("*.ipynb"))
+    for f in files:
+        digest.update(f.relative_to(_PACKAGE_DIR.parent).as_posix().encode())
+        digest.update(f.read_bytes())
+    return digest.hexdigest()
+
+
+def content_key(*parts: Any) -> str:
+    """A short hash of JSON-able parts (parameters, input hashes, code hash)."""
+    import json
+
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def provenance() -> dict[str, Any]:
+    """Commit, code hash, library versions and platform (no time stamps)."""
+    from . import __version__
+
+    return {
+        **git_commit(),
+        "code_hash": code_hash(),
+        "distill_lib": __version__,
+        "python": platform.python_version(),
+        "platform": f"{platform.system()} {platform.machine()}",
+        "versions": {name: _version(name) for name in _LIBRARIES if _version(name) is not None},
+        "torch_threads_in_training": 1,
+    }
+
+
+def timing(started: float | None = None) -> dict[str, Any]:
+    """The time-stamped part of provenance: when, and how long if ``started`` is given."""
+    out: dict[str, Any] = {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    if started is not None:
+        out["wall_s"] = round(time.time() - started, 3)
+    return out

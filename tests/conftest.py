@@ -1,0 +1,29 @@
+"""Shared fixtures: small seeded worlds and a way to run the real command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+SMOKE = ["-f", str(ROOT / "params" / "reference.yaml"), "-f", str(ROOT / "params" / "smoke.yaml")]
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+def run_cli(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m distill_lib ARGS`` as a user would run it; returns the finished process."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "distill_lib", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=full_env
+    )

@@ -1,0 +1,74 @@
+import pytest
+import torch
+from torch import nn
+
+from distill_lib.networks import PairedLayerNorm, QNetwork, build_student, build_teacher, student_hidden_dim
+
+
+def test_architecture_order_and_init():
+    t = build_teacher(0, 8, 64, 4)
+    kinds = [type(m).__name__ for m in t]
+    assert kinds == ["Linear", "LayerNorm", "ReLU", "Dropout", "Linear", "LayerNorm", "ReLU", "Dropout", "Linear"]
+    assert [m.p for m in t if isinstance(m, nn.Dropout)] == [0.1, 0.1]
+    assert not t.training and not any(p.requires_grad for p in t.parameters())
+    for m in t:
+        if isinstance(m, nn.Linear):
+            assert torch.count_nonzero(m.bias) == 0
+            bound = (6 / (m.in_features + m.out_features)) ** 0.5  # xavier_uniform
+            assert m.weight.abs().max() <= bound
+    s = build_student(0, 8, 64, 4)
+    assert s.hidden_dim == 32 == student_hidden_dim(64) and student_hidden_dim(20) == 16
+    assert [m.p for m in s if isinstance(m, nn.Dropout)] == [0.05, 0.05]
+
+
+def test_seeding_reproduces_and_differs():
+    a, b, c = build_teacher(1, 8, 16, 4), build_teacher(1, 8, 16, 4), build_teacher(2, 8, 16, 4)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+    assert not torch.equal(a[0].weight, c[0].weight)
+    # the student is seeded with seed + 20000, independently of the teacher
+    assert torch.equal(build_student(1, 8, 16, 4)[0].weight, build_student(1, 8, 16, 4)[0].weight)
+
+
+def test_seed_compatible_init_consumes_default_init_first():
+    torch.manual_seed(5)
+    for _ in range(3):  # the three default-initialised Linear layers run first
+        pass
+    expected = QNetwork(8, 16, 4, 0.1)
+    torch.manual_seed(5)
+    raw = nn.Linear(8, 16)  # default init draws from the RNG before xavier does
+    assert not torch.equal(raw.weight, expected[0].weight)
+    assert torch.equal(build_teacher(5, 8, 16, 4)[0].weight, expected[0].weight)
+
+
+@pytest.mark.parametrize("batch", [64, 20, 7, 2])
+def test_paired_layernorm_one_thread_equals_layernorm_two_threads(batch):
+    torch.manual_seed(batch)
+    x, g = torch.randn(batch, 32), torch.randn(batch, 32)
+    ref, paired = nn.LayerNorm(32), PairedLayerNorm(32)
+    with torch.no_grad():
+        ref.weight.uniform_(0.5, 1.5)
+        ref.bias.uniform_(-0.5, 0.5)
+    paired.load_state_dict(ref.state_dict())
+    torch.set_num_threads(2)
+    x_ref = x.clone().requires_grad_(True)
+    out_ref = ref(x_ref)
+    (out_ref * g).sum().backward()
+    torch.set_num_threads(1)
+    x_p = x.clone().requires_grad_(True)
+    out_p = paired(x_p)
+    (out_p * g).sum().backward()
+    assert torch.equal(out_ref, out_p)
+    assert torch.equal(ref.weight.grad, paired.weight.grad) and torch.equal(ref.bias.grad, paired.bias.grad)
+    assert torch.equal(x_ref.grad, x_p.grad)
+
+
+def test_one_thread_plain_layernorm_differs_so_the_pairing_matters():
+    torch.manual_seed(0)
+    x, g = torch.randn(64, 32), torch.randn(64, 32)
+    grads = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        ln = nn.LayerNorm(32)
+        (ln(x) * g).sum().backward()
+        grads.append(ln.weight.grad.clone())
+    assert not torch.equal(*grads)
