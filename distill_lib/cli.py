@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", type=int, default=None, metavar="N", help="modes run in parallel (default: cores + 1, at most the number of modes)")
     run.add_argument("--hide-code", action="store_true", help="leave code cells out of the HTML pages")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress display")
-    run.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
+    run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show Python tracebacks on errors")
     sub.add_parser("params", help="list the parameters, their defaults and meaning")
     return parser
 

@@ -50,7 +50,7 @@ SPECS: dict[str, ParamSpec] = {
     "teacher_checkpoint": ParamSpec("path", "a teacher state-dict checkpoint (source: file)", optional=True),
     # one training run
     "mode": ParamSpec("str", "objective: hard_only, blended or soft_only"),
-    "alpha": ParamSpec("float", "weight of the soft term"),
+    "alpha": ParamSpec("float", "weight of the soft term; in a study, the blended mode's (hard_only uses 0, soft_only 1)"),
     "temperature": ParamSpec("float", "softmax temperature of the soft term"),
     "temp_decay": ParamSpec("float", "temperature multiplier per epoch"),
     "epochs": ParamSpec("int", "training epochs"),
@@ -103,8 +103,11 @@ def _as_int(name: str, value: Any) -> int:
 def coerce(name: str, value: Any) -> Any:
     """Return ``value`` converted to ``name``'s declared type, or raise ``ParamError``."""
     if name not in SPECS:
-        known = ", ".join(sorted(SPECS))
-        raise ParamError(f"unknown parameter {name!r}: the notebooks declare {known}")
+        import difflib
+
+        close = difflib.get_close_matches(name, list(SPECS), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ParamError(f"unknown parameter {name!r}: {hint}the notebooks declare {', '.join(sorted(SPECS))}")
     spec = SPECS[name]
     if value is None or (isinstance(value, str) and value.strip().lower() in ("null", "none", "~") and spec.optional):
         if spec.optional:

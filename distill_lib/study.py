@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_write_json
-from .config import MODES, RunConfig
+from .config import MODES, RunConfig, mode_for_alpha
 from .params import SPECS, ParamError, layer_params
 
 __all__ = ["StudyPlan", "Task", "Outcome", "plan_study", "run_study", "notebook_parameters", "NOTEBOOKS", "DEFAULT_PARAMS_FILE"]
@@ -86,6 +86,19 @@ class Outcome:
         return [n for n, s in self.status.items() if s in ("failed", "skipped")]
 
 
+#: parameters the runner sets itself, and what to use instead
+_RUNNER_SET = {
+    "mode": "the runner sets the mode of each run from the list in 'modes' (e.g. -p modes [hard_only])",
+    "work_dir": "the runner uses OUTDIR/work; choose OUTDIR with -o",
+    "out_dir": "choose the output folder with -o",
+}
+
+
+def alpha_for(mode: str, blend_alpha: float) -> float:
+    """A mode's alpha: 0 for hard_only, 1 for soft_only, the ``alpha`` parameter for blended."""
+    return blend_alpha if mode == "blended" else MODES[mode]
+
+
 def _default_params() -> dict[str, Any]:
     defaults: dict[str, Any] = {}
     for nb in NOTEBOOKS.values():
@@ -120,7 +133,11 @@ def plan_study(
     from .data import load_states, load_teacher
 
     files = [DEFAULT_PARAMS_FILE] if not files else list(files)
-    params = {**_default_params(), **layer_params(files, overrides)}
+    given = layer_params(files, overrides)
+    for name, why in _RUNNER_SET.items():
+        if name in given:
+            raise ParamError(f"parameter {name}={given[name]!r}: {why}")
+    params = {**_default_params(), **given}
     for name in ("states_file", "teacher_checkpoint"):
         params[name] = _abspath(params.get(name))
     unknown = sorted(set(params) - set(SPECS))
@@ -144,10 +161,11 @@ def plan_study(
     elif source != "synthetic":
         raise ParamError(f"parameter source={source!r}: must be synthetic or file")
 
+    alpha = params["alpha"]
+    RunConfig.from_params({**params, "mode": mode_for_alpha(alpha)})  # alpha's range, whatever the modes
     configs = {}
     for mode in modes:
-        run_params = {**params, "mode": mode, "alpha": MODES[mode]}
-        configs[mode] = RunConfig.from_params(run_params)  # raises ValueError naming the field
+        configs[mode] = RunConfig.from_params({**params, "mode": mode, "alpha": alpha_for(mode, alpha)})
 
     out = Path(out_dir).expanduser().resolve()
     _check_writable(out)
@@ -163,7 +181,7 @@ def plan_study(
     data = Task("data", "data", pick("data"), work / "notebooks" / "01_data.ipynb", dkey, work / "data" / "data.json")
     mode_tasks = [
         Task(
-            mode, "train", pick("train", {"mode": mode, "alpha": MODES[mode]}),
+            mode, "train", pick("train", {"mode": mode, "alpha": alpha_for(mode, alpha)}),
             work / "notebooks" / f"02_train_{mode}.ipynb", run_key(configs[mode], dkey), work / "runs" / mode / "run.json",
         )
         for mode in modes
@@ -189,6 +207,7 @@ def _worker(task: Task, html_path: Path, hide_code: bool, conn: Connection) -> N
         raise KeyboardInterrupt  # unwinds papermill, which shuts its kernel down
 
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # not the parent's handler
     import logging
     import warnings
 

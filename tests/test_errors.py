@@ -1,0 +1,185 @@
+"""Bad input: one line naming the parameter or file, the value and what is allowed; exit 2;
+no traceback; nothing written. Most cases call the command's entry point in-process (the
+same code path as the console script); a few run it as a subprocess end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT, SMOKE, run_cli
+from distill_lib.cli import main
+from distill_lib.networks import build_teacher
+
+REF = str(ROOT / "params" / "reference.yaml")
+
+
+def _fails(capsys, out, *args: str, expect: list[str]) -> None:
+    code = main(["run", *SMOKE, *args, "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("distill-study: error: "), err
+    for fragment in expect:
+        assert fragment in lines[0], (fragment, lines[0])
+    assert not (out / "results.json").exists() and not (out / "work").exists()
+
+
+@pytest.mark.parametrize(
+    "name, value, expect",
+    [
+        ("alpha", "1.5", ["alpha=1.5", "[0, 1]"]),
+        ("alpha", "-0.2", ["alpha=-0.2", "[0, 1]"]),
+        ("temperature", "0", ["temperature=0.0", "> 0"]),
+        ("temperature", "-1", ["temperature=-1.0", "> 0"]),
+        ("temp_decay", "1.5", ["temp_decay=1.5", "(0, 1]"]),
+        ("temp_decay", "0", ["temp_decay=0.0", "(0, 1]"]),
+        ("epochs", "0", ["epochs=0", ">= 1"]),
+        ("batch_size", "0", ["batch_size=0", ">= 1"]),
+        ("val_fraction", "1.0", ["val_fraction=1.0", "[0, 1)"]),
+        ("val_fraction", "-0.5", ["val_fraction=-0.5", "[0, 1)"]),
+        ("n_states", "1", ["n_states=1", ">= 2"]),
+        ("loss_fn", "huber", ["loss_fn='huber'", "kl, mse"]),
+        ("modes", "[hard_only, softonly]", ["'softonly'", "hard_only, blended, soft_only"]),
+        ("aplha", "0.5", ["unknown parameter 'aplha'", "did you mean 'alpha'"]),
+        ("epochs", "ten", ["epochs='ten'", "integer"]),
+        ("lr", "fast", ["lr='fast'", "number"]),
+        ("mode", "hard_only", ["mode='hard_only'", "modes"]),
+    ],
+)
+def test_bad_parameter(capsys, tmp_path, name, value, expect):
+    _fails(capsys, tmp_path / "out", "-p", name, value, expect=expect)
+
+
+def test_yaml_1_1_number_strings_are_numbers(tmp_path):
+    from distill_lib.params import load_yaml
+
+    f = tmp_path / "p.yaml"
+    f.write_text("lr: 1e-3\nalpha: .5\nepochs: 3\n")
+    assert load_yaml(f) == {"lr": 0.001, "alpha": 0.5, "epochs": 3}
+    f.write_text("epochs: 1e3\n")
+    with pytest.raises(ValueError, match="epochs='1e3': expected an integer"):
+        load_yaml(f)
+
+
+@pytest.mark.parametrize(
+    "content, expect",
+    [
+        (None, ["no such file"]),
+        ("- a\n- b\n", ["expected a mapping", "list"]),
+        ("seed: [1, 2\n", ["malformed YAML", "line"]),
+        ("seed: 3\ntemprature: 2\n", ["unknown parameter 'temprature'", "did you mean 'temperature'"]),
+        ("epochs: ten\n", ["epochs='ten'"]),
+        (b"\xff\xfe\x00bad", ["cannot be read"]),
+    ],
+)
+def test_bad_params_file(capsys, tmp_path, content, expect):
+    f = tmp_path / "params.yaml"
+    if isinstance(content, bytes):
+        f.write_bytes(content)
+    elif content is not None:
+        f.write_text(content)
+    _fails(capsys, tmp_path / "out", "-f", str(f), expect=[str(f), *expect])
+
+
+def test_unreadable_params_file(capsys, tmp_path):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root can read any file")
+    f = tmp_path / "params.yaml"
+    f.write_text("seed: 1\n")
+    f.chmod(0)
+    _fails(capsys, tmp_path / "out", "-f", str(f), expect=["cannot be read"])
+
+
+@pytest.fixture
+def good_files(tmp_path):
+    states = tmp_path / "states.npy"
+    np.save(states, np.random.default_rng(0).standard_normal((300, 8)).astype(np.float32))
+    ckpt = tmp_path / "teacher.pt"
+    torch.save(build_teacher(0, 8, 16, 4).state_dict(), ckpt)
+    return states, ckpt
+
+
+def _file_args(states, ckpt):
+    return ["-p", "source", "file", "-p", "states_file", str(states), "-p", "teacher_checkpoint", str(ckpt)]
+
+
+def test_good_files_pass_validation(good_files, tmp_path):
+    from distill_lib.study import plan_study
+
+    plan = plan_study([REF, str(ROOT / "params" / "smoke.yaml")], [("source", "file"), ("states_file", str(good_files[0])), ("teacher_checkpoint", str(good_files[1]))], tmp_path)
+    assert plan.params["n_states"] == 300
+
+
+@pytest.mark.parametrize(
+    "make, expect",
+    [
+        (lambda p: None, ["states_file=", "no such file"]),
+        (lambda p: p.write_text("not numpy"), ["not a readable .npy array"]),
+        (lambda p: np.save(p, np.zeros(10, np.float32)), ["2-D", "(10,)"]),
+        (lambda p: np.save(p, np.zeros((10, 5), np.float32)), ["5 wide", "input_dim=8"]),
+        (lambda p: np.save(p, np.zeros((0, 8), np.float32)), ["empty"]),
+        (lambda p: np.save(p, np.array([[np.nan] * 8, [0.0] * 8], np.float32)), ["NaN or infinity"]),
+        (lambda p: np.save(p, np.array([[np.inf] * 8, [0.0] * 8], np.float32)), ["NaN or infinity"]),
+        (lambda p: np.save(p, np.array([{"a": 1}], dtype=object)), ["not a readable .npy array"]),
+    ],
+)
+def test_bad_states_file(capsys, tmp_path, good_files, make, expect):
+    bad = tmp_path / "bad_states.npy"
+    make(bad)
+    _fails(capsys, tmp_path / "out", *_file_args(bad, good_files[1]), expect=expect)
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+@pytest.mark.parametrize(
+    "make, expect",
+    [
+        (lambda p: None, ["teacher_checkpoint=", "no such file"]),
+        (lambda p: p.write_text("junk"), ["not a loadable weights-only state dict"]),
+        (lambda p: torch.save([1, 2, 3], p), ["expected a state dict"]),
+        (lambda p: torch.save(build_teacher(0, 8, 32, 4).state_dict(), p), ["0.weight", "(32, 8)", "(16, 8)"]),
+        (lambda p: torch.save({"0.weight": torch.zeros(3)}, p), ["keys do not fit"]),
+        (lambda p: torch.save({"x": _Evil()}, p), ["not a loadable weights-only state dict"]),
+    ],
+)
+def test_bad_teacher_checkpoint(capsys, tmp_path, good_files, make, expect):
+    bad = tmp_path / "bad_teacher.pt"
+    make(bad)
+    _fails(capsys, tmp_path / "out", *_file_args(good_files[0], bad), expect=expect)
+    assert "pwned" not in capsys.readouterr().out
+
+
+def test_output_dir_that_cannot_be_created(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code = main(["run", *SMOKE, "-o", str(blocker / "sub")])
+    err = capsys.readouterr().err
+    assert code == 2 and "output directory" in err and "cannot be created or written" in err
+
+
+def test_existing_results_are_not_overwritten_by_a_bad_run(capsys, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text('{"old": true}')
+    assert main(["run", *SMOKE, "-p", "alpha", "2", "-o", str(out)]) == 2
+    assert (out / "results.json").read_text() == '{"old": true}'
+
+
+@pytest.mark.parametrize("args, expect", [(["-p", "epochs", "ten"], "epochs='ten'"), (["-p", "aplha", "0.5"], "aplha")])
+def test_real_command_exits_2_without_traceback(tmp_path, args, expect):
+    proc = run_cli("run", *SMOKE, *args, "-o", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert expect in proc.stderr and "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    proc = run_cli("--debug", "run", *SMOKE, "-p", "epochs", "ten", "-o", str(tmp_path / "out"))
+    assert proc.returncode != 0 and "Traceback" in proc.stderr

@@ -1,0 +1,162 @@
+"""The real command end to end at smoke size: table, HTML, determinism, resume, failures, kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SMOKE, run_cli
+
+MODES = ["hard_only", "blended", "soft_only"]
+
+
+def _rows(out: Path) -> list[dict]:
+    return json.loads((out / "results.json").read_text())["results"]
+
+
+def _without_timing(out: Path) -> dict:
+    data = json.loads((out / "results.json").read_text())
+    data["provenance"].pop("timing")
+    return data
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    proc = run_cli("run", *SMOKE, "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+def test_table_and_html_name_every_mode(study):
+    out, proc = study
+    assert [r["mode"] for r in _rows(out)] == MODES
+    for r in _rows(out):
+        assert {"mode", "alpha", "final_action_agreement", "final_mean_prob_similarity", "best_val_loss", "best_epoch",
+                "final_prob_similarity_t1", "final_kl_t1", "final_q_mse", "final_q_mae", "final_q_cosine",
+                "final_top2_agreement"} <= set(r)
+    md, csv = (out / "results.md").read_text(), (out / "results.csv").read_text()
+    index = (out / "html" / "index.html").read_text()
+    for mode in MODES:
+        assert mode in md and mode in csv and mode in index and mode in proc.stdout
+        assert (out / "html" / f"02_train_{mode}.html").is_file()
+    assert "T = 1" in md and "T = run temperature" in md
+    for page in ["01_data.html", "03_analysis.html"]:
+        assert (out / "html" / page).is_file()
+    for fig in ["learning_curves.png", "final_metrics.png"]:
+        assert (out / "figures" / fig).stat().st_size > 1000
+    provenance = json.loads((out / "results.json").read_text())["provenance"]
+    assert provenance["versions"]["torch"] == "2.13.0+cpu" or provenance["versions"]["torch"].startswith("2.13.0")
+    assert {"commit", "code_hash", "python"} <= set(provenance)
+
+
+def test_html_works_offline(study):
+    out, _ = study
+    for page in (out / "html").glob("*.html"):
+        text = page.read_text()
+        assert not re.search(r"<script[^>]+src=[\"']?(https?:)?//", text), page.name
+        assert not re.search(r"<link[^>]+href=[\"']?(https?:)?//", text), page.name
+        assert "import(\"https" not in text and "cdnjs" not in text, page.name
+
+
+def test_rerun_reuses_everything_and_changes_nothing(study):
+    out, _ = study
+    before = (out / "results.json").read_bytes()
+    proc = run_cli("run", *SMOKE, "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "results.json").read_bytes() == before
+    state = json.loads((out / "work" / "study.json").read_text())
+    assert state["state"] == "complete" and set(state["steps"].values()) == {"reused"}
+
+
+def test_same_study_twice_gives_identical_results(study, tmp_path):
+    out, _ = study
+    proc = run_cli("run", *SMOKE, "-o", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert _without_timing(tmp_path) == _without_timing(out)
+
+
+def test_changing_a_parameter_reruns_what_depends_on_it(study, tmp_path):
+    out, _ = study
+    shutil.copytree(out, tmp_path / "o")
+    proc = run_cli("run", *SMOKE, "-p", "alpha", "0.5", "-o", str(tmp_path / "o"))
+    assert proc.returncode == 0, proc.stderr
+    steps = json.loads((tmp_path / "o" / "work" / "study.json").read_text())["steps"]
+    assert steps == {"data": "reused", "hard_only": "reused", "blended": "done", "soft_only": "reused", "analysis": "done"}
+    assert [r["alpha"] for r in _rows(tmp_path / "o")] == [0.0, 0.5, 1.0]
+
+
+def test_a_failing_mode_does_not_stop_the_others_and_resumes(study, tmp_path):
+    out, _ = study
+    blocker = tmp_path / "work" / "runs" / "blended"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("a file where the run folder should be")  # blended cannot save its run
+    proc = run_cli("run", *SMOKE, "-o", str(tmp_path))
+    assert proc.returncode == 1
+    assert "blended" in proc.stderr and "02_train_blended.ipynb" in proc.stderr and "Error" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert [r["mode"] for r in results["results"]] == ["hard_only", "soft_only"]
+    assert results["missing_modes"] == ["blended"]
+    assert "blended" in (tmp_path / "html" / "index.html").read_text()
+    executed = json.loads((tmp_path / "work" / "notebooks" / "02_train_blended.ipynb").read_text())
+    assert any("papermill-error-cell-tag" in c.get("metadata", {}).get("tags", []) or "An Exception was encountered" in "".join(c.get("source", [])) for c in executed["cells"])
+
+    blocker.unlink()
+    proc = run_cli("run", *SMOKE, "-o", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    steps = json.loads((tmp_path / "work" / "study.json").read_text())["steps"]
+    assert steps == {"data": "reused", "hard_only": "reused", "blended": "done", "soft_only": "reused", "analysis": "done"}
+    assert _without_timing(tmp_path) == _without_timing(out)
+
+
+def _marked_processes(marker: str) -> list[int]:
+    pids = []
+    for env in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if f"DISTILL_TEST_MARK={marker}".encode() in env.read_bytes():
+                pids.append(int(env.parent.name))
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to find child processes")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_killed_study_stops_promptly_leaves_no_orphans_and_resumes(study, tmp_path, sig):
+    out, _ = study
+    marker = uuid.uuid4().hex
+    env = {**os.environ, "DISTILL_TEST_MARK": marker}
+    proc = subprocess.Popen([sys.executable, "-m", "distill_lib", "run", *SMOKE, "-o", str(tmp_path), "-q"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (tmp_path / "work" / "data" / "data.json").is_file():  # the modes are running now
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.05)
+    time.sleep(1.0)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert json.loads((tmp_path / "work" / "study.json").read_text())["state"] == "interrupted"
+    for _ in range(100):
+        if not _marked_processes(marker):
+            break
+        time.sleep(0.1)
+    assert _marked_processes(marker) == []
+    assert not list(tmp_path.rglob("*.tmp"))  # nothing half-written
+
+    proc2 = run_cli("run", *SMOKE, "-o", str(tmp_path))
+    assert proc2.returncode == 0, proc2.stderr
+    assert json.loads((tmp_path / "work" / "study.json").read_text())["steps"]["data"] == "reused"
+    assert _without_timing(tmp_path) == _without_timing(out)
