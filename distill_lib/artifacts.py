@@ -185,3 +185,15 @@ def load_student(run_dir: str | os.PathLike[str], which: str = "final") -> tuple
     return student.eval(), ckpt["config"]
 
 
+
+
+def section_key(section: str, params: dict[str, Any], data_key_: str | None = None) -> str:
+    """Content key of a study section (seeds, a sweep cell): its parameters, data, code."""
+    return content_key(section, params, data_key_, code_hash())
+
+
+def save_section(path: str | os.PathLike[str], record: dict[str, Any], key: str, started: float | None = None) -> dict[str, Any]:
+    """Write a section's JSON record (atomically) with its key and provenance."""
+    payload = {**record, "key": key, "provenance": provenance(), "timing": timing(started)}
+    atomic_write_json(path, payload)
+    return payload

@@ -57,6 +57,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise ValueError(f"--jobs={args.jobs}: must be >= 1")
     plan = plan_study(args.files, [tuple(p) for p in args.overrides], args.out_dir)
+    for note in plan.notes:
+        print(f"distill-study: note: {note}", file=sys.stderr)
     try:
         outcome = run_study(plan, force=args.force, jobs=args.jobs, hide_code=args.hide_code, progress=not args.quiet)
     except KeyboardInterrupt:
@@ -71,7 +73,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(markdown_table(rows), end="")
     print(f"Report: {plan.out_dir / 'html' / 'index.html'}  ({outcome.seconds:.1f} s)")
     if outcome.failed:
-        tasks = {t.name: t for t in [plan.data, *plan.modes, plan.analysis]}
+        tasks = {t.name: t for t in plan.steps}
         print(f"distill-study: {len(outcome.failed)} step(s) did not finish:", file=sys.stderr)
         for name in outcome.failed:
             print(f"  {name}: {outcome.errors.get(name, 'failed')} (notebook: {tasks[name].output})", file=sys.stderr)

@@ -32,7 +32,7 @@ class ParamError(ValueError):
 class ParamSpec:
     """A declared parameter: its type and a one-line description."""
 
-    kind: str  # int | float | str | bool | path | str_list | int_list | float_list
+    kind: str  # int | float | str | bool | path | str_list | int_list | float_list (lists may be empty)
     help: str
     optional: bool = False
 
@@ -59,6 +59,17 @@ SPECS: dict[str, ParamSpec] = {
     "val_fraction": ParamSpec("float", "fraction of states held out for validation"),
     "loss_fn": ParamSpec("str", "soft-term loss: kl or mse"),
     "max_grad_norm": ParamSpec("float", "gradient-norm clip (null: none)", optional=True),
+    # beyond one seed (an empty list turns a section off)
+    "world_seeds": ParamSpec("int_list", "world seeds of the multi-seed section: teacher, states, init and training all change"),
+    "training_seeds": ParamSpec("int_list", "training seeds: the study's teacher and states, other student init and training"),
+    "n_bins": ParamSpec("int", "action-gap quantile bins for the where-do-students-disagree analysis"),
+    # the alpha x temperature sweep
+    "sweep_temperatures": ParamSpec("float_list", "temperatures of the sweep grid (empty: no sweep)"),
+    "sweep_alphas": ParamSpec("float_list", "alphas of the sweep grid"),
+    "sweep_seeds": ParamSpec("int_list", "world seeds of every sweep cell"),
+    "sweep_mse": ParamSpec("bool", "add the MSE-on-Q-values comparison row to the sweep"),
+    "sweep_temperature": ParamSpec("float", "one sweep cell's temperature (set by the runner)"),
+    "sweep_loss_fn": ParamSpec("str", "one sweep cell's loss, kl or mse (set by the runner)"),
     # the study
     "modes": ParamSpec("str_list", "the objectives to compare"),
     "work_dir": ParamSpec("path", "where data, runs and executed notebooks go"),
@@ -130,10 +141,20 @@ def coerce(name: str, value: Any) -> Any:
     if spec.kind in ("int_list", "float_list"):
         if isinstance(value, (int, float, str)) and not isinstance(value, bool):
             value = [v for v in str(value).split(",") if v.strip()]
-        if isinstance(value, list) and value:
+        if isinstance(value, list):
             item = _as_int if spec.kind == "int_list" else _as_float
-            return [item(name, v) for v in value]
-        raise _fail(name, value, "a non-empty list of numbers")
+            try:
+                return [item(name, v) for v in value]
+            except ParamError:
+                pass
+        kind = "integers" if spec.kind == "int_list" else "numbers"
+        raise _fail(name, value, f"a list of {kind}, e.g. [0, 1, 2]")
+    if spec.kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no"):
+            return value.strip().lower() in ("true", "yes")
+        raise _fail(name, value, "true or false")
     raise AssertionError(f"unhandled kind {spec.kind}")  # pragma: no cover
 
 

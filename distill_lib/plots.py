@@ -103,3 +103,57 @@ def final_comparison(rows: list[dict[str, Any]]) -> Figure:
     ax.set_title("Final validation metrics")
     ax.legend(loc="lower right")
     return fig
+
+
+def paired_seeds(record: dict[str, Any], metrics: tuple[str, ...] = ("action_agreement", "prob_similarity_t1", "regret")) -> Figure:
+    """Per-seed values of each mode joined by a line (one line per seed), mean marked."""
+    modes = sorted(record["modes"], key=lambda m: record["modes"][m])  # by alpha
+    labels = {"action_agreement": "top-1 agreement", "prob_similarity_t1": "prob. similarity (T = 1)", "regret": "regret (teacher Q)"}
+    fig = Figure(figsize=(4 * len(metrics), 3.6), layout="constrained")
+    axes = fig.subplots(1, len(metrics))
+    for ax, metric in zip(np.atleast_1d(axes), metrics, strict=True):
+        table = {m: {r["seed"]: r["final"][metric] for r in record["runs"] if r["mode"] == m} for m in modes}
+        for seed in record["seeds"]:
+            ax.plot(range(len(modes)), [table[m][seed] for m in modes], color="#999999", lw=0.8, alpha=0.7)
+        for i, m in enumerate(modes):
+            ax.scatter([i], [np.mean(list(table[m].values()))], color=_color(m), s=60, zorder=3)
+        ax.set_xticks(range(len(modes)), modes)
+        ax.set_title(labels.get(metric, metric))
+    fig.suptitle(f"{record['kind']} seeds (n = {len(record['seeds'])}): one grey line per seed, dot = mean")
+    return fig
+
+
+def gap_agreement(summary: dict[str, Any]) -> Figure:
+    """Agreement and regret per teacher-action-gap bin (mean over seeds), one line per mode."""
+    fig = Figure(figsize=(10, 3.4), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2)
+    for mode, bins in summary["gap"].items():
+        x = [b["bin"] for b in bins]
+        ax1.plot(x, [b["agreement"] for b in bins], marker="o", label=mode, color=_color(mode))
+        ax2.plot(x, [b["mean_regret"] for b in bins], marker="o", label=mode, color=_color(mode))
+    first = next(iter(summary["gap"].values()))
+    ticks = [f"{b['gap_low']:.2f}-{b['gap_high']:.2f}" for b in first]
+    for ax in (ax1, ax2):
+        ax.set_xticks(range(len(ticks)), ticks, rotation=20, fontsize=8)
+        ax.set_xlabel("teacher's action gap (quantile bin, mean edges)")
+    ax1.set(title="top-1 agreement by action gap", ylabel="agreement")
+    ax2.set(title="regret by action gap", ylabel="q_t[best] - q_t[student's choice]")
+    ax1.legend()
+    return fig
+
+
+def sweep_heatmaps(temps: list[float], alphas: list[float], tables: dict[str, np.ndarray], marks: list[tuple[float, float, str]], mse: dict[str, float] | None = None) -> Figure:
+    """One heatmap per metric over (temperature, alpha), the study's modes marked."""
+    fig = Figure(figsize=(5.2 * len(tables), 4.2), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(tables)))
+    for ax, (label, table) in zip(axes, tables.items(), strict=True):
+        im = ax.imshow(table, aspect="auto", origin="lower", cmap="viridis")
+        ax.set_xticks(range(len(alphas)), [f"{a:g}" for a in alphas], fontsize=7)
+        ax.set_yticks(range(len(temps)), [f"{t:g}" for t in temps])
+        ax.set(xlabel="alpha (weight of the soft term)", ylabel="temperature", title=label + (f"\n(MSE on Q: {mse[label]:.3f})" if mse and label in mse else ""))
+        fig.colorbar(im, ax=ax, shrink=0.8)
+        for t, a, name in marks:
+            if t in temps and a in alphas:
+                ax.scatter([alphas.index(a)], [temps.index(t)], marker="o", s=90, facecolors="none", edgecolors="white", lw=1.5)
+                ax.annotate(name, (alphas.index(a), temps.index(t)), color="white", fontsize=7, xytext=(4, 4), textcoords="offset points")
+    return fig

@@ -18,8 +18,9 @@ from typing import Any
 
 from .atomic import atomic_write_json, atomic_write_text
 from .provenance import provenance, timing
+from .sections import collect_sections
 
-__all__ = ["result_row", "TABLE_COLUMNS", "markdown_table", "write_results", "interpretation", "export_html", "write_index"]
+__all__ = ["collect_sections", "result_row", "TABLE_COLUMNS", "markdown_table", "write_results", "interpretation", "export_html", "write_index"]
 
 #: (key, header, format) of the published table, in the original's shape plus the T = 1 column
 TABLE_COLUMNS: list[tuple[str, str, str]] = [
@@ -135,10 +136,21 @@ def interpretation(rows: list[dict[str, Any]]) -> str:
     return " ".join(parts)
 
 
-def write_results(out_dir: str | os.PathLike[str], study: dict[str, Any], rows: list[dict[str, Any]], missing: list[str], started: float | None = None) -> dict[str, Any]:
-    """Write ``results.json``, ``results.csv`` and ``results.md`` to ``out_dir`` (atomically)."""
+def write_results(
+    out_dir: str | os.PathLike[str],
+    study: dict[str, Any],
+    rows: list[dict[str, Any]],
+    missing: list[str],
+    started: float | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write ``results.json``, ``results.csv`` and ``results.md`` to ``out_dir`` (atomically).
+
+    ``extra``: further sections for ``results.json`` (multi-seed statistics, the sweep).
+    """
     out = Path(out_dir)
     payload = {
+        **(extra or {}),
         "study": study,
         "results": rows,
         "missing_modes": missing,

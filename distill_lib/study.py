@@ -30,7 +30,15 @@ from .params import SPECS, ParamError, layer_params
 __all__ = ["StudyPlan", "Task", "Outcome", "plan_study", "run_study", "notebook_parameters", "NOTEBOOKS", "DEFAULT_PARAMS_FILE"]
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-NOTEBOOKS = {"data": "01_data.ipynb", "train": "02_train.ipynb", "analysis": "03_analysis.ipynb"}
+NOTEBOOKS = {
+    "data": "01_data.ipynb",
+    "train": "02_train.ipynb",
+    "analysis": "03_analysis.ipynb",
+    "seeds": "04_seeds.ipynb",
+    "sweep": "05_sweep.ipynb",
+}
+#: figures the analysis notebook may write, in the order the index shows them
+FIGURES = ("learning_curves.png", "final_metrics.png", "seeds_world.png", "seeds_training.png", "gap_agreement.png", "sweep_heatmaps.png")
 DEFAULT_PARAMS_FILE = Path(__file__).resolve().parent.parent / "params" / "study.yaml"
 
 
@@ -70,6 +78,12 @@ class StudyPlan:
     data: Task
     modes: list[Task]
     analysis: Task
+    sections: list[Task] = field(default_factory=list)  # seeds, sweep cells: run beside the modes
+    notes: list[str] = field(default_factory=list)  # what the plan changed or skipped, for the user
+
+    @property
+    def steps(self) -> list[Task]:
+        return [self.data, *self.sections, *self.modes, self.analysis]
 
 
 @dataclass
@@ -91,6 +105,8 @@ _RUNNER_SET = {
     "mode": "the runner sets the mode of each run from the list in 'modes' (e.g. -p modes [hard_only])",
     "work_dir": "the runner uses OUTDIR/work; choose OUTDIR with -o",
     "out_dir": "choose the output folder with -o",
+    "sweep_temperature": "the runner sets each cell's temperature from 'sweep_temperatures'",
+    "sweep_loss_fn": "the runner sets each cell's loss; use 'sweep_mse' for the MSE row",
 }
 
 
@@ -167,6 +183,13 @@ def plan_study(
     for mode in modes:
         configs[mode] = RunConfig.from_params({**params, "mode": mode, "alpha": alpha_for(mode, alpha)})
 
+    notes = []
+    synthetic_only = [n for n in ("world_seeds", "sweep_temperatures") if params[n]]
+    if source != "synthetic" and synthetic_only:  # each world seed makes its own teacher and states
+        notes.append(f"source={source!r}: world seeds and the sweep need synthetic worlds, so they are skipped")
+        params["world_seeds"], params["sweep_temperatures"] = [], []
+    sections = _validate_sections(params, configs)
+
     out = Path(out_dir).expanduser().resolve()
     _check_writable(out)
     work = out / "work"
@@ -186,11 +209,53 @@ def plan_study(
         )
         for mode in modes
     ]
+    from . import seeds, sweep
     from .provenance import content_key
 
-    akey = content_key("analysis", [t.key for t in mode_tasks], modes, str(out))
+    section_tasks = []
+    if params["world_seeds"] or params["training_seeds"]:
+        p = pick("seeds")
+        section_tasks.append(Task("seeds", "seeds", p, work / "notebooks" / "04_seeds.ipynb", seeds.section_key(p, dkey), work / "seeds" / "seeds.json"))
+    for temperature, loss_fn in sections:
+        p = pick("sweep", {"sweep_temperature": temperature, "sweep_loss_fn": loss_fn})
+        name = sweep.cell_name(temperature, loss_fn)
+        section_tasks.append(Task(f"sweep {name}", "sweep", p, work / "notebooks" / f"05_sweep_{name}.ipynb", sweep.cell_key(p), work / "sweep" / name / "cell.json"))
+
+    akey = content_key("analysis", [t.key for t in mode_tasks + section_tasks], modes, str(out))
     analysis = Task("analysis", "analysis", pick("analysis"), work / "notebooks" / "03_analysis.ipynb", akey, work / "analysis.json")
-    return StudyPlan(params=params, out_dir=out, work_dir=work, data=data, modes=mode_tasks, analysis=analysis)
+    return StudyPlan(params=params, out_dir=out, work_dir=work, data=data, modes=mode_tasks, analysis=analysis,
+                     sections=section_tasks, notes=notes)
+
+
+def _validate_sections(params: dict[str, Any], configs: dict[str, RunConfig]) -> list[tuple[float, str]]:
+    """Check the seeds and sweep parameters; returns the sweep cells as (temperature, loss_fn)."""
+    from .sweep import cell_config
+
+    for name in ("world_seeds", "training_seeds", "sweep_seeds", "sweep_temperatures", "sweep_alphas"):
+        values = params[name]
+        if len(set(values)) != len(values):
+            raise ParamError(f"parameter {name}={values!r}: a value is listed twice")
+    for name in ("world_seeds", "training_seeds"):
+        if len(params[name]) == 1:
+            raise ParamError(f"parameter {name}={params[name]!r}: a confidence interval needs at least 2 seeds (or [] to skip)")
+    n_val = next(iter(configs.values())).n_val if configs else 1
+    if not 1 <= params["n_bins"] <= n_val:
+        raise ParamError(f"parameter n_bins={params['n_bins']!r}: must be in [1, {n_val}] (the validation states)")
+    cells: list[tuple[float, str]] = [(t, "kl") for t in params["sweep_temperatures"]]
+    if cells and params["sweep_mse"]:
+        cells.append((1.0, "mse"))
+    if cells:
+        if not params["sweep_seeds"] or not params["sweep_alphas"]:
+            raise ParamError("parameters sweep_seeds and sweep_alphas must not be empty when sweep_temperatures is given")
+        bad = [a for a in params["sweep_alphas"] if not 0.0 <= a <= 1.0]
+        if bad:
+            raise ParamError(f"parameter sweep_alphas={params['sweep_alphas']!r}: {bad[0]} is outside [0, 1]")
+        for temperature, loss_fn in cells:
+            try:
+                cell_config({**params, "sweep_temperature": temperature, "sweep_loss_fn": loss_fn})
+            except ValueError as err:
+                raise ParamError(f"sweep_temperatures: {err}") from None
+    return cells
 
 
 def _finished(task: Task) -> bool:
@@ -346,9 +411,10 @@ def run_study(
     html_dir.mkdir(parents=True, exist_ok=True)
     plan.work_dir.mkdir(parents=True, exist_ok=True)
     _write_state(plan, "running")
-    steps = [plan.data, *plan.modes, plan.analysis]
+    steps = plan.steps
+    parallel = [*plan.sections, *plan.modes]  # the long sections first: they set the critical path
     bar = _Progress(len(steps), progress)
-    jobs = jobs or min(len(plan.modes), (os.cpu_count() or 1) + 1)
+    jobs = jobs or max(1, min(len(parallel), (os.cpu_count() or 1) + 1))
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # training is single-threaded; keep kernels from spinning
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     stopping: list[int] = []
@@ -360,15 +426,17 @@ def run_study(
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         # 1. data, then 2. the modes in parallel, then 3. the analysis; finished steps are reused
-        for group in ([plan.data], plan.modes, [plan.analysis]):
+        for group in ([plan.data], parallel, [plan.analysis]):
             if group[0] is not plan.data and outcome.status.get("data") not in ("done", "reused"):
                 for t in group:
                     outcome.status[t.name] = "skipped"
                     outcome.errors[t.name] = "not run: the data step failed"
                     bar.finished(t.name, "skipped", 0.0)
                 continue
-            if group[0] is plan.analysis:  # the analysis depends on which modes finished, too
-                finished = sorted(t.name for t in plan.modes if outcome.status.get(t.name) in ("done", "reused"))
+            if not group:
+                continue
+            if group[0] is plan.analysis:  # the analysis depends on which steps finished, too
+                finished = sorted(t.name for t in parallel if outcome.status.get(t.name) in ("done", "reused"))
                 plan.analysis.key = content_key(plan.analysis.key, finished)
             todo = []
             for task in group:
@@ -377,18 +445,18 @@ def run_study(
                     bar.finished(task.name, "reused", 0.0)
                 else:
                     todo.append(task)
-            if group is not plan.modes or not todo:
-                _run_tasks(todo, html_dir, hide_code, 1, outcome, bar)
-            else:
-                _run_tasks(todo, html_dir, hide_code, jobs, outcome, bar)
+            _run_tasks(todo, html_dir, hide_code, jobs if group is parallel else 1, outcome, bar)
             if group[0] is plan.analysis and outcome.status.get("analysis") == "done":
                 atomic_write_json(plan.analysis.record, {"key": plan.analysis.key})
         results = read_record(plan.out_dir / "results.json") or {}
         pages = [(t.output.stem + ".html", t.name, outcome.status.get(t.name, "?")) for t in steps]
         missing = results.get("missing_modes", [])
         notes = f"Missing modes: {', '.join(missing)}." if missing else ""
-        write_index(html_dir, "Distillation objectives for Q-network policies", results.get("results", []), pages,
-                    ["../figures/learning_curves.png", "../figures/final_metrics.png"], notes)
+        planned = {t.notebook for t in plan.sections}
+        wanted = [f for f in FIGURES if not (f.startswith("seeds") or f.startswith("gap")) or "seeds" in planned]
+        wanted = [f for f in wanted if not f.startswith("sweep") or "sweep" in planned]
+        figures = [f"../figures/{name}" for name in wanted if (plan.out_dir / "figures" / name).is_file()]
+        write_index(html_dir, "Distillation objectives for Q-network policies", results.get("results", []), pages, figures, notes)
     except _Interrupted:
         bar.close()
         _write_state(plan, "interrupted", outcome)

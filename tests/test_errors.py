@@ -46,6 +46,14 @@ def _fails(capsys, out, *args: str, expect: list[str]) -> None:
         ("epochs", "ten", ["epochs='ten'", "integer"]),
         ("lr", "fast", ["lr='fast'", "number"]),
         ("mode", "hard_only", ["mode='hard_only'", "modes"]),
+        ("world_seeds", "[3]", ["world_seeds=[3]", "at least 2 seeds"]),
+        ("world_seeds", "[1, 1]", ["world_seeds=[1, 1]", "listed twice"]),
+        ("training_seeds", "[a, b]", ["training_seeds", "list of integers"]),
+        ("sweep_alphas", "[0.5, 1.5]", ["sweep_alphas", "1.5 is outside [0, 1]"]),
+        ("sweep_temperatures", "[0, 1]", ["sweep_temperatures", "temperature=0.0", "> 0"]),
+        ("sweep_mse", "maybe", ["sweep_mse='maybe'", "true or false"]),
+        ("n_bins", "0", ["n_bins=0", "[1, "]),
+        ("sweep_temperature", "2", ["sweep_temperature=2", "sweep_temperatures"]),
     ],
 )
 def test_bad_parameter(capsys, tmp_path, name, value, expect):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SMOKE, run_cli
+from conftest import ROOT, SMALL, SMOKE, run_cli
 
 MODES = ["hard_only", "blended", "soft_only"]
 
@@ -38,6 +38,14 @@ def study(tmp_path_factory):
     return out, proc
 
 
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    out = tmp_path_factory.mktemp("small")
+    proc = run_cli("run", *SMALL, "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
 def test_table_and_html_name_every_mode(study):
     out, proc = study
     assert [r["mode"] for r in _rows(out)] == MODES
@@ -53,8 +61,16 @@ def test_table_and_html_name_every_mode(study):
     assert "T = 1" in md and "T = run temperature" in md
     for page in ["01_data.html", "03_analysis.html"]:
         assert (out / "html" / page).is_file()
-    for fig in ["learning_curves.png", "final_metrics.png"]:
+    for fig in ["learning_curves.png", "final_metrics.png", "seeds_world.png", "seeds_training.png", "gap_agreement.png", "sweep_heatmaps.png"]:
         assert (out / "figures" / fig).stat().st_size > 1000
+        assert f"../figures/{fig}" in index
+    for page in ["04_seeds.html", "05_sweep_T=1.html", "05_sweep_T=3.html", "05_sweep_mse.html"]:
+        assert (out / "html" / page).is_file() and page in index
+    results = json.loads((out / "results.json").read_text())
+    assert results["seeds"]["world"]["n_seeds"] == 3 and results["seeds"]["training"]["n_seeds"] == 2
+    assert results["sweep"]["temperatures"] == [1.0, 3.0] and results["sweep"]["mse_row"] is not None
+    analysis = (out / "html" / "03_analysis.html").read_text()
+    assert "Verdict" in analysis and "no detectable difference" in analysis
     provenance = json.loads((out / "results.json").read_text())["provenance"]
     assert provenance["versions"]["torch"] == "2.13.0+cpu" or provenance["versions"]["torch"].startswith("2.13.0")
     assert {"commit", "code_hash", "python"} <= set(provenance)
@@ -92,16 +108,17 @@ def test_changing_a_parameter_reruns_what_depends_on_it(study, tmp_path):
     proc = run_cli("run", *SMOKE, "-p", "alpha", "0.5", "-o", str(tmp_path / "o"))
     assert proc.returncode == 0, proc.stderr
     steps = json.loads((tmp_path / "o" / "work" / "study.json").read_text())["steps"]
-    assert steps == {"data": "reused", "hard_only": "reused", "blended": "done", "soft_only": "reused", "analysis": "done"}
+    assert steps == {"data": "reused", "seeds": "done", "sweep T=1": "reused", "sweep T=3": "reused", "sweep mse": "reused",
+                     "hard_only": "reused", "blended": "done", "soft_only": "reused", "analysis": "done"}
     assert [r["alpha"] for r in _rows(tmp_path / "o")] == [0.0, 0.5, 1.0]
 
 
-def test_a_failing_mode_does_not_stop_the_others_and_resumes(study, tmp_path):
-    out, _ = study
+def test_a_failing_mode_does_not_stop_the_others_and_resumes(small, tmp_path):
+    out = small
     blocker = tmp_path / "work" / "runs" / "blended"
     blocker.parent.mkdir(parents=True)
     blocker.write_text("a file where the run folder should be")  # blended cannot save its run
-    proc = run_cli("run", *SMOKE, "-o", str(tmp_path))
+    proc = run_cli("run", *SMALL, "-o", str(tmp_path))
     assert proc.returncode == 1
     assert "blended" in proc.stderr and "02_train_blended.ipynb" in proc.stderr and "Error" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -113,7 +130,7 @@ def test_a_failing_mode_does_not_stop_the_others_and_resumes(study, tmp_path):
     assert any("papermill-error-cell-tag" in c.get("metadata", {}).get("tags", []) or "An Exception was encountered" in "".join(c.get("source", [])) for c in executed["cells"])
 
     blocker.unlink()
-    proc = run_cli("run", *SMOKE, "-o", str(tmp_path))
+    proc = run_cli("run", *SMALL, "-o", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     steps = json.loads((tmp_path / "work" / "study.json").read_text())["steps"]
     assert steps == {"data": "reused", "hard_only": "reused", "blended": "done", "soft_only": "reused", "analysis": "done"}
@@ -133,11 +150,11 @@ def _marked_processes(marker: str) -> list[int]:
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to find child processes")
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_killed_study_stops_promptly_leaves_no_orphans_and_resumes(study, tmp_path, sig):
-    out, _ = study
+def test_killed_study_stops_promptly_leaves_no_orphans_and_resumes(small, tmp_path, sig):
+    out = small
     marker = uuid.uuid4().hex
     env = {**os.environ, "DISTILL_TEST_MARK": marker}
-    proc = subprocess.Popen([sys.executable, "-m", "distill_lib", "run", *SMOKE, "-o", str(tmp_path), "-q"],
+    proc = subprocess.Popen([sys.executable, "-m", "distill_lib", "run", *SMALL, "-o", str(tmp_path), "-q"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (tmp_path / "work" / "data" / "data.json").is_file():  # the modes are running now
@@ -156,7 +173,7 @@ def test_killed_study_stops_promptly_leaves_no_orphans_and_resumes(study, tmp_pa
     assert _marked_processes(marker) == []
     assert not list(tmp_path.rglob("*.tmp"))  # nothing half-written
 
-    proc2 = run_cli("run", *SMOKE, "-o", str(tmp_path))
+    proc2 = run_cli("run", *SMALL, "-o", str(tmp_path))
     assert proc2.returncode == 0, proc2.stderr
     assert json.loads((tmp_path / "work" / "study.json").read_text())["steps"]["data"] == "reused"
     assert _without_timing(tmp_path) == _without_timing(out)

@@ -1,0 +1,283 @@
+"""Tests of ``distill_lib.batched``: S students at once equal each student trained alone."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from distill_lib.batched import (
+    _Adam,
+    _clip_,
+    _fidelity,
+    _loss,
+    _Objective,
+    _Targets,
+    draw_dropout_noise,
+    draw_split,
+    stream_generator,
+    train_alone,
+    train_batched,
+)
+from distill_lib.config import RunConfig
+from distill_lib.losses import distillation_loss
+from distill_lib.metrics import fidelity_metrics
+from distill_lib.networks import build_student, build_teacher
+
+torch.set_num_threads(1)
+
+#: float32 drift allowed between the batched run and the run alone (LayerNorm backward
+#: reduces in another order; see the module docstring)
+TOL = 1e-5
+
+BASE = RunConfig(seed=1, n_states=300, epochs=3, teacher_hidden=16)
+
+
+def _cfg(seed: int, alpha: float, temperature: float = 3.0, **kw: object) -> RunConfig:
+    mode = {0.0: "hard_only", 1.0: "soft_only"}.get(alpha, "blended")
+    return dataclasses.replace(BASE, seed=seed, alpha=alpha, mode=mode, temperature=temperature, **kw)
+
+
+#: students that differ in every per-student field (seed 1 twice: shared streams)
+CONFIGS = [
+    _cfg(1, 0.7, 3.0),
+    _cfg(2, 1.0, 2.0, temp_decay=0.8),
+    _cfg(3, 0.0, 1.0, max_grad_norm=None),
+    _cfg(1, 0.0, 5.0, loss_fn="mse", max_grad_norm=0.1),
+]
+
+
+def _states(seed: int, n: int = 300, d: int = 8) -> torch.Tensor:
+    return torch.randn(n, d, generator=torch.Generator().manual_seed(seed))
+
+
+def _students(configs: list[RunConfig]) -> list[nn.Module]:
+    return [build_student(c.seed, c.input_dim, c.teacher_hidden, c.output_dim, c.student_hidden) for c in configs]
+
+
+def _assert_same_run(alone, batched) -> float:
+    """Equal up to TOL on every metric, exactly on counts and indices; returns the max difference."""
+    np.testing.assert_array_equal(alone.train_idx, batched.train_idx)
+    np.testing.assert_array_equal(alone.val_idx, batched.val_idx)
+    assert len(alone.history) == len(batched.history)
+    worst = 0.0
+    for ra, rb in zip(alone.history, batched.history):
+        assert list(ra) == list(rb)
+        assert ra["action_agreement"] == rb["action_agreement"]
+        assert ra["top2_agreement"] == rb["top2_agreement"]
+        for key in ra:
+            diff = abs(ra[key] - rb[key])
+            assert diff <= TOL, (key, ra[key], rb[key])
+            worst = max(worst, diff)
+    assert alone.best_epoch == batched.best_epoch
+    for state_a, state_b in ((alone.final_state, batched.final_state), (alone.best_state, batched.best_state)):
+        assert list(state_a) == list(state_b)
+        for key in state_a:
+            assert state_a[key].shape == state_b[key].shape
+            torch.testing.assert_close(state_a[key], state_b[key], atol=TOL, rtol=0)
+    return worst
+
+
+@pytest.fixture(scope="module")
+def shared_run():
+    teacher = build_teacher(7, 8, 16, 4)
+    states = _states(0)
+    students = _students(CONFIGS)
+    before = copy.deepcopy([s.state_dict() for s in students])
+    results = train_batched(teacher, states, students, CONFIGS)
+    return teacher, states, students, before, results
+
+
+def test_batched_equals_each_student_trained_alone(shared_run):
+    teacher, states, students, _, results = shared_run
+    worst = 0.0
+    for student, config, batched in zip(students, CONFIGS, results):
+        alone = train_alone(teacher, copy.deepcopy(student), states, config)
+        worst = max(worst, _assert_same_run(alone, batched))
+    print(f"max metric difference batched vs alone: {worst:.3g}")
+
+
+def test_students_are_read_not_modified(shared_run):
+    _, _, students, before, results = shared_run
+    for student, state in zip(students, before):
+        for key, value in student.state_dict().items():
+            assert torch.equal(value, state[key])
+    assert not torch.equal(results[0].final_state["0.weight"], before[0]["0.weight"])  # but training moved them
+
+
+def test_per_student_teachers_and_states():
+    configs = [_cfg(5, 0.7), _cfg(6, 1.0, 2.0), _cfg(7, 0.0)]
+    teachers = [build_teacher(10 + i, 8, 16, 4) for i in range(3)]
+    states = torch.stack([_states(20 + i) for i in range(3)])  # (S, N, D)
+    students = _students(configs)
+    results = train_batched(teachers, states, students, configs)
+    for i in range(3):
+        alone = train_alone(teachers[i], copy.deepcopy(students[i]), states[i], configs[i])
+        _assert_same_run(alone, results[i])
+
+
+def test_one_student_equals_the_same_student_among_four(shared_run):
+    """Bit-identical: no student reads another's rows, and skipped loss terms change nothing."""
+    teacher, states, students, _, results = shared_run
+    for i in (1, 3):  # alpha 1 (hard term skipped when alone) and mse
+        (single,) = train_batched(teacher, states, [students[i]], [CONFIGS[i]])
+        assert single.history == results[i].history
+        for key, value in single.final_state.items():
+            assert torch.equal(value, results[i].final_state[key])
+
+
+def test_same_seed_shares_streams_and_other_seeds_do_not(shared_run):
+    results = shared_run[4]
+    np.testing.assert_array_equal(results[0].val_idx, results[3].val_idx)  # both seed 1
+    assert not np.array_equal(results[0].val_idx, results[1].val_idx)
+    assert sorted(np.concatenate([results[1].train_idx, results[1].val_idx]).tolist()) == list(range(300))
+
+
+def test_history_has_train_student_keys_and_temperature_decays(shared_run):
+    results = shared_run[4]
+    expected = [
+        "epoch",
+        "temperature",
+        "train_loss",
+        "val_loss",
+        "action_agreement",
+        "mean_prob_similarity",
+        "top2_agreement",
+        "prob_similarity_t1",
+        "kl_t1",
+        "q_mse",
+        "q_mae",
+        "q_cosine",
+        "regret",
+    ]
+    assert list(results[0].history[0]) == expected
+    assert [r["temperature"] for r in results[1].history] == pytest.approx([2.0, 1.6, 1.28])
+    assert results[1].best_val_loss == min(r["val_loss"] for r in results[1].history)
+
+
+def test_final_state_loads_into_qnetwork_and_reproduces_metrics(shared_run):
+    teacher, states, _, _, results = shared_run
+    result = results[0]
+    net = build_student(0, 8, 16, 4)
+    net.load_state_dict(result.final_state)
+    net.eval()
+    x_val = states[torch.from_numpy(result.val_idx)]
+    with torch.no_grad():
+        metrics = fidelity_metrics(net(x_val), teacher(x_val))
+    for key in ("action_agreement", "q_mse", "q_cosine", "kl_t1", "regret"):
+        assert metrics[key] == pytest.approx(result.final[key], abs=1e-6)
+
+
+def test_compression_width_is_a_parameter():
+    configs = [dataclasses.replace(_cfg(s, 0.7), student_hidden=4, epochs=1) for s in (1, 2)]
+    results = train_batched(build_teacher(7, 8, 16, 4), _states(0), _students(configs), configs)
+    assert results[0].final_state["4.weight"].shape == (4, 4)
+
+
+# ---- building blocks against the library's per-student functions --------------------------
+
+
+def test_adam_matches_torch_adam_bit_for_bit():
+    gen = torch.Generator().manual_seed(3)
+    param = torch.randn(3, 50, generator=gen)
+    ref = [param[i].clone().requires_grad_() for i in range(3)]
+    optims = [torch.optim.Adam([p], lr=1e-2) for p in ref]
+    flat = param.clone()
+    adam = _Adam(flat, lr=1e-2)
+    for _ in range(4):
+        grad = torch.randn(3, 50, generator=gen)
+        for i in range(3):
+            ref[i].grad = grad[i].clone()
+            optims[i].step()
+        adam.step(grad)
+    assert torch.equal(flat, torch.stack([p.detach() for p in ref]))
+
+
+def test_clip_is_per_student():
+    gen = torch.Generator().manual_seed(4)
+    flat = torch.randn(3, 10, generator=gen) * torch.tensor([[0.01], [5.0], [5.0]])  # (S, P): 0 small, 1 and 2 large
+    clipped = flat.clone()
+    _clip_(clipped, torch.tensor([1.0, 1.0, 1.0]), torch.tensor([True, True, False]))
+    for i, clip in enumerate((True, True, False)):
+        g = flat[i].clone().requires_grad_()
+        g.grad = flat[i].clone()
+        if clip:
+            nn.utils.clip_grad_norm_([g], 1.0)
+        torch.testing.assert_close(clipped[i], g.grad, atol=1e-7, rtol=1e-6)
+    assert torch.equal(clipped[0], flat[0])  # small norm: untouched
+    assert torch.linalg.vector_norm(clipped[1]).item() == pytest.approx(1.0, rel=1e-5)
+
+
+@pytest.mark.parametrize("alpha, loss_fn", [(0.0, "kl"), (0.7, "kl"), (1.0, "kl"), (0.3, "mse")])
+def test_loss_matches_distillation_loss(alpha, loss_fn):
+    gen = torch.Generator().manual_seed(5)
+    q_s, q_t = torch.randn(3, 64, 4, generator=gen), torch.randn(3, 64, 4, generator=gen)
+    temps = [1.0, 2.5, 4.0]
+    configs = [dataclasses.replace(_cfg(1, alpha), loss_fn=loss_fn) for _ in temps]
+    temp = torch.tensor(temps)
+    got = _loss(
+        q_s.transpose(1, 2).contiguous(),
+        _Targets.build(q_t, temp),
+        _Objective.build(configs, "cpu", torch.float32),
+        temp,
+    )
+    want = torch.stack([distillation_loss(q_s[i], q_t[i], alpha, temps[i], loss_fn) for i in range(3)])
+    torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-6)
+
+
+def test_fidelity_matches_metrics():
+    gen = torch.Generator().manual_seed(6)
+    q_s, q_t = torch.randn(2, 100, 4, generator=gen), torch.randn(2, 100, 4, generator=gen)
+    got = _fidelity(q_s, q_t)
+    for i in range(2):
+        want = fidelity_metrics(q_s[i], q_t[i])
+        for key, value in got.items():
+            assert value[i].item() == pytest.approx(want[key], abs=1e-6), key
+
+
+def test_stream_protocol_draws_in_order():
+    g = stream_generator(9)
+    train, val = draw_split(g, 10, 3)
+    noise = draw_dropout_noise(g, 4, 2, torch.float32)
+    h = torch.Generator().manual_seed(9 + 30000)
+    perm = torch.randperm(10, generator=h)
+    assert torch.equal(train, perm[:7]) and torch.equal(val, perm[7:])
+    assert torch.equal(noise, torch.rand((2, 4, 2), generator=h))
+
+
+# ---- input validation ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda t, x, s, c: (t, x, s[:2], c), "len\\(students\\)=2 != len\\(configs\\)=4"),
+        (lambda t, x, s, c: (t, x, s, [c[0], dataclasses.replace(c[1], epochs=4), *c[2:]]), "epochs differs"),
+        (lambda t, x, s, c: (t, x, s, [c[0], dataclasses.replace(c[1], lr=0.1), *c[2:]]), "lr differs"),
+        (lambda t, x, s, c: (t, x[:200], s, c), "states has shape \\(200, 8\\)"),
+        (lambda t, x, s, c: (t, x.expand(3, -1, -1), s, c), "states has shape \\(3, 300, 8\\)"),
+        (lambda t, x, s, c: ([t, t], x, s, c), "len\\(teachers\\)=2"),
+        (lambda t, x, s, c: (t, x, s, []), "configs is empty"),
+        (
+            lambda t, x, s, c: (t, x, [*s[:3], build_student(0, 8, 64, 4)], c),
+            "students\\[3\\] has \\(input, hidden, output\\)",
+        ),
+        (lambda t, x, s, c: (t, x, [*s[:3], nn.Linear(8, 4)], c), "students\\[3\\] is a Linear"),
+        (lambda t, x, s, c: (t, x, s, [*c[:3], {"seed": 1}]), "configs\\[3\\] is a dict"),
+        (lambda t, x, s, c: (t, x.long(), s, c), "floating-point"),
+    ],
+)
+def test_bad_input_raises(change, message):
+    teacher, states, students = build_teacher(7, 8, 16, 4), _states(0), _students(CONFIGS)
+    with pytest.raises(ValueError, match=message):
+        train_batched(*change(teacher, states, students, CONFIGS))
+
+
+def test_student_width_must_match_config():
+    config = dataclasses.replace(_cfg(1, 0.7), student_hidden=8)
+    with pytest.raises(ValueError, match="set RunConfig.student_hidden"):
+        train_alone(build_teacher(7, 8, 16, 4), build_student(1, 8, 16, 4), _states(0), config)
