@@ -28,10 +28,30 @@ from .networks import QNetwork, build_student, build_teacher, freeze
 from .provenance import code_hash, content_key, file_sha256, provenance, timing
 from .training import TrainResult
 
-__all__ = ["DATA_PARAMS", "World", "data_key", "prepare_data", "load_data", "run_key", "save_run", "load_run", "read_record"]
+__all__ = [
+    "DATA_PARAMS",
+    "World",
+    "data_key",
+    "load_data",
+    "load_run",
+    "prepare_data",
+    "read_record",
+    "run_key",
+    "save_run",
+]
 
 #: the parameters that determine the data folder
-DATA_PARAMS = ("seed", "input_dim", "output_dim", "teacher_hidden", "student_hidden", "n_states", "source", "states_file", "teacher_checkpoint")
+DATA_PARAMS = (
+    "seed",
+    "input_dim",
+    "output_dim",
+    "teacher_hidden",
+    "student_hidden",
+    "n_states",
+    "source",
+    "states_file",
+    "teacher_checkpoint",
+)
 SOURCES = ("synthetic", "file")
 
 
@@ -47,7 +67,9 @@ class World:
     def new_student(self) -> QNetwork:
         """A fresh student holding the shared initial weights."""
         p = self.record["params"]
-        student = build_student(p["seed"], p["input_dim"], p["teacher_hidden"], p["output_dim"], p.get("student_hidden"))
+        student = build_student(
+            p["seed"], p["input_dim"], p["teacher_hidden"], p["output_dim"], p.get("student_hidden")
+        )
         student.load_state_dict(self.student_init)
         return student
 
@@ -103,7 +125,7 @@ def prepare_data(params: dict[str, Any], data_dir: str | os.PathLike[str]) -> Wo
     save_checkpoint(out / "student_init.pt", student.state_dict())
     record = {
         "params": p,
-        "n_states": int(len(states)),
+        "n_states": len(states),
         "sha256": {name: file_sha256(out / name) for name in ("teacher.pt", "states.npy", "student_init.pt")},
         "key": data_key(p),
         "provenance": provenance(),
@@ -146,13 +168,17 @@ def run_key(config: RunConfig, data_key_: str) -> str:
     return content_key("run", config.to_dict(), data_key_, code_hash())
 
 
-def save_run(run_dir: str | os.PathLike[str], result: TrainResult, world: World, started: float | None = None) -> dict[str, Any]:
+def save_run(
+    run_dir: str | os.PathLike[str], result: TrainResult, world: World, started: float | None = None
+) -> dict[str, Any]:
     """Save checkpoints (with the config inside) and ``run.json`` (written last)."""
     out = Path(run_dir)
     out.mkdir(parents=True, exist_ok=True)
     cfg = result.config.to_dict()
     atomic_torch_save(out / "best.pt", {"state_dict": result.best_state, "config": cfg, "epoch": result.best_epoch})
-    atomic_torch_save(out / "final.pt", {"state_dict": result.final_state, "config": cfg, "epoch": len(result.history) - 1})
+    atomic_torch_save(
+        out / "final.pt", {"state_dict": result.final_state, "config": cfg, "epoch": len(result.history) - 1}
+    )
     record = {
         "name": result.config.mode,
         "config": cfg,
@@ -160,8 +186,8 @@ def save_run(run_dir: str | os.PathLike[str], result: TrainResult, world: World,
         "best_epoch": result.best_epoch,
         "best_val_loss": result.best_val_loss,
         "final": result.final,
-        "n_train": int(len(result.train_idx)),
-        "n_val": int(len(result.val_idx)),
+        "n_train": len(result.train_idx),
+        "n_val": len(result.val_idx),
         "data_key": world.record["key"],
         "key": run_key(result.config, world.record["key"]),
         "provenance": provenance(),
@@ -185,14 +211,14 @@ def load_student(run_dir: str | os.PathLike[str], which: str = "final") -> tuple
     return student.eval(), ckpt["config"]
 
 
-
-
 def section_key(section: str, params: dict[str, Any], data_key_: str | None = None) -> str:
     """Content key of a study section (seeds, a sweep cell): its parameters, data, code."""
     return content_key(section, params, data_key_, code_hash())
 
 
-def save_section(path: str | os.PathLike[str], record: dict[str, Any], key: str, started: float | None = None) -> dict[str, Any]:
+def save_section(
+    path: str | os.PathLike[str], record: dict[str, Any], key: str, started: float | None = None
+) -> dict[str, Any]:
     """Write a section's JSON record (atomically) with its key and provenance."""
     payload = {**record, "key": key, "provenance": provenance(), "timing": timing(started)}
     atomic_write_json(path, payload)

@@ -14,7 +14,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_path", "atomic_write_text", "atomic_write_bytes", "atomic_write_json", "atomic_torch_save", "atomic_savefig"]
+__all__ = [
+    "atomic_path",
+    "atomic_savefig",
+    "atomic_torch_save",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+]
 
 
 @contextlib.contextmanager
@@ -62,11 +69,18 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
 
 
 def atomic_torch_save(path: str | os.PathLike[str], obj: Any) -> None:
-    """``torch.save`` atomically."""
+    """``torch.save`` atomically.
+
+    Serialised in memory first: ``torch.save`` names the archive's inner folder after the
+    file it writes, so saving to the temporary file would make equal weights differ in bytes.
+    """
+    import io
+
     import torch
 
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def atomic_savefig(path: str | os.PathLike[str], fig: Any, **kwargs: Any) -> None:

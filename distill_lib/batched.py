@@ -63,16 +63,15 @@ from tqdm.auto import tqdm
 
 from .config import RunConfig
 from .losses import distillation_loss
-from .metrics import fidelity_metrics, prob_similarity
 from .networks import QNetwork
-from .training import TrainResult, single_thread
+from .training import TrainResult, evaluate, single_thread
 
 __all__ = [
     "STREAM_SEED_OFFSET",
-    "stream_generator",
-    "draw_split",
     "draw_dropout_noise",
+    "draw_split",
     "stream_dropout",
+    "stream_generator",
     "train_alone",
     "train_batched",
 ]
@@ -142,34 +141,6 @@ def _forward_with_keep(student: QNetwork, x: torch.Tensor, keep: torch.Tensor) -
     return x
 
 
-def _evaluate_alone(
-    student: nn.Module,
-    teacher: nn.Module,
-    x_val: torch.Tensor,
-    order: torch.Tensor,
-    config: RunConfig,
-    temperature: float,
-) -> dict[str, float]:
-    """``training._evaluate`` with the validation order taken from the stream (step 4)."""
-    student.eval()
-    losses, similarities, agree = [], [], 0
-    with torch.no_grad():
-        for start in range(0, len(x_val), config.batch_size):
-            xb = x_val[order[start : start + config.batch_size]]
-            q_t, q_s = teacher(xb), student(xb)  # (B, A)
-            losses.append(distillation_loss(q_s, q_t, config.alpha, temperature, config.loss_fn).item())
-            similarities.append(prob_similarity(q_s, q_t, temperature))
-            agree += int((q_s.argmax(-1) == q_t.argmax(-1)).sum())
-        whole = fidelity_metrics(student(x_val), teacher(x_val))
-    whole.pop("action_agreement")  # same quantity as the sample count above
-    return {
-        "val_loss": float(np.mean(losses)),
-        "action_agreement": agree / len(x_val),
-        "mean_prob_similarity": float(np.mean(similarities)),
-        **whole,
-    }
-
-
 def train_alone(teacher: nn.Module, student: QNetwork, states: torch.Tensor, config: RunConfig) -> TrainResult:
     """Train one ``student`` (in place) on the per-student streams: the spec of ``train_batched``.
 
@@ -213,7 +184,7 @@ def train_alone(teacher: nn.Module, student: QNetwork, states: torch.Tensor, con
 
             val_order = torch.randperm(config.n_val, generator=g, device=device)
             record = {"epoch": epoch, "temperature": temperature, "train_loss": float(np.mean(train_losses))}
-            record.update(_evaluate_alone(student, teacher, x_val, val_order, config, temperature))
+            record.update(evaluate(student, teacher, x_val, val_order, config, temperature))
             history.append(record)
             if record["val_loss"] < best_val_loss:
                 best_val_loss, best_epoch = record["val_loss"], epoch

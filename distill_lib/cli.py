@@ -13,8 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,14 +24,41 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the study: data, one training run per mode, analysis, HTML report")
-    run.add_argument("-f", "--file", dest="files", action="append", default=[], metavar="FILE.yaml",
-                     help="parameter file; repeat to layer (later wins). Default: params/study.yaml")
-    run.add_argument("-p", "--param", dest="overrides", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                     help="override one parameter (value read as YAML: 3, 0.5, 1e-3, [a, b])")
-    run.add_argument("-o", "--out", dest="out_dir", default="reports", metavar="OUTDIR",
-                     help="output folder for results, figures and HTML (default: reports/)")
+    run.add_argument(
+        "-f",
+        "--file",
+        dest="files",
+        action="append",
+        default=[],
+        metavar="FILE.yaml",
+        help="parameter file; repeat to layer (later wins). Default: params/study.yaml",
+    )
+    run.add_argument(
+        "-p",
+        "--param",
+        dest="overrides",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="override one parameter (value read as YAML: 3, 0.5, 1e-3, [a, b])",
+    )
+    run.add_argument(
+        "-o",
+        "--out",
+        dest="out_dir",
+        default="reports",
+        metavar="OUTDIR",
+        help="output folder for results, figures and HTML (default: reports/)",
+    )
     run.add_argument("--force", action="store_true", help="re-run every step, even finished ones")
-    run.add_argument("--jobs", type=int, default=None, metavar="N", help="modes run in parallel (default: cores + 1, at most the number of modes)")
+    run.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="modes run in parallel (default: cores + 1, at most the number of modes)",
+    )
     run.add_argument("--hide-code", action="store_true", help="leave code cells out of the HTML pages")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show Python tracebacks on errors")
@@ -62,8 +88,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         outcome = run_study(plan, force=args.force, jobs=args.jobs, hide_code=args.hide_code, progress=not args.quiet)
     except KeyboardInterrupt:
-        print(f"distill-study: interrupted; finished steps are kept. Run the same command again to resume "
-              f"({plan.work_dir / 'study.json'} marks the run incomplete).", file=sys.stderr)
+        print(
+            f"distill-study: interrupted; finished steps are kept. Run the same command again to resume "
+            f"({plan.work_dir / 'study.json'} marks the run incomplete).",
+            file=sys.stderr,
+        )
         return 130
     import json
 
@@ -98,4 +127,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MODES", "LOSS_FNS", "RunConfig", "mode_for_alpha", "describe"]
+__all__ = ["LOSS_FNS", "MODES", "RunConfig", "describe", "mode_for_alpha"]
 
 #: The three objectives of the study and their alpha (the weight of the soft term).
 MODES: dict[str, float] = {"hard_only": 0.0, "blended": 0.7, "soft_only": 1.0}
@@ -90,7 +90,11 @@ class RunConfig:
         self._check(self.output_dim >= 2, "output_dim", "must be >= 2 (at least two actions)")
         self._check(self.teacher_hidden >= 1, "teacher_hidden", "must be >= 1")
         if self.student_hidden is not None:
-            self._check(_is_int(self.student_hidden) and self.student_hidden >= 1, "student_hidden", "must be an integer >= 1 or None")
+            self._check(
+                _is_int(self.student_hidden) and self.student_hidden >= 1,
+                "student_hidden",
+                "must be an integer >= 1 or None",
+            )
         self._check(self.n_states >= 2, "n_states", "must be >= 2 (one training and one validation state)")
         self._check(0.0 <= self.alpha <= 1.0, "alpha", "must be in [0, 1]")
         self._check(self.temperature > 0.0, "temperature", "must be > 0")
@@ -154,4 +158,3 @@ def describe() -> dict[str, str]:
         if prev.startswith("#:") and ":" in stripped and not stripped.startswith(("#", "def", "@")):
             help_text[stripped.split(":")[0]] = prev[2:].strip()
     return help_text
-

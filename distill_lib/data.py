@@ -22,12 +22,12 @@ from .atomic import atomic_path, atomic_torch_save
 from .networks import QNetwork, freeze
 
 __all__ = [
-    "synthetic_states",
-    "load_states",
-    "save_states",
-    "save_checkpoint",
     "load_state_dict",
+    "load_states",
     "load_teacher",
+    "save_checkpoint",
+    "save_states",
+    "synthetic_states",
 ]
 
 
@@ -89,8 +89,14 @@ def load_state_dict(path: str | os.PathLike[str], label: str = "checkpoint") -> 
     except Exception as err:  # torch raises several types for bad or unsafe files
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"{label}={str(p)!r}: not a loadable weights-only state dict ({first[:160]})") from None
-    if not isinstance(obj, dict) or not obj or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
-        raise ValueError(f"{label}={str(p)!r}: expected a state dict (a mapping of names to tensors), got {type(obj).__name__}")
+    if (
+        not isinstance(obj, dict)
+        or not obj
+        or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    ):
+        raise ValueError(
+            f"{label}={str(p)!r}: expected a state dict (a mapping of names to tensors), got {type(obj).__name__}"
+        )
     return obj
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-__all__ = ["soft_kl_loss", "hard_ce_loss", "mse_q_loss", "distillation_loss", "SOFT_LOSSES"]
+__all__ = ["SOFT_LOSSES", "distillation_loss", "hard_ce_loss", "mse_q_loss", "soft_kl_loss"]
 
 
 def soft_kl_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -11,15 +11,15 @@ import torch.nn.functional as F
 
 __all__ = [
     "action_agreement",
-    "top2_agreement",
-    "prob_similarity",
-    "kl_divergence",
-    "q_mse",
-    "q_mae",
-    "q_cosine",
-    "regret",
     "action_gap",
     "fidelity_metrics",
+    "kl_divergence",
+    "prob_similarity",
+    "q_cosine",
+    "q_mae",
+    "q_mse",
+    "regret",
+    "top2_agreement",
 ]
 
 

@@ -30,9 +30,9 @@ from torch import nn
 __all__ = [
     "PairedLayerNorm",
     "QNetwork",
-    "freeze",
-    "build_teacher",
     "build_student",
+    "build_teacher",
+    "freeze",
     "student_hidden_dim",
 ]
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["ParamSpec", "SPECS", "ParamError", "coerce", "load_yaml", "layer_params", "PROJECT_ROOT", "resolve_path"]
+__all__ = ["PROJECT_ROOT", "SPECS", "ParamError", "ParamSpec", "coerce", "layer_params", "load_yaml", "resolve_path"]
 
 #: the repository root (holds params/ and notebooks/); relative paths in parameters are resolved against it
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +50,9 @@ SPECS: dict[str, ParamSpec] = {
     "teacher_checkpoint": ParamSpec("path", "a teacher state-dict checkpoint (source: file)", optional=True),
     # one training run
     "mode": ParamSpec("str", "objective: hard_only, blended or soft_only"),
-    "alpha": ParamSpec("float", "weight of the soft term; in a study, the blended mode's (hard_only uses 0, soft_only 1)"),
+    "alpha": ParamSpec(
+        "float", "weight of the soft term; in a study, the blended mode's (hard_only uses 0, soft_only 1)"
+    ),
     "temperature": ParamSpec("float", "softmax temperature of the soft term"),
     "temp_decay": ParamSpec("float", "temperature multiplier per epoch"),
     "epochs": ParamSpec("int", "training epochs"),
@@ -60,8 +62,12 @@ SPECS: dict[str, ParamSpec] = {
     "loss_fn": ParamSpec("str", "soft-term loss: kl or mse"),
     "max_grad_norm": ParamSpec("float", "gradient-norm clip (null: none)", optional=True),
     # beyond one seed (an empty list turns a section off)
-    "world_seeds": ParamSpec("int_list", "world seeds of the multi-seed section: teacher, states, init and training all change"),
-    "training_seeds": ParamSpec("int_list", "training seeds: the study's teacher and states, other student init and training"),
+    "world_seeds": ParamSpec(
+        "int_list", "world seeds of the multi-seed section: teacher, states, init and training all change"
+    ),
+    "training_seeds": ParamSpec(
+        "int_list", "training seeds: the study's teacher and states, other student init and training"
+    ),
     "n_bins": ParamSpec("int", "action-gap quantile bins for the where-do-students-disagree analysis"),
     # the alpha x temperature sweep
     "sweep_temperatures": ParamSpec("float_list", "temperatures of the sweep grid (empty: no sweep)"),
@@ -172,11 +178,15 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     except yaml.YAMLError as err:
         where = getattr(err, "problem_mark", None)
         at = f" at line {where.line + 1}" if where is not None else ""
-        raise ParamError(f"params file {str(p)!r}: malformed YAML{at} ({getattr(err, 'problem', None) or err})") from None
+        raise ParamError(
+            f"params file {str(p)!r}: malformed YAML{at} ({getattr(err, 'problem', None) or err})"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ParamError(f"params file {str(p)!r}: expected a mapping of parameter names to values, got {type(data).__name__}")
+        raise ParamError(
+            f"params file {str(p)!r}: expected a mapping of parameter names to values, got {type(data).__name__}"
+        )
     out = {}
     for key, value in data.items():
         if not isinstance(key, str):

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["top2_gap", "teacher_overview", "learning_curves", "study_curves", "final_comparison", "MODE_COLORS"]
+__all__ = ["MODE_COLORS", "final_comparison", "learning_curves", "study_curves", "teacher_overview", "top2_gap"]
 
 #: one colour per objective, used in every figure
 MODE_COLORS = {"hard_only": "#d95f02", "blended": "#7570b3", "soft_only": "#1b9e77"}
@@ -95,7 +95,9 @@ def final_comparison(rows: list[dict[str, Any]]) -> Figure:
     x = np.arange(len(metrics))
     for i, row in enumerate(rows):
         values = [row[key] for key, _ in metrics]
-        bars = ax.bar(x + (i - (len(rows) - 1) / 2) * width, values, width, label=row["mode"], color=_color(row["mode"]))
+        bars = ax.bar(
+            x + (i - (len(rows) - 1) / 2) * width, values, width, label=row["mode"], color=_color(row["mode"])
+        )
         ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=1)
     ax.set_xticks(x, [label for _, label in metrics])
     lowest = min(min(row[key] for key, _ in metrics) for row in rows) if rows else 0.0
@@ -105,10 +107,16 @@ def final_comparison(rows: list[dict[str, Any]]) -> Figure:
     return fig
 
 
-def paired_seeds(record: dict[str, Any], metrics: tuple[str, ...] = ("action_agreement", "prob_similarity_t1", "regret")) -> Figure:
+def paired_seeds(
+    record: dict[str, Any], metrics: tuple[str, ...] = ("action_agreement", "prob_similarity_t1", "regret")
+) -> Figure:
     """Per-seed values of each mode joined by a line (one line per seed), mean marked."""
     modes = sorted(record["modes"], key=lambda m: record["modes"][m])  # by alpha
-    labels = {"action_agreement": "top-1 agreement", "prob_similarity_t1": "prob. similarity (T = 1)", "regret": "regret (teacher Q)"}
+    labels = {
+        "action_agreement": "top-1 agreement",
+        "prob_similarity_t1": "prob. similarity (T = 1)",
+        "regret": "regret (teacher Q)",
+    }
     fig = Figure(figsize=(4 * len(metrics), 3.6), layout="constrained")
     axes = fig.subplots(1, len(metrics))
     for ax, metric in zip(np.atleast_1d(axes), metrics, strict=True):
@@ -142,7 +150,13 @@ def gap_agreement(summary: dict[str, Any]) -> Figure:
     return fig
 
 
-def sweep_heatmaps(temps: list[float], alphas: list[float], tables: dict[str, np.ndarray], marks: list[tuple[float, float, str]], mse: dict[str, float] | None = None) -> Figure:
+def sweep_heatmaps(
+    temps: list[float],
+    alphas: list[float],
+    tables: dict[str, np.ndarray],
+    marks: list[tuple[float, float, str]],
+    mse: dict[str, float] | None = None,
+) -> Figure:
     """One heatmap per metric over (temperature, alpha), the study's modes marked."""
     fig = Figure(figsize=(5.2 * len(tables), 4.2), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(tables)))
@@ -150,10 +164,23 @@ def sweep_heatmaps(temps: list[float], alphas: list[float], tables: dict[str, np
         im = ax.imshow(table, aspect="auto", origin="lower", cmap="viridis")
         ax.set_xticks(range(len(alphas)), [f"{a:g}" for a in alphas], fontsize=7)
         ax.set_yticks(range(len(temps)), [f"{t:g}" for t in temps])
-        ax.set(xlabel="alpha (weight of the soft term)", ylabel="temperature", title=label + (f"\n(MSE on Q: {mse[label]:.3f})" if mse and label in mse else ""))
+        ax.set(
+            xlabel="alpha (weight of the soft term)",
+            ylabel="temperature",
+            title=label + (f"\n(MSE on Q: {mse[label]:.3f})" if mse and label in mse else ""),
+        )
         fig.colorbar(im, ax=ax, shrink=0.8)
         for t, a, name in marks:
             if t in temps and a in alphas:
-                ax.scatter([alphas.index(a)], [temps.index(t)], marker="o", s=90, facecolors="none", edgecolors="white", lw=1.5)
-                ax.annotate(name, (alphas.index(a), temps.index(t)), color="white", fontsize=7, xytext=(4, 4), textcoords="offset points")
+                ax.scatter(
+                    [alphas.index(a)], [temps.index(t)], marker="o", s=90, facecolors="none", edgecolors="white", lw=1.5
+                )
+                ax.annotate(
+                    name,
+                    (alphas.index(a), temps.index(t)),
+                    color="white",
+                    fontsize=7,
+                    xytext=(4, 4),
+                    textcoords="offset points",
+                )
     return fig

@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["provenance", "code_hash", "git_commit", "timing", "content_key", "file_sha256"]
+__all__ = ["code_hash", "content_key", "file_sha256", "git_commit", "provenance", "timing"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _LIBRARIES = ("torch", "numpy", "matplotlib", "papermill", "nbconvert", "pandas", "scipy", "gymnasium", "pyyaml")
@@ -32,7 +32,11 @@ def git_commit() -> dict[str, Any]:
         dirty = bool(
             subprocess.run(
                 ["git", "status", "--porcelain", "--untracked-files=no"],
-                cwd=root, capture_output=True, text=True, timeout=10, check=True,
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
             ).stdout.strip()
         )
     except (OSError, subprocess.SubprocessError):

@@ -20,7 +20,16 @@ from .atomic import atomic_write_json, atomic_write_text
 from .provenance import provenance, timing
 from .sections import collect_sections
 
-__all__ = ["collect_sections", "result_row", "TABLE_COLUMNS", "markdown_table", "write_results", "interpretation", "export_html", "write_index"]
+__all__ = [
+    "TABLE_COLUMNS",
+    "collect_sections",
+    "export_html",
+    "interpretation",
+    "markdown_table",
+    "result_row",
+    "write_index",
+    "write_results",
+]
 
 #: (key, header, format) of the published table, in the original's shape plus the T = 1 column
 TABLE_COLUMNS: list[tuple[str, str, str]] = [
@@ -34,8 +43,18 @@ TABLE_COLUMNS: list[tuple[str, str, str]] = [
 ]
 
 _FINAL_KEYS = (
-    "action_agreement", "mean_prob_similarity", "prob_similarity_t1", "kl_t1", "q_mse", "q_mae",
-    "q_cosine", "top2_agreement", "regret", "val_loss", "train_loss", "temperature",
+    "action_agreement",
+    "mean_prob_similarity",
+    "prob_similarity_t1",
+    "kl_t1",
+    "q_mse",
+    "q_mae",
+    "q_cosine",
+    "top2_agreement",
+    "regret",
+    "val_loss",
+    "train_loss",
+    "temperature",
 )
 
 
@@ -56,7 +75,9 @@ def result_row(run: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def collect_study(work_dir: str | os.PathLike[str], modes: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, list[dict[str, Any]]], list[str]]:
+def collect_study(
+    work_dir: str | os.PathLike[str], modes: list[str]
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, list[dict[str, Any]]], list[str]]:
     """Gather the finished runs of ``modes`` from ``work_dir``.
 
     Returns (study parameters, table rows, per-mode histories, missing modes). A mode is
@@ -114,7 +135,9 @@ def interpretation(rows: list[dict[str, Any]]) -> str:
     spread = top["final_action_agreement"] - low["final_action_agreement"]
     parts = []
     if spread == 0:
-        parts.append(f"All modes agree with the teacher's greedy action equally often ({top['final_action_agreement']:.1%}).")
+        parts.append(
+            f"All modes agree with the teacher's greedy action equally often ({top['final_action_agreement']:.1%})."
+        )
     else:
         states = f" — {round(spread * n_val)} of {n_val} validation states" if n_val else ""
         parts.append(
@@ -185,7 +208,14 @@ def export_html(notebook: str | os.PathLike[str], dest: str | os.PathLike[str], 
     atomic_write_text(dest, body)
 
 
-def write_index(html_dir: str | os.PathLike[str], title: str, rows: list[dict[str, Any]], pages: list[tuple[str, str, str]], figures: list[str], notes: str = "") -> None:
+def write_index(
+    html_dir: str | os.PathLike[str],
+    title: str,
+    rows: list[dict[str, Any]],
+    pages: list[tuple[str, str, str]],
+    figures: list[str],
+    notes: str = "",
+) -> None:
     """``index.html``: the table, the figures and links to every rendered notebook.
 
     ``pages``: (file name, label, status) for each notebook page; ``figures``: paths relative

@@ -21,7 +21,11 @@ from .sweep import cell_name, grid
 
 __all__ = ["Sections", "collect_sections"]
 
-_SWEEP_METRICS = {"top-1 agreement": "action_agreement", "prob. similarity (T = 1)": "prob_similarity_t1", "regret": "regret"}
+_SWEEP_METRICS = {
+    "top-1 agreement": "action_agreement",
+    "prob. similarity (T = 1)": "prob_similarity_t1",
+    "regret": "regret",
+}
 
 
 def _fmt(ci: dict[str, Any], digits: int = 3) -> str:
@@ -45,7 +49,12 @@ class Sections:
             modes = ordered_modes(self.seed_records[kind])
             head = "| metric | " + " | ".join(modes) + " |\n|---|" + "---|" * len(modes) + "\n"
             body = "".join(
-                f"| {label} | " + " | ".join(_fmt(summary["per_mode"][metric][m], 4 if metric in ("kl_t1", "q_mse", "regret") else 3) for m in modes) + " |\n"
+                f"| {label} | "
+                + " | ".join(
+                    _fmt(summary["per_mode"][metric][m], 4 if metric in ("kl_t1", "q_mse", "regret") else 3)
+                    for m in modes
+                )
+                + " |\n"
                 for metric, label in SUMMARY_METRICS.items()
             )
             parts.append(f"### {kind.capitalize()} seeds (n = {summary['n_seeds']}): mean [95% CI]\n\n{head}{body}")
@@ -65,9 +74,15 @@ class Sections:
         agree = pairs.get("action_agreement", {})
         undetected = [p for p, c in agree.items() if c["verdict"].startswith("no detectable")]
         if agree and len(undetected) == len(agree):
-            out.append(f"No detectable difference in top-1 agreement between any two objectives over {self.seed_summaries[kind]['n_seeds']} {kind} seeds.")
+            out.append(
+                f"No detectable difference in top-1 agreement between any two objectives over {self.seed_summaries[kind]['n_seeds']} {kind} seeds."
+            )
         else:
-            out.extend(f"Top-1 agreement: {c['verdict']}." for c in agree.values() if not c["verdict"].startswith("no detectable"))
+            out.extend(
+                f"Top-1 agreement: {c['verdict']}."
+                for c in agree.values()
+                if not c["verdict"].startswith("no detectable")
+            )
         for metric, label in (("prob_similarity_t1", "Probability similarity at T = 1"), ("regret", "Regret")):
             for c in pairs.get(metric, {}).values():
                 out.append(f"{label}: {c['verdict']}.")
@@ -84,12 +99,20 @@ class Sections:
             return ""
         modes = list(summary["gap"])
         first = summary["gap"][modes[0]]
-        head = "| action-gap bin | " + " | ".join(f"{m} agreement" for m in modes) + " | " + " | ".join(f"{m} regret" for m in modes) + " |\n"
+        head = (
+            "| action-gap bin | "
+            + " | ".join(f"{m} agreement" for m in modes)
+            + " | "
+            + " | ".join(f"{m} regret" for m in modes)
+            + " |\n"
+        )
         head += "|---|" + "---|" * (2 * len(modes)) + "\n"
         body = "".join(
             f"| {b['gap_low']:.3f}-{b['gap_high']:.3f} | "
-            + " | ".join(f"{summary['gap'][m][k]['agreement']:.3f}" for m in modes) + " | "
-            + " | ".join(f"{summary['gap'][m][k]['mean_regret']:.4f}" for m in modes) + " |\n"
+            + " | ".join(f"{summary['gap'][m][k]['agreement']:.3f}" for m in modes)
+            + " | "
+            + " | ".join(f"{summary['gap'][m][k]['mean_regret']:.4f}" for m in modes)
+            + " |\n"
             for k, b in enumerate(first)
         )
         low = {m: summary["gap"][m][0]["agreement"] for m in modes}
@@ -117,7 +140,10 @@ class Sections:
         mse = [c for c in self.sweep_cells if c["loss_fn"] == "mse"]
         if not mse:
             return None
-        return {label: float(np.mean([r["final"][metric] for r in mse[0]["runs"]])) for label, metric in _SWEEP_METRICS.items()}
+        return {
+            label: float(np.mean([r["final"][metric] for r in mse[0]["runs"]]))
+            for label, metric in _SWEEP_METRICS.items()
+        }
 
     def sweep_marks(self, rows: list[dict[str, Any]]) -> list[tuple[float, float, str]]:
         """The seed-42 table's objectives as (temperature, alpha, mode) points on the grid."""
@@ -135,7 +161,9 @@ class Sections:
             lines.append(f"- Best seed-mean {label}: {table[i, j]:.4f} at T = {temps[i]:g}, alpha = {alphas[j]:g}.")
         mse = self.sweep_mse_row
         if mse:
-            lines.append("- MSE on Q-values (no temperature): " + ", ".join(f"{k} {v:.4f}" for k, v in mse.items()) + ".")
+            lines.append(
+                "- MSE on Q-values (no temperature): " + ", ".join(f"{k} {v:.4f}" for k, v in mse.items()) + "."
+            )
         seeds = self.sweep_cells[0]["seeds"]
         lines.append(f"- Each cell: {len(seeds)} world seeds ({', '.join(map(str, seeds))}); values are seed means.")
         if self.missing:
@@ -151,8 +179,12 @@ class Sections:
         if self.sweep_cells:
             temps, alphas, tables = self.sweep_grid
             out["sweep"] = {
-                "temperatures": temps, "alphas": alphas,
-                "seed_mean": {label: [[None if np.isnan(v) else float(v) for v in row] for row in t] for label, t in tables.items()},
+                "temperatures": temps,
+                "alphas": alphas,
+                "seed_mean": {
+                    label: [[None if np.isnan(v) else float(v) for v in row] for row in t]
+                    for label, t in tables.items()
+                },
                 "mse_row": self.sweep_mse_row,
                 "seeds": self.sweep_cells[0]["seeds"],
             }
@@ -162,7 +194,11 @@ class Sections:
 
 
 def collect_sections(
-    work_dir: str | os.PathLike[str], world_seeds: list[int], training_seeds: list[int], sweep_temperatures: list[float], sweep_mse: bool
+    work_dir: str | os.PathLike[str],
+    world_seeds: list[int],
+    training_seeds: list[int],
+    sweep_temperatures: list[float],
+    sweep_mse: bool,
 ) -> Sections:
     """Read the seeds and sweep records that the study asked for; note what is missing."""
     work = Path(work_dir)

@@ -24,18 +24,41 @@ from typing import Any
 import numpy as np
 import torch
 
-from .batched import train_batched
 from .artifacts import section_key as _section_key
+from .batched import train_batched
 from .config import RunConfig, mode_for_alpha
 from .data import synthetic_states
 from .networks import QNetwork, build_student, build_teacher
 from .stats import agreement_by_gap_bin, mean_ci, paired_difference, verdict
 
-__all__ = ["SEED_KINDS", "SUMMARY_METRICS", "base_config", "section_key", "synthetic_world", "run_seeds", "summarize", "ordered_modes"]
+__all__ = [
+    "SEED_KINDS",
+    "SUMMARY_METRICS",
+    "base_config",
+    "ordered_modes",
+    "run_seeds",
+    "section_key",
+    "summarize",
+    "synthetic_world",
+]
 
 #: the run parameters every seeds/sweep notebook takes (besides its own)
-RUN_FIELDS = ("seed", "input_dim", "output_dim", "teacher_hidden", "student_hidden", "n_states", "temperature",
-              "temp_decay", "epochs", "batch_size", "lr", "val_fraction", "loss_fn", "max_grad_norm")
+RUN_FIELDS = (
+    "seed",
+    "input_dim",
+    "output_dim",
+    "teacher_hidden",
+    "student_hidden",
+    "n_states",
+    "temperature",
+    "temp_decay",
+    "epochs",
+    "batch_size",
+    "lr",
+    "val_fraction",
+    "loss_fn",
+    "max_grad_norm",
+)
 
 SEED_KINDS = ("world", "training")
 
@@ -53,7 +76,10 @@ SUMMARY_METRICS = {
 
 
 #: how paired differences are worded: fractions in percentage points, the rest in raw units
-_UNITS = {m: (100.0, "points") for m in ("action_agreement", "top2_agreement", "prob_similarity_t1", "mean_prob_similarity", "q_cosine")}
+_UNITS = {
+    m: (100.0, "points")
+    for m in ("action_agreement", "top2_agreement", "prob_similarity_t1", "mean_prob_similarity", "q_cosine")
+}
 
 
 def base_config(params: dict[str, Any]) -> RunConfig:
@@ -65,7 +91,9 @@ def base_config(params: dict[str, Any]) -> RunConfig:
 def section_key(params: dict[str, Any], data_key: str | None) -> str:
     """Content key of the seeds section (the runner and the notebook compute the same)."""
     chosen = {k: params[k] for k in ("world_seeds", "training_seeds", "modes", "n_bins", "alpha")}
-    return _section_key("seeds", {**chosen, "base": base_config(params).to_dict()}, data_key if params["training_seeds"] else None)
+    return _section_key(
+        "seeds", {**chosen, "base": base_config(params).to_dict()}, data_key if params["training_seeds"] else None
+    )
 
 
 def synthetic_world(seed: int, config: RunConfig) -> tuple[QNetwork, np.ndarray, QNetwork]:
@@ -76,7 +104,9 @@ def synthetic_world(seed: int, config: RunConfig) -> tuple[QNetwork, np.ndarray,
     return teacher, states, student
 
 
-def _gap_records(result: Any, teacher: torch.nn.Module, states: torch.Tensor, student: QNetwork, n_bins: int) -> list[dict[str, float]]:
+def _gap_records(
+    result: Any, teacher: torch.nn.Module, states: torch.Tensor, student: QNetwork, n_bins: int
+) -> list[dict[str, float]]:
     student.load_state_dict(result.final_state)
     student.eval()
     x_val = states[torch.as_tensor(result.val_idx)]
@@ -114,27 +144,44 @@ def run_seeds(
             teacher, x = world.teacher, world.states
             student = build_student(seed, base.input_dim, base.teacher_hidden, base.output_dim, base.student_hidden)
         for mode, alpha in modes.items():
-            configs.append(RunConfig(**{**base.to_dict(), "seed": seed, "mode": mode, "alpha": alpha, "n_states": len(x)}))
+            configs.append(
+                RunConfig(**{**base.to_dict(), "seed": seed, "mode": mode, "alpha": alpha, "n_states": len(x)})
+            )
             teachers.append(teacher)
             states.append(torch.from_numpy(np.asarray(x)))
             students.append(student)
     shared = kind == "training"
-    results = train_batched(teachers[0] if shared else teachers, states[0] if shared else torch.stack(states), students, configs, progress=progress)
+    results = train_batched(
+        teachers[0] if shared else teachers,
+        states[0] if shared else torch.stack(states),
+        students,
+        configs,
+        progress=progress,
+    )
     runs = []
     for cfg, result, teacher, x, student in zip(configs, results, teachers, states, students, strict=True):
         probe = QNetwork(cfg.input_dim, cfg.student_width, cfg.output_dim, 0.05)
-        runs.append({
-            "seed": cfg.seed,
-            "mode": cfg.mode,
-            "alpha": cfg.alpha,
-            "final": result.final,
-            "best_val_loss": result.best_val_loss,
-            "best_epoch": result.best_epoch,
-            "gap_bins": _gap_records(result, teacher, x, probe, n_bins),
-        })
+        runs.append(
+            {
+                "seed": cfg.seed,
+                "mode": cfg.mode,
+                "alpha": cfg.alpha,
+                "final": result.final,
+                "best_val_loss": result.best_val_loss,
+                "best_epoch": result.best_epoch,
+                "gap_bins": _gap_records(result, teacher, x, probe, n_bins),
+            }
+        )
         del student
-    return {"kind": kind, "seeds": list(seeds), "modes": dict(modes), "base": base.to_dict(), "n_bins": n_bins,
-            "protocol": "per-student random streams (distill_lib.batched)", "runs": runs}
+    return {
+        "kind": kind,
+        "seeds": list(seeds),
+        "modes": dict(modes),
+        "base": base.to_dict(),
+        "n_bins": n_bins,
+        "protocol": "per-student random streams (distill_lib.batched)",
+        "runs": runs,
+    }
 
 
 def ordered_modes(record: dict[str, Any]) -> list[str]:
@@ -164,17 +211,25 @@ def summarize(record: dict[str, Any], metrics: dict[str, str] | None = None) -> 
                 continue
             cmp = paired_difference(values[a], values[b])
             pairs.setdefault(metric, {})[f"{a} - {b}"] = {
-                "mean_a": cmp.mean_a, "mean_b": cmp.mean_b, "difference": cmp.difference.__dict__,
-                "p_value": cmp.p_value, "n": cmp.n, "test": cmp.test,
+                "mean_a": cmp.mean_a,
+                "mean_b": cmp.mean_b,
+                "difference": cmp.difference.__dict__,
+                "p_value": cmp.p_value,
+                "n": cmp.n,
+                "test": cmp.test,
                 "verdict": verdict(cmp, a, b, *_UNITS.get(metric, (1.0, ""))),
             }
     gap = {}
     for mode in modes:
         bins = [run["gap_bins"] for run in record["runs"] if run["mode"] == mode]
         gap[mode] = [
-            {"bin": k, "agreement": float(np.mean([b[k]["agreement"] for b in bins])),
-             "mean_regret": float(np.mean([b[k]["mean_regret"] for b in bins])),
-             "gap_low": float(np.mean([b[k]["gap_low"] for b in bins])), "gap_high": float(np.mean([b[k]["gap_high"] for b in bins]))}
+            {
+                "bin": k,
+                "agreement": float(np.mean([b[k]["agreement"] for b in bins])),
+                "mean_regret": float(np.mean([b[k]["mean_regret"] for b in bins])),
+                "gap_low": float(np.mean([b[k]["gap_low"] for b in bins])),
+                "gap_high": float(np.mean([b[k]["gap_high"] for b in bins])),
+            }
             for k in range(record["n_bins"])
         ]
     return {"kind": record["kind"], "n_seeds": len(record["seeds"]), "per_mode": per_mode, "pairs": pairs, "gap": gap}

@@ -35,14 +35,14 @@ import torch
 from .metrics import action_gap, regret
 
 __all__ = [
+    "GapBins",
     "MeanCI",
     "PairedComparison",
-    "GapBins",
+    "agreement_by_gap_bin",
+    "gap_bins",
     "mean_ci",
     "paired_difference",
     "verdict",
-    "gap_bins",
-    "agreement_by_gap_bin",
 ]
 
 ArrayLike = Sequence[float] | np.ndarray | torch.Tensor

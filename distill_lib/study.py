@@ -27,7 +27,16 @@ from .atomic import atomic_write_json
 from .config import MODES, RunConfig, mode_for_alpha
 from .params import SPECS, ParamError, layer_params
 
-__all__ = ["StudyPlan", "Task", "Outcome", "plan_study", "run_study", "notebook_parameters", "NOTEBOOKS", "DEFAULT_PARAMS_FILE"]
+__all__ = [
+    "DEFAULT_PARAMS_FILE",
+    "NOTEBOOKS",
+    "Outcome",
+    "StudyPlan",
+    "Task",
+    "notebook_parameters",
+    "plan_study",
+    "run_study",
+]
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = {
@@ -38,7 +47,14 @@ NOTEBOOKS = {
     "sweep": "05_sweep.ipynb",
 }
 #: figures the analysis notebook may write, in the order the index shows them
-FIGURES = ("learning_curves.png", "final_metrics.png", "seeds_world.png", "seeds_training.png", "gap_agreement.png", "sweep_heatmaps.png")
+FIGURES = (
+    "learning_curves.png",
+    "final_metrics.png",
+    "seeds_world.png",
+    "seeds_training.png",
+    "gap_agreement.png",
+    "sweep_heatmaps.png",
+)
 DEFAULT_PARAMS_FILE = Path(__file__).resolve().parent.parent / "params" / "study.yaml"
 
 
@@ -129,7 +145,9 @@ def _check_writable(path: Path) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
-        raise ParamError(f"output directory {str(path)!r}: cannot be created or written ({err.strerror or err})") from None
+        raise ParamError(
+            f"output directory {str(path)!r}: cannot be created or written ({err.strerror or err})"
+        ) from None
 
 
 def _abspath(value: str | None) -> str | None:
@@ -172,7 +190,7 @@ def plan_study(
             if not params.get(name):
                 raise ParamError(f"parameter {name} is required with source='file'")
         states = load_states(params["states_file"], params["input_dim"])
-        params["n_states"] = int(len(states))
+        params["n_states"] = len(states)
         load_teacher(params["teacher_checkpoint"], params["input_dim"], params["teacher_hidden"], params["output_dim"])
     elif source != "synthetic":
         raise ParamError(f"parameter source={source!r}: must be synthetic or file")
@@ -204,8 +222,12 @@ def plan_study(
     data = Task("data", "data", pick("data"), work / "notebooks" / "01_data.ipynb", dkey, work / "data" / "data.json")
     mode_tasks = [
         Task(
-            mode, "train", pick("train", {"mode": mode, "alpha": alpha_for(mode, alpha)}),
-            work / "notebooks" / f"02_train_{mode}.ipynb", run_key(configs[mode], dkey), work / "runs" / mode / "run.json",
+            mode,
+            "train",
+            pick("train", {"mode": mode, "alpha": alpha_for(mode, alpha)}),
+            work / "notebooks" / f"02_train_{mode}.ipynb",
+            run_key(configs[mode], dkey),
+            work / "runs" / mode / "run.json",
         )
         for mode in modes
     ]
@@ -215,16 +237,44 @@ def plan_study(
     section_tasks = []
     if params["world_seeds"] or params["training_seeds"]:
         p = pick("seeds")
-        section_tasks.append(Task("seeds", "seeds", p, work / "notebooks" / "04_seeds.ipynb", seeds.section_key(p, dkey), work / "seeds" / "seeds.json"))
+        section_tasks.append(
+            Task(
+                "seeds",
+                "seeds",
+                p,
+                work / "notebooks" / "04_seeds.ipynb",
+                seeds.section_key(p, dkey),
+                work / "seeds" / "seeds.json",
+            )
+        )
     for temperature, loss_fn in sections:
         p = pick("sweep", {"sweep_temperature": temperature, "sweep_loss_fn": loss_fn})
         name = sweep.cell_name(temperature, loss_fn)
-        section_tasks.append(Task(f"sweep {name}", "sweep", p, work / "notebooks" / f"05_sweep_{name}.ipynb", sweep.cell_key(p), work / "sweep" / name / "cell.json"))
+        section_tasks.append(
+            Task(
+                f"sweep {name}",
+                "sweep",
+                p,
+                work / "notebooks" / f"05_sweep_{name}.ipynb",
+                sweep.cell_key(p),
+                work / "sweep" / name / "cell.json",
+            )
+        )
 
     akey = content_key("analysis", [t.key for t in mode_tasks + section_tasks], modes, str(out))
-    analysis = Task("analysis", "analysis", pick("analysis"), work / "notebooks" / "03_analysis.ipynb", akey, work / "analysis.json")
-    return StudyPlan(params=params, out_dir=out, work_dir=work, data=data, modes=mode_tasks, analysis=analysis,
-                     sections=section_tasks, notes=notes)
+    analysis = Task(
+        "analysis", "analysis", pick("analysis"), work / "notebooks" / "03_analysis.ipynb", akey, work / "analysis.json"
+    )
+    return StudyPlan(
+        params=params,
+        out_dir=out,
+        work_dir=work,
+        data=data,
+        modes=mode_tasks,
+        analysis=analysis,
+        sections=section_tasks,
+        notes=notes,
+    )
 
 
 def _validate_sections(params: dict[str, Any], configs: dict[str, RunConfig]) -> list[tuple[float, str]]:
@@ -237,7 +287,9 @@ def _validate_sections(params: dict[str, Any], configs: dict[str, RunConfig]) ->
             raise ParamError(f"parameter {name}={values!r}: a value is listed twice")
     for name in ("world_seeds", "training_seeds"):
         if len(params[name]) == 1:
-            raise ParamError(f"parameter {name}={params[name]!r}: a confidence interval needs at least 2 seeds (or [] to skip)")
+            raise ParamError(
+                f"parameter {name}={params[name]!r}: a confidence interval needs at least 2 seeds (or [] to skip)"
+            )
     n_val = next(iter(configs.values())).n_val if configs else 1
     if not 1 <= params["n_bins"] <= n_val:
         raise ParamError(f"parameter n_bins={params['n_bins']!r}: must be in [1, {n_val}] (the validation states)")
@@ -246,7 +298,9 @@ def _validate_sections(params: dict[str, Any], configs: dict[str, RunConfig]) ->
         cells.append((1.0, "mse"))
     if cells:
         if not params["sweep_seeds"] or not params["sweep_alphas"]:
-            raise ParamError("parameters sweep_seeds and sweep_alphas must not be empty when sweep_temperatures is given")
+            raise ParamError(
+                "parameters sweep_seeds and sweep_alphas must not be empty when sweep_temperatures is given"
+            )
         bad = [a for a in params["sweep_alphas"] if not 0.0 <= a <= 1.0]
         if bad:
             raise ParamError(f"parameter sweep_alphas={params['sweep_alphas']!r}: {bad[0]} is outside [0, 1]")
@@ -290,8 +344,13 @@ def _worker(task: Task, html_path: Path, hide_code: bool, conn: Connection) -> N
     task.output.parent.mkdir(parents=True, exist_ok=True)
     try:
         pm.execute_notebook(
-            str(NOTEBOOK_DIR / NOTEBOOKS[task.notebook]), str(task.output), parameters=task.parameters,
-            kernel_name="python3", progress_bar=False, log_output=False, cwd=str(NOTEBOOK_DIR),
+            str(NOTEBOOK_DIR / NOTEBOOKS[task.notebook]),
+            str(task.output),
+            parameters=task.parameters,
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=False,
+            cwd=str(NOTEBOOK_DIR),
         )
         status, message = "done", ""
     except pm.PapermillExecutionError as err:
@@ -325,7 +384,9 @@ def _run_tasks(tasks: list[Task], html_dir: Path, hide_code: bool, jobs: int, ou
                 task = pending.pop(0)
                 parent, child = ctx.Pipe(duplex=False)
                 html_path = html_dir / (task.output.stem + ".html")
-                proc = ctx.Process(target=_worker, args=(task, html_path, hide_code, child), name=f"distill-{task.name}")
+                proc = ctx.Process(
+                    target=_worker, args=(task, html_path, hide_code, child), name=f"distill-{task.name}"
+                )
                 proc.start()
                 child.close()
                 running[task.name] = (proc, parent, time.time())
@@ -345,11 +406,11 @@ def _run_tasks(tasks: list[Task], html_dir: Path, hide_code: bool, jobs: int, ou
                     outcome.errors[name] = message
                 progress.finished(name, status, time.time() - started, message)
     finally:
-        for proc, conn, _ in running.values():
+        for proc, _conn, _ in running.values():
             if proc.is_alive():
                 proc.terminate()  # SIGTERM -> KeyboardInterrupt in the worker -> kernel shutdown
         deadline = time.time() + 10
-        for proc, conn, _ in running.values():
+        for proc, _conn, _ in running.values():
             proc.join(timeout=max(0.1, deadline - time.time()))
             if proc.is_alive():
                 proc.kill()
@@ -363,8 +424,15 @@ class _Progress:
         from tqdm import tqdm
 
         self.enabled = enabled
-        self.bar = tqdm(total=total, desc="study", unit="step", disable=not (enabled and sys.stderr.isatty()), file=sys.stderr, leave=False,
-                        bar_format="{desc}: {n_fmt}/{total_fmt} steps |{bar:20}| {elapsed} {postfix}")
+        self.bar = tqdm(
+            total=total,
+            desc="study",
+            unit="step",
+            disable=not (enabled and sys.stderr.isatty()),
+            file=sys.stderr,
+            leave=False,
+            bar_format="{desc}: {n_fmt}/{total_fmt} steps |{bar:20}| {elapsed} {postfix}",
+        )
         self.active: list[str] = []
 
     def running(self, name: str) -> None:
@@ -456,7 +524,14 @@ def run_study(
         wanted = [f for f in FIGURES if not (f.startswith("seeds") or f.startswith("gap")) or "seeds" in planned]
         wanted = [f for f in wanted if not f.startswith("sweep") or "sweep" in planned]
         figures = [f"../figures/{name}" for name in wanted if (plan.out_dir / "figures" / name).is_file()]
-        write_index(html_dir, "Distillation objectives for Q-network policies", results.get("results", []), pages, figures, notes)
+        write_index(
+            html_dir,
+            "Distillation objectives for Q-network policies",
+            results.get("results", []),
+            pages,
+            figures,
+            notes,
+        )
     except _Interrupted:
         bar.close()
         _write_state(plan, "interrupted", outcome)

@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from .artifacts import section_key
 from .batched import train_batched
 from .config import RunConfig, mode_for_alpha
-from .artifacts import section_key
 from .seeds import base_config, synthetic_world
 
-__all__ = ["CELL_METRICS", "cell_name", "cell_config", "cell_key", "run_cell", "grid"]
+__all__ = ["CELL_METRICS", "cell_config", "cell_key", "cell_name", "grid", "run_cell"]
 
 #: final metrics kept per student in a sweep cell
 CELL_METRICS = ("action_agreement", "prob_similarity_t1", "regret", "kl_t1", "top2_agreement", "mean_prob_similarity")
@@ -44,7 +44,12 @@ def cell_key(params: dict[str, Any]) -> str:
 
 
 def run_cell(
-    temperature: float, alphas: list[float], seeds: list[int], base: RunConfig, loss_fn: str = "kl", progress: bool = False
+    temperature: float,
+    alphas: list[float],
+    seeds: list[int],
+    base: RunConfig,
+    loss_fn: str = "kl",
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Train one cell (every alpha x seed at ``temperature``) in one batch; a JSON-able record."""
     if not alphas or not seeds:
@@ -55,8 +60,18 @@ def run_cell(
     for seed in seeds:
         teacher, x, student = synthetic_world(seed, base)
         for alpha in alphas:
-            configs.append(RunConfig(**{**base.to_dict(), "seed": seed, "alpha": alpha, "mode": mode_for_alpha(alpha),
-                                        "temperature": temperature, "loss_fn": loss_fn}))
+            configs.append(
+                RunConfig(
+                    **{
+                        **base.to_dict(),
+                        "seed": seed,
+                        "alpha": alpha,
+                        "mode": mode_for_alpha(alpha),
+                        "temperature": temperature,
+                        "loss_fn": loss_fn,
+                    }
+                )
+            )
             teachers.append(teacher)
             states.append(torch.from_numpy(x))
             students.append(student)
@@ -65,8 +80,15 @@ def run_cell(
         {"seed": c.seed, "alpha": c.alpha, "final": {k: r.final[k] for k in CELL_METRICS}, "best_epoch": r.best_epoch}
         for c, r in zip(configs, results, strict=True)
     ]
-    return {"temperature": temperature, "loss_fn": loss_fn, "alphas": list(alphas), "seeds": list(seeds),
-            "base": base.to_dict(), "protocol": "per-student random streams (distill_lib.batched)", "runs": runs}
+    return {
+        "temperature": temperature,
+        "loss_fn": loss_fn,
+        "alphas": list(alphas),
+        "seeds": list(seeds),
+        "base": base.to_dict(),
+        "protocol": "per-student random streams (distill_lib.batched)",
+        "runs": runs,
+    }
 
 
 def grid(cells: list[dict[str, Any]], metric: str) -> tuple[list[float], list[float], np.ndarray]:

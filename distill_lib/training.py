@@ -31,7 +31,15 @@ from .config import RunConfig
 from .losses import distillation_loss
 from .metrics import fidelity_metrics, prob_similarity
 
-__all__ = ["epoch_progress", "TrainResult", "split_indices", "train_student", "single_thread", "seed_everything"]
+__all__ = [
+    "TrainResult",
+    "epoch_progress",
+    "evaluate",
+    "seed_everything",
+    "single_thread",
+    "split_indices",
+    "train_student",
+]
 
 
 @dataclass
@@ -95,12 +103,16 @@ def split_indices(n_states: int, n_val: int) -> tuple[np.ndarray, np.ndarray]:
     return perm[: n_states - n_val], perm[n_states - n_val :]
 
 
-def _evaluate(
-    student: nn.Module, teacher: nn.Module, x_val: torch.Tensor, config: RunConfig, temperature: float
+def evaluate(
+    student: nn.Module,
+    teacher: nn.Module,
+    x_val: torch.Tensor,
+    order: torch.Tensor,
+    config: RunConfig,
+    temperature: float,
 ) -> dict[str, float]:
-    """Validation metrics after an epoch (protocol step 7)."""
+    """Validation metrics after an epoch (protocol step 7), batches taken in ``order``."""
     student.eval()
-    order = torch.randperm(len(x_val))  # consumes the RNG exactly as the original did
     losses, similarities, agree = [], [], 0
     with torch.no_grad():
         for start in range(0, len(x_val), config.batch_size):
@@ -168,7 +180,8 @@ def train_student(
 
             # 7. validation
             record = {"epoch": epoch, "temperature": temperature, "train_loss": float(np.mean(train_losses))}
-            record.update(_evaluate(student, teacher, x_val, config, temperature))
+            order = torch.randperm(len(x_val))  # consumes the RNG exactly as the original did
+            record.update(evaluate(student, teacher, x_val, order, config, temperature))
             history.append(record)
             if record["val_loss"] < best_val_loss:
                 best_val_loss, best_epoch = record["val_loss"], epoch

@@ -28,5 +28,10 @@ def run_cli(*args: str, timeout: float = 300, env: dict[str, str] | None = None)
     """``python -m distill_lib ARGS`` as a user would run it; returns the finished process."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "distill_lib", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=full_env
+        [sys.executable, "-m", "distill_lib", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=full_env,
     )

@@ -6,7 +6,15 @@ from distill_lib.config import MODES, RunConfig, describe, mode_for_alpha
 def test_defaults_are_the_original_study():
     c = RunConfig()
     assert (c.seed, c.input_dim, c.output_dim, c.teacher_hidden, c.n_states) == (42, 8, 4, 64, 5000)
-    assert (c.temperature, c.epochs, c.batch_size, c.lr, c.val_fraction, c.loss_fn, c.max_grad_norm) == (3.0, 25, 64, 1e-3, 0.1, "kl", 1.0)
+    assert (c.temperature, c.epochs, c.batch_size, c.lr, c.val_fraction, c.loss_fn, c.max_grad_norm) == (
+        3.0,
+        25,
+        64,
+        1e-3,
+        0.1,
+        "kl",
+        1.0,
+    )
     assert c.n_val == 500 and c.student_width == 32
 
 

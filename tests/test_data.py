@@ -6,8 +6,17 @@ from distill_lib.artifacts import load_data, prepare_data
 from distill_lib.atomic import atomic_write_text
 from distill_lib.data import load_state_dict, synthetic_states
 
-PARAMS = dict(seed=1, input_dim=8, output_dim=4, teacher_hidden=16, student_hidden=None, n_states=100,
-              source="synthetic", states_file=None, teacher_checkpoint=None)
+PARAMS = dict(
+    seed=1,
+    input_dim=8,
+    output_dim=4,
+    teacher_hidden=16,
+    student_hidden=None,
+    n_states=100,
+    source="synthetic",
+    states_file=None,
+    teacher_checkpoint=None,
+)
 
 
 def test_synthetic_states_are_the_seed_compatible_gaussians():
@@ -20,7 +29,10 @@ def test_data_folder_round_trip_and_tamper_check(tmp_path):
     world = prepare_data(PARAMS, tmp_path)
     again = load_data(tmp_path)
     assert np.array_equal(world.states, again.states)
-    assert all(torch.equal(a, b) for a, b in zip(world.teacher.state_dict().values(), again.teacher.state_dict().values(), strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(world.teacher.state_dict().values(), again.teacher.state_dict().values(), strict=True)
+    )
     assert not again.teacher.training
     np.save(tmp_path / "states.npy", np.zeros((100, 8), np.float32))
     with pytest.raises(ValueError, match="states.npy is missing or changed"):

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from conftest import ROOT, SMOKE, run_cli
+
 from distill_lib.cli import main
 from distill_lib.networks import build_teacher
 
@@ -118,7 +118,11 @@ def _file_args(states, ckpt):
 def test_good_files_pass_validation(good_files, tmp_path):
     from distill_lib.study import plan_study
 
-    plan = plan_study([REF, str(ROOT / "params" / "smoke.yaml")], [("source", "file"), ("states_file", str(good_files[0])), ("teacher_checkpoint", str(good_files[1]))], tmp_path)
+    plan = plan_study(
+        [REF, str(ROOT / "params" / "smoke.yaml")],
+        [("source", "file"), ("states_file", str(good_files[0])), ("teacher_checkpoint", str(good_files[1]))],
+        tmp_path,
+    )
     assert plan.params["n_states"] == 300
 
 

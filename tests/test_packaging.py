@@ -4,8 +4,8 @@ import json
 import tomllib
 
 import yaml
-
 from conftest import ROOT
+
 from distill_lib.config import MODES
 from distill_lib.params import SPECS
 from distill_lib.study import NOTEBOOKS, notebook_parameters
@@ -56,7 +56,13 @@ def test_notebook_defaults_are_the_default_study():
 def test_reference_params_are_the_original_comparison():
     ref = yaml.safe_load((ROOT / "params" / "reference.yaml").read_text())
     assert ref["seed"] == 42 and ref["modes"] == ["hard_only", "blended", "soft_only"]
-    assert (ref["n_states"], ref["epochs"], ref["batch_size"], float(ref["lr"]), ref["temperature"]) == (5000, 25, 64, 1e-3, 3.0)
+    assert (ref["n_states"], ref["epochs"], ref["batch_size"], float(ref["lr"]), ref["temperature"]) == (
+        5000,
+        25,
+        64,
+        1e-3,
+        3.0,
+    )
 
 
 def test_mode_files_agree_with_the_library():

@@ -14,7 +14,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SMALL, SMOKE, run_cli
 
 MODES = ["hard_only", "blended", "soft_only"]
@@ -50,9 +49,20 @@ def test_table_and_html_name_every_mode(study):
     out, proc = study
     assert [r["mode"] for r in _rows(out)] == MODES
     for r in _rows(out):
-        assert {"mode", "alpha", "final_action_agreement", "final_mean_prob_similarity", "best_val_loss", "best_epoch",
-                "final_prob_similarity_t1", "final_kl_t1", "final_q_mse", "final_q_mae", "final_q_cosine",
-                "final_top2_agreement"} <= set(r)
+        assert {
+            "mode",
+            "alpha",
+            "final_action_agreement",
+            "final_mean_prob_similarity",
+            "best_val_loss",
+            "best_epoch",
+            "final_prob_similarity_t1",
+            "final_kl_t1",
+            "final_q_mse",
+            "final_q_mae",
+            "final_q_cosine",
+            "final_top2_agreement",
+        } <= set(r)
     md, csv = (out / "results.md").read_text(), (out / "results.csv").read_text()
     index = (out / "html" / "index.html").read_text()
     for mode in MODES:
@@ -61,7 +71,14 @@ def test_table_and_html_name_every_mode(study):
     assert "T = 1" in md and "T = run temperature" in md
     for page in ["01_data.html", "03_analysis.html"]:
         assert (out / "html" / page).is_file()
-    for fig in ["learning_curves.png", "final_metrics.png", "seeds_world.png", "seeds_training.png", "gap_agreement.png", "sweep_heatmaps.png"]:
+    for fig in [
+        "learning_curves.png",
+        "final_metrics.png",
+        "seeds_world.png",
+        "seeds_training.png",
+        "gap_agreement.png",
+        "sweep_heatmaps.png",
+    ]:
         assert (out / "figures" / fig).stat().st_size > 1000
         assert f"../figures/{fig}" in index
     for page in ["04_seeds.html", "05_sweep_T=1.html", "05_sweep_T=3.html", "05_sweep_mse.html"]:
@@ -82,7 +99,7 @@ def test_html_works_offline(study):
         text = page.read_text()
         assert not re.search(r"<script[^>]+src=[\"']?(https?:)?//", text), page.name
         assert not re.search(r"<link[^>]+href=[\"']?(https?:)?//", text), page.name
-        assert "import(\"https" not in text and "cdnjs" not in text, page.name
+        assert 'import("https' not in text and "cdnjs" not in text, page.name
 
 
 def test_rerun_reuses_everything_and_changes_nothing(study):
@@ -108,8 +125,17 @@ def test_changing_a_parameter_reruns_what_depends_on_it(study, tmp_path):
     proc = run_cli("run", *SMOKE, "-p", "alpha", "0.5", "-o", str(tmp_path / "o"))
     assert proc.returncode == 0, proc.stderr
     steps = json.loads((tmp_path / "o" / "work" / "study.json").read_text())["steps"]
-    assert steps == {"data": "reused", "seeds": "done", "sweep T=1": "reused", "sweep T=3": "reused", "sweep mse": "reused",
-                     "hard_only": "reused", "blended": "done", "soft_only": "reused", "analysis": "done"}
+    assert steps == {
+        "data": "reused",
+        "seeds": "done",
+        "sweep T=1": "reused",
+        "sweep T=3": "reused",
+        "sweep mse": "reused",
+        "hard_only": "reused",
+        "blended": "done",
+        "soft_only": "reused",
+        "analysis": "done",
+    }
     assert [r["alpha"] for r in _rows(tmp_path / "o")] == [0.0, 0.5, 1.0]
 
 
@@ -127,13 +153,23 @@ def test_a_failing_mode_does_not_stop_the_others_and_resumes(small, tmp_path):
     assert results["missing_modes"] == ["blended"]
     assert "blended" in (tmp_path / "html" / "index.html").read_text()
     executed = json.loads((tmp_path / "work" / "notebooks" / "02_train_blended.ipynb").read_text())
-    assert any("papermill-error-cell-tag" in c.get("metadata", {}).get("tags", []) or "An Exception was encountered" in "".join(c.get("source", [])) for c in executed["cells"])
+    assert any(
+        "papermill-error-cell-tag" in c.get("metadata", {}).get("tags", [])
+        or "An Exception was encountered" in "".join(c.get("source", []))
+        for c in executed["cells"]
+    )
 
     blocker.unlink()
     proc = run_cli("run", *SMALL, "-o", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     steps = json.loads((tmp_path / "work" / "study.json").read_text())["steps"]
-    assert steps == {"data": "reused", "hard_only": "reused", "blended": "done", "soft_only": "reused", "analysis": "done"}
+    assert steps == {
+        "data": "reused",
+        "hard_only": "reused",
+        "blended": "done",
+        "soft_only": "reused",
+        "analysis": "done",
+    }
     assert _without_timing(tmp_path) == _without_timing(out)
 
 
@@ -154,8 +190,14 @@ def test_killed_study_stops_promptly_leaves_no_orphans_and_resumes(small, tmp_pa
     out = small
     marker = uuid.uuid4().hex
     env = {**os.environ, "DISTILL_TEST_MARK": marker}
-    proc = subprocess.Popen([sys.executable, "-m", "distill_lib", "run", *SMALL, "-o", str(tmp_path), "-q"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "distill_lib", "run", *SMALL, "-o", str(tmp_path), "-q"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while not (tmp_path / "work" / "data" / "data.json").is_file():  # the modes are running now
         assert proc.poll() is None and time.time() < deadline, proc.communicate()

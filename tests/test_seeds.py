@@ -35,9 +35,20 @@ def test_summary_has_ci_per_mode_and_paired_tests(world_record):
     ci = summary["per_mode"]["action_agreement"]["hard_only"]
     values = [r["final"]["action_agreement"] for r in world_record["runs"] if r["mode"] == "hard_only"]
     assert ci["mean"] == pytest.approx(np.mean(values)) and ci["low"] <= ci["mean"] <= ci["high"]
-    assert set(summary["pairs"]["action_agreement"]) == {"hard_only - blended", "hard_only - soft_only", "blended - soft_only"}
+    assert set(summary["pairs"]["action_agreement"]) == {
+        "hard_only - blended",
+        "hard_only - soft_only",
+        "blended - soft_only",
+    }
     pair = summary["pairs"]["action_agreement"]["hard_only - soft_only"]
-    diffs = [a - b for a, b in zip(values, [r["final"]["action_agreement"] for r in world_record["runs"] if r["mode"] == "soft_only"], strict=True)]
+    diffs = [
+        a - b
+        for a, b in zip(
+            values,
+            [r["final"]["action_agreement"] for r in world_record["runs"] if r["mode"] == "soft_only"],
+            strict=True,
+        )
+    ]
     assert pair["difference"]["mean"] == pytest.approx(np.mean(diffs))
     assert pair["p_value"] >= 0.25 - 1e-9  # 3 seeds: a sign-flip test cannot go lower than 2/8
     assert pair["verdict"].startswith("no detectable difference")
@@ -45,8 +56,20 @@ def test_summary_has_ci_per_mode_and_paired_tests(world_record):
 
 
 def test_training_seeds_share_the_studys_teacher(tmp_path):
-    world = prepare_data(dict(seed=5, input_dim=8, output_dim=4, teacher_hidden=16, student_hidden=None, n_states=200,
-                              source="synthetic", states_file=None, teacher_checkpoint=None), tmp_path)
+    world = prepare_data(
+        dict(
+            seed=5,
+            input_dim=8,
+            output_dim=4,
+            teacher_hidden=16,
+            student_hidden=None,
+            n_states=200,
+            source="synthetic",
+            states_file=None,
+            teacher_checkpoint=None,
+        ),
+        tmp_path,
+    )
     record = run_seeds("training", [0, 1], {"hard_only": 0.0}, BASE, world=world, n_bins=2)
     assert record["kind"] == "training" and len(record["runs"]) == 2
     a, b = record["runs"]
@@ -69,7 +92,9 @@ def test_sweep_cell_and_grid():
 
 
 def test_keys_follow_the_parameters():
-    p = dict(sweep_temperature=1.0, sweep_loss_fn="kl", sweep_alphas=[0.0, 1.0], sweep_seeds=[0], n_states=200, epochs=2)
+    p = dict(
+        sweep_temperature=1.0, sweep_loss_fn="kl", sweep_alphas=[0.0, 1.0], sweep_seeds=[0], n_states=200, epochs=2
+    )
     assert cell_key(p) == cell_key(dict(p)) and cell_key(p) != cell_key({**p, "epochs": 3})
     assert base_config({"alpha": 0.0, "epochs": 2}).mode == "hard_only"
 

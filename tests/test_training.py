@@ -16,7 +16,17 @@ def _plain_reference(seed, alpha, n_states, epochs, teacher_hidden=64):
     """The protocol written out plainly, with nn.LayerNorm and two intra-op threads."""
 
     def net(h, p):
-        m = nn.Sequential(nn.Linear(8, h), nn.LayerNorm(h), nn.ReLU(), nn.Dropout(p), nn.Linear(h, h), nn.LayerNorm(h), nn.ReLU(), nn.Dropout(p), nn.Linear(h, 4))
+        m = nn.Sequential(
+            nn.Linear(8, h),
+            nn.LayerNorm(h),
+            nn.ReLU(),
+            nn.Dropout(p),
+            nn.Linear(h, h),
+            nn.LayerNorm(h),
+            nn.ReLU(),
+            nn.Dropout(p),
+            nn.Linear(h, 4),
+        )
         for mod in m:
             if isinstance(mod, nn.Linear):
                 nn.init.xavier_uniform_(mod.weight)
@@ -69,7 +79,13 @@ def _plain_reference(seed, alpha, n_states, epochs, teacher_hidden=64):
 def test_library_equals_plain_two_thread_protocol_bit_for_bit(seed, alpha):
     n_states, epochs = 1200, 3
     ref_state, ref_agree = _plain_reference(seed, alpha, n_states, epochs)
-    cfg = RunConfig(seed=seed, n_states=n_states, epochs=epochs, mode={0.0: "hard_only", 0.7: "blended", 1.0: "soft_only"}[alpha], alpha=alpha)
+    cfg = RunConfig(
+        seed=seed,
+        n_states=n_states,
+        epochs=epochs,
+        mode={0.0: "hard_only", 0.7: "blended", 1.0: "soft_only"}[alpha],
+        alpha=alpha,
+    )
     teacher = build_teacher(seed, 8, 64, 4)
     student = build_student(seed, 8, 64, 4)
     result = train_student(teacher, student, torch.from_numpy(synthetic_states(seed, n_states, 8)), cfg)
@@ -88,16 +104,31 @@ def test_deterministic_history_and_best_tracking():
     assert a.history == b.history and len(a.history) == 3
     assert a.best_val_loss == min(h["val_loss"] for h in a.history)
     assert a.history[a.best_epoch]["val_loss"] == a.best_val_loss
-    assert set(a.final) >= {"action_agreement", "mean_prob_similarity", "prob_similarity_t1", "kl_t1", "q_mse", "q_mae", "q_cosine", "top2_agreement", "regret", "val_loss"}
+    assert set(a.final) >= {
+        "action_agreement",
+        "mean_prob_similarity",
+        "prob_similarity_t1",
+        "kl_t1",
+        "q_mse",
+        "q_mae",
+        "q_cosine",
+        "top2_agreement",
+        "regret",
+        "val_loss",
+    }
     assert len(a.train_idx) == 360 and len(a.val_idx) == 40 and not set(a.train_idx) & set(a.val_idx)
 
 
 def test_temperature_decays_per_epoch():
     cfg = RunConfig(n_states=200, epochs=3, teacher_hidden=16, temp_decay=0.5, temperature=4.0)
-    result = train_student(build_teacher(1, 8, 16, 4), build_student(1, 8, 16, 4), torch.from_numpy(synthetic_states(1, 200, 8)), cfg)
+    result = train_student(
+        build_teacher(1, 8, 16, 4), build_student(1, 8, 16, 4), torch.from_numpy(synthetic_states(1, 200, 8)), cfg
+    )
     assert [h["temperature"] for h in result.history] == [4.0, 2.0, 1.0]
 
 
 def test_rejects_states_of_the_wrong_shape():
     with pytest.raises(ValueError, match="expects \\(200, 8\\)"):
-        train_student(build_teacher(1, 8, 16, 4), build_student(1, 8, 16, 4), torch.zeros(100, 8), RunConfig(n_states=200))
+        train_student(
+            build_teacher(1, 8, 16, 4), build_student(1, 8, 16, 4), torch.zeros(100, 8), RunConfig(n_states=200)
+        )

@@ -1,0 +1,235 @@
+"""CartPole-v1 helpers: the environment, greedy evaluation, state buffers and the shipped teacher.
+
+CartPole-v1 (Barto, Sutton & Anderson 1983; Gymnasium's ``CartPole-v1``): a 4-d state
+``(x, x_dot, theta, theta_dot)``, two actions (push left / right), reward 1 per step,
+episodes end when the pole falls (``terminated``) or after 500 steps (``truncated``), so
+an episode's return is its length and 500 is the maximum. The task counts as solved at a
+mean return of 475 over 100 episodes.
+
+Seeds. Every episode starts from ``env.reset(seed=s)`` with an explicit seed, so a list of
+seeds fixes the initial states exactly. The study keeps the seed ranges disjoint:
+
+* ``TEST_SEED`` (10_000 .. 10_099): the 100 test episodes that report a teacher's return;
+* ``DQNConfig.eval_seed`` (20_000 ..): the episodes that pick the best DQN checkpoint;
+* ``COLLECT_SEED`` (1_000 ..): the episodes of the teacher's state buffers; the held-out
+  evaluation buffer uses the seeds right after the training buffer's.
+
+The shipped teacher (``assets/cartpole/teacher.pt``) is a ``QNetwork(4, 64, 2, dropout=0.1)``
+state dict trained by ``distill_lib.dqn.train_and_save`` (see ``teacher.json`` beside it
+for the full record, and ``notebooks/00_cartpole_teacher.ipynb`` to rebuild it).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from .networks import QNetwork, freeze
+
+__all__ = [
+    "ENV_ID",
+    "OBS_DIM",
+    "N_ACTIONS",
+    "TEACHER_HIDDEN",
+    "TEACHER_DROPOUT",
+    "SOLVED_RETURN",
+    "TEST_SEED",
+    "TEST_EPISODES",
+    "COLLECT_SEED",
+    "DEFAULT_EPSILON",
+    "ASSET_DIR",
+    "make_env",
+    "greedy_action",
+    "greedy_returns",
+    "collect_states",
+    "collect_buffers",
+    "mean_ci",
+    "cartpole_qnet",
+    "load_cartpole_teacher",
+]
+
+#: Gymnasium id of the environment.
+ENV_ID = "CartPole-v1"
+#: State dimension and number of actions of CartPole.
+OBS_DIM, N_ACTIONS = 4, 2
+#: The study's teacher architecture: ``QNetwork(4, 64, 2, dropout=0.1)``.
+TEACHER_HIDDEN, TEACHER_DROPOUT = 64, 0.1
+#: CartPole-v1's "solved" threshold on the mean return over 100 episodes.
+SOLVED_RETURN = 475.0
+#: First seed of the test episodes (episode i uses ``TEST_SEED + i``) and their number.
+TEST_SEED, TEST_EPISODES = 10_000, 100
+#: First seed of the teacher's state-buffer episodes.
+COLLECT_SEED = 1_000
+#: Default exploration rate of the state buffers: 10% random actions put off-policy states
+#: (recoveries from a push the teacher would not make) in the buffer, while the teacher
+#: still balances the pole for most of the 500 steps.
+DEFAULT_EPSILON = 0.1
+#: Folder of the shipped teacher (``teacher.pt``, ``teacher.json``).
+ASSET_DIR = Path(__file__).parent / "assets" / "cartpole"
+
+_Z95 = 1.959963984540054  # standard normal 97.5% quantile
+
+
+def _check_int(name: str, value: object, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name}={value!r}: must be an integer >= {minimum}")
+
+
+def _check_epsilon(epsilon: object) -> None:
+    ok = isinstance(epsilon, (int, float)) and not isinstance(epsilon, bool) and 0.0 <= epsilon <= 1.0
+    if not ok:
+        raise ValueError(f"epsilon={epsilon!r}: must be a number in [0, 1]")
+
+
+def make_env() -> gym.Env:
+    """A fresh ``CartPole-v1`` (500-step time limit, no rendering)."""
+    return gym.make(ENV_ID)
+
+
+def greedy_action(q_net: nn.Module, obs: np.ndarray) -> int:
+    """``argmax_a Q(obs, a)`` for one state ``(4,)``; call under ``torch.no_grad()``."""
+    q = q_net(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0))  # (1, A)
+    return int(q.argmax(-1).item())
+
+
+def _run_episode(
+    env: gym.Env,
+    q_net: nn.Module,
+    seed: int,
+    epsilon: float = 0.0,
+    rng: np.random.Generator | None = None,
+    states: list[np.ndarray] | None = None,
+) -> float:
+    """One episode from ``reset(seed=seed)``; epsilon-greedy with ``rng``; appends visited states."""
+    obs, _ = env.reset(seed=seed)
+    total, done = 0.0, False
+    while not done:
+        if states is not None:
+            states.append(np.asarray(obs, dtype=np.float32))
+        if epsilon > 0.0 and rng is not None and rng.random() < epsilon:
+            action = int(rng.integers(N_ACTIONS))
+        else:
+            action = greedy_action(q_net, obs)
+        obs, reward, terminated, truncated, _ = env.step(action)
+        total += float(reward)
+        done = terminated or truncated
+    return total
+
+
+def greedy_returns(q_net: nn.Module, n_episodes: int = TEST_EPISODES, seed: int = TEST_SEED) -> np.ndarray:
+    """Total reward of ``n_episodes`` greedy episodes ``(n_episodes,)`` float64.
+
+    Episode ``i`` starts from ``reset(seed=seed + i)``; actions are ``argmax_a Q(s, a)``
+    with the network in eval mode (dropout off) and no gradients, on one thread. The
+    network's train/eval mode is restored afterwards. The defaults are the study's test
+    episodes (seeds 10_000 .. 10_099).
+    """
+    _check_int("n_episodes", n_episodes, 1)
+    _check_int("seed", seed, 0)
+    env, was_training, threads = make_env(), q_net.training, torch.get_num_threads()
+    q_net.eval()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            returns = [_run_episode(env, q_net, seed + i) for i in range(n_episodes)]
+    finally:
+        torch.set_num_threads(threads)
+        q_net.train(was_training)
+        env.close()
+    return np.asarray(returns, dtype=np.float64)
+
+
+def collect_states(
+    q_net: nn.Module,
+    n_episodes: int,
+    epsilon: float = DEFAULT_EPSILON,
+    seed: int = COLLECT_SEED,
+) -> np.ndarray:
+    """States visited by the epsilon-greedy network, ``(N, 4)`` float32, episodes in order.
+
+    Episode ``i`` starts from ``reset(seed=seed + i)``; at every step, with probability
+    ``epsilon`` the action is uniform random, else ``argmax_a Q(s, a)`` (network in eval
+    mode). Exploration draws come from ``numpy.random.default_rng(seed)``. Each row is the
+    state *before* an action, so ``N`` is the sum of the episode lengths.
+    """
+    _check_int("n_episodes", n_episodes, 1)
+    _check_epsilon(epsilon)
+    _check_int("seed", seed, 0)
+    rng = np.random.default_rng(seed)
+    env, was_training, threads = make_env(), q_net.training, torch.get_num_threads()
+    q_net.eval()
+    torch.set_num_threads(1)
+    states: list[np.ndarray] = []
+    try:
+        with torch.no_grad():
+            for i in range(n_episodes):
+                _run_episode(env, q_net, seed + i, float(epsilon), rng, states)
+    finally:
+        torch.set_num_threads(threads)
+        q_net.train(was_training)
+        env.close()
+    return np.stack(states).astype(np.float32, copy=False)  # (N, 4)
+
+
+def collect_buffers(
+    q_net: nn.Module,
+    n_train_episodes: int,
+    n_eval_episodes: int,
+    epsilon: float = DEFAULT_EPSILON,
+    seed: int = COLLECT_SEED,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A training buffer and a held-out evaluation buffer from disjoint episodes.
+
+    Training: ``collect_states(q_net, n_train_episodes, epsilon, seed)`` (episode seeds
+    ``seed .. seed + n_train_episodes - 1``). Evaluation:
+    ``collect_states(q_net, n_eval_episodes, epsilon, seed + n_train_episodes)``, i.e. the
+    next ``n_eval_episodes`` seeds and its own exploration stream.
+    """
+    _check_int("n_train_episodes", n_train_episodes, 1)
+    _check_int("n_eval_episodes", n_eval_episodes, 1)
+    train = collect_states(q_net, n_train_episodes, epsilon, seed)
+    held_out = collect_states(q_net, n_eval_episodes, epsilon, seed + n_train_episodes)
+    return train, held_out
+
+
+def mean_ci(returns: np.ndarray | list[float]) -> tuple[float, float, float]:
+    """Mean return and its 95% confidence interval ``(mean, lo, hi)``.
+
+    Normal approximation: ``mean +- 1.96 * s / sqrt(n)`` with ``s`` the sample standard
+    deviation (``ddof=1``). With the study's n = 100 episodes the Student-t quantile
+    (1.984) would widen the interval by 1.2%; a return that is 500 in every episode gives
+    a zero-width interval.
+    """
+    x = np.asarray(returns, dtype=np.float64)
+    if x.ndim != 1 or x.size < 2:
+        raise ValueError(f"returns has shape {x.shape}: must be 1-d with at least 2 episodes")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("returns contains NaN or inf: every episode return must be finite")
+    mean = float(x.mean())
+    half = _Z95 * float(x.std(ddof=1)) / math.sqrt(x.size)
+    return mean, mean - half, mean + half
+
+
+def cartpole_qnet() -> QNetwork:
+    """An untrained teacher-architecture network ``QNetwork(4, 64, 2, dropout=0.1)``."""
+    return QNetwork(OBS_DIM, TEACHER_HIDDEN, N_ACTIONS, dropout=TEACHER_DROPOUT)
+
+
+def load_cartpole_teacher(path: str | Path | None = None) -> QNetwork:
+    """The shipped DQN teacher, frozen (eval mode, no gradients).
+
+    ``path`` defaults to ``assets/cartpole/teacher.pt`` beside this module; the file holds
+    a state dict only and is read with ``torch.load(..., weights_only=True)``.
+    """
+    path = ASSET_DIR / "teacher.pt" if path is None else Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no teacher checkpoint; run notebooks/00_cartpole_teacher.ipynb to train one")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    net = cartpole_qnet()
+    net.load_state_dict(state)
+    return freeze(net)
