@@ -2,27 +2,38 @@
 
 One concept per module: ``config`` (the validated run config), ``networks`` (teacher and
 student Q-networks), ``losses`` and ``metrics`` (pure functions of logits), ``data``
-(state buffers and checkpoints), ``training`` (the loop).
+(state buffers and checkpoints), ``training`` (the loop), ``batched`` (many students at
+once), ``stats`` (statistics over seeds), ``study`` (the runner), ``report`` and ``plots``.
+
+The names below are imported on first use, so ``distill-study`` starts without loading
+torch (its kernels load it while they wait for their turn).
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from .config import LOSS_FNS, MODES, RunConfig
-from .losses import distillation_loss, hard_ce_loss, mse_q_loss, soft_kl_loss
-from .networks import QNetwork, build_student, build_teacher
-from .training import TrainResult, train_student
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "LOSS_FNS",
-    "MODES",
-    "QNetwork",
-    "RunConfig",
-    "TrainResult",
-    "build_student",
-    "build_teacher",
-    "distillation_loss",
-    "hard_ce_loss",
-    "mse_q_loss",
-    "soft_kl_loss",
-    "train_student",
-]
+_LAZY = {
+    "distillation_loss": "losses",
+    "hard_ce_loss": "losses",
+    "mse_q_loss": "losses",
+    "soft_kl_loss": "losses",
+    "QNetwork": "networks",
+    "build_student": "networks",
+    "build_teacher": "networks",
+    "TrainResult": "training",
+    "train_student": "training",
+}
+
+__all__ = ["LOSS_FNS", "MODES", "RunConfig", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'distill_lib' has no attribute {name!r}")

@@ -12,7 +12,6 @@ its content key (parameters + input hashes + code hash) says whether it can be r
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +20,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from .atomic import atomic_torch_save, atomic_write_json
+from .atomic import atomic_torch_save, atomic_write_json, read_json
 from .config import RunConfig
 from .data import load_into, load_state_dict, load_states, load_teacher, save_checkpoint, save_states, synthetic_states
+from .keys import DATA_PARAMS, SOURCES, data_key, run_key
 from .networks import QNetwork, build_student, build_teacher, freeze
-from .provenance import code_hash, content_key, file_sha256, provenance, timing
+from .provenance import file_sha256, provenance, timing
 from .training import TrainResult
 
 __all__ = [
@@ -40,21 +40,8 @@ __all__ = [
     "save_run",
 ]
 
+
 #: the parameters that determine the data folder
-DATA_PARAMS = (
-    "seed",
-    "input_dim",
-    "output_dim",
-    "teacher_hidden",
-    "student_hidden",
-    "n_states",
-    "source",
-    "states_file",
-    "teacher_checkpoint",
-)
-SOURCES = ("synthetic", "file")
-
-
 @dataclass
 class World:
     """Teacher, state buffer and the student's initial weights: what every mode shares."""
@@ -76,22 +63,7 @@ class World:
 
 def read_record(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """A step's JSON record, or None when it is absent or unreadable (= not finished)."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, ValueError):
-        return None
-
-
-def _file_identity(path: str | None) -> str | None:
-    return None if path is None else file_sha256(path) if Path(path).is_file() else "missing"
-
-
-def data_key(params: dict[str, Any]) -> str:
-    """Content key of the data step: its parameters, the input files' hashes, the code."""
-    chosen = {k: params.get(k) for k in DATA_PARAMS}
-    files = {k: _file_identity(chosen[k]) for k in ("states_file", "teacher_checkpoint")}
-    return content_key("data", chosen, files, code_hash())
+    return read_json(path)
 
 
 def prepare_data(params: dict[str, Any], data_dir: str | os.PathLike[str]) -> World:
@@ -163,11 +135,6 @@ def load_data(data_dir: str | os.PathLike[str], expect: RunConfig | None = None)
     return World(teacher=freeze(teacher), states=states, student_init=student_init, record=record)  # type: ignore[arg-type]
 
 
-def run_key(config: RunConfig, data_key_: str) -> str:
-    """Content key of a training run: its config, the data it used, the code."""
-    return content_key("run", config.to_dict(), data_key_, code_hash())
-
-
 def save_run(
     run_dir: str | os.PathLike[str], result: TrainResult, world: World, started: float | None = None
 ) -> dict[str, Any]:
@@ -209,11 +176,6 @@ def load_student(run_dir: str | os.PathLike[str], which: str = "final") -> tuple
     student = QNetwork(cfg.input_dim, cfg.student_width, cfg.output_dim, 0.05)
     student.load_state_dict(ckpt["state_dict"])
     return student.eval(), ckpt["config"]
-
-
-def section_key(section: str, params: dict[str, Any], data_key_: str | None = None) -> str:
-    """Content key of a study section (seeds, a sweep cell): its parameters, data, code."""
-    return content_key(section, params, data_key_, code_hash())
 
 
 def save_section(

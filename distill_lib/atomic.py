@@ -53,6 +53,15 @@ def _write(path: str | os.PathLike[str], mode: str, writer: Callable[[IO[Any]], 
         writer(fh)
 
 
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """A JSON file's content, or None when it is absent or unreadable (e.g. not finished)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` (UTF-8) atomically."""
     _write(path, "w", lambda fh: fh.write(text))

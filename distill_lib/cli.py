@@ -11,6 +11,7 @@ an interrupted study exits with 130 and is resumed by running the same command a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 __all__ = ["build_parser", "main"]
@@ -112,6 +113,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Before torch loads (OpenMP reads it once): training is single-threaded by design, and the
+    # study's kernels, forked from this process, must not spin idle threads against each other.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     args = build_parser().parse_args(argv)
     try:
         if args.command == "params":

@@ -70,10 +70,10 @@ __all__ = [
     "DQNConfig",
     "ReplayBuffer",
     "linear_epsilon",
-    "td_targets",
     "state_dict_digest",
-    "train_dqn",
+    "td_targets",
     "train_and_save",
+    "train_dqn",
 ]
 
 #: TD-error losses: Huber (``smooth_l1``, beta 1; Mnih et al.'s error clipping) or squared error.

@@ -24,10 +24,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .artifacts import section_key as _section_key
 from .batched import train_batched
-from .config import RunConfig, mode_for_alpha
+from .config import RunConfig
 from .data import synthetic_states
+from .keys import base_config
+from .keys import seeds_key as section_key
 from .networks import QNetwork, build_student, build_teacher
 from .stats import agreement_by_gap_bin, mean_ci, paired_difference, verdict
 
@@ -41,24 +42,6 @@ __all__ = [
     "summarize",
     "synthetic_world",
 ]
-
-#: the run parameters every seeds/sweep notebook takes (besides its own)
-RUN_FIELDS = (
-    "seed",
-    "input_dim",
-    "output_dim",
-    "teacher_hidden",
-    "student_hidden",
-    "n_states",
-    "temperature",
-    "temp_decay",
-    "epochs",
-    "batch_size",
-    "lr",
-    "val_fraction",
-    "loss_fn",
-    "max_grad_norm",
-)
 
 SEED_KINDS = ("world", "training")
 
@@ -74,26 +57,11 @@ SUMMARY_METRICS = {
     "q_mse": "Q MSE",
 }
 
-
 #: how paired differences are worded: fractions in percentage points, the rest in raw units
 _UNITS = {
     m: (100.0, "points")
     for m in ("action_agreement", "top2_agreement", "prob_similarity_t1", "mean_prob_similarity", "q_cosine")
 }
-
-
-def base_config(params: dict[str, Any]) -> RunConfig:
-    """The validated run config every seed's students share (mode and alpha set per student)."""
-    alpha = params.get("alpha", 0.7)
-    return RunConfig(**{k: params[k] for k in RUN_FIELDS if k in params}, mode=mode_for_alpha(alpha), alpha=alpha)
-
-
-def section_key(params: dict[str, Any], data_key: str | None) -> str:
-    """Content key of the seeds section (the runner and the notebook compute the same)."""
-    chosen = {k: params[k] for k in ("world_seeds", "training_seeds", "modes", "n_bins", "alpha")}
-    return _section_key(
-        "seeds", {**chosen, "base": base_config(params).to_dict()}, data_key if params["training_seeds"] else None
-    )
 
 
 def synthetic_world(seed: int, config: RunConfig) -> tuple[QNetwork, np.ndarray, QNetwork]:

@@ -12,6 +12,7 @@ does not stop the others; the report says which are missing.
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -163,8 +164,7 @@ def plan_study(
 
     Raises ``ParamError`` / ``ValueError`` with a one-line message on any bad input.
     """
-    from .artifacts import data_key, run_key
-    from .data import load_states, load_teacher
+    from .keys import cell_key, cell_name, data_key, run_key, seeds_key
 
     files = [DEFAULT_PARAMS_FILE] if not files else list(files)
     given = layer_params(files, overrides)
@@ -189,6 +189,8 @@ def plan_study(
         for name in ("states_file", "teacher_checkpoint"):
             if not params.get(name):
                 raise ParamError(f"parameter {name} is required with source='file'")
+        from .data import load_states, load_teacher  # torch: only needed to check user files
+
         states = load_states(params["states_file"], params["input_dim"])
         params["n_states"] = len(states)
         load_teacher(params["teacher_checkpoint"], params["input_dim"], params["teacher_hidden"], params["output_dim"])
@@ -231,7 +233,6 @@ def plan_study(
         )
         for mode in modes
     ]
-    from . import seeds, sweep
     from .provenance import content_key
 
     section_tasks = []
@@ -243,20 +244,20 @@ def plan_study(
                 "seeds",
                 p,
                 work / "notebooks" / "04_seeds.ipynb",
-                seeds.section_key(p, dkey),
+                seeds_key(p, dkey),
                 work / "seeds" / "seeds.json",
             )
         )
     for temperature, loss_fn in sections:
         p = pick("sweep", {"sweep_temperature": temperature, "sweep_loss_fn": loss_fn})
-        name = sweep.cell_name(temperature, loss_fn)
+        name = cell_name(temperature, loss_fn)
         section_tasks.append(
             Task(
                 f"sweep {name}",
                 "sweep",
                 p,
                 work / "notebooks" / f"05_sweep_{name}.ipynb",
-                sweep.cell_key(p),
+                cell_key(p),
                 work / "sweep" / name / "cell.json",
             )
         )
@@ -279,7 +280,7 @@ def plan_study(
 
 def _validate_sections(params: dict[str, Any], configs: dict[str, RunConfig]) -> list[tuple[float, str]]:
     """Check the seeds and sweep parameters; returns the sweep cells as (temperature, loss_fn)."""
-    from .sweep import cell_config
+    from .keys import cell_config
 
     for name in ("world_seeds", "training_seeds", "sweep_seeds", "sweep_temperatures", "sweep_alphas"):
         values = params[name]
@@ -313,17 +314,58 @@ def _validate_sections(params: dict[str, Any], configs: dict[str, RunConfig]) ->
 
 
 def _finished(task: Task) -> bool:
-    from .artifacts import read_record
+    from .atomic import read_json as read_record
 
     record = read_record(task.record)
     return record is not None and record.get("key") == task.key
 
 
-def _worker(task: Task, html_path: Path, hide_code: bool, conn: Connection) -> None:
-    """Run one notebook with papermill in this (child) process and report through ``conn``."""
+# ------------------------------------------------------------------------------------------
+# Execution: one forked worker process per notebook. A worker starts its Jupyter kernel and
+# imports the heavy libraries (torch, matplotlib) as soon as it is forked ("warming"), then
+# waits for the go-ahead: training kernels warm up while the data notebook runs, and the
+# analysis kernel while the modes train. papermill then executes the notebook on that kernel.
+# ------------------------------------------------------------------------------------------
+
+#: imported in each kernel while it waits (errors are ignored: the notebook will show them)
+_WARMUP = """
+try:
+    import numpy, torch, matplotlib.figure, IPython.display
+    import distill_lib.artifacts, distill_lib.plots, distill_lib.training, distill_lib.report
+except Exception:
+    pass
+"""
+
+
+def _quiet_imports() -> None:
+    """Import papermill (and nbformat) once, in the parent, so forked workers share them.
+
+    ``jsonschema`` imports ``rfc3987_syntax`` when installed, which builds a parser at import
+    time (over a second); notebook validation never uses its IRI formats, so it is skipped.
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+    import papermill  # noqa: F401
+
+
+def _lower_priority(pid: int, nice: int) -> None:
+    """Lower a kernel's CPU priority, best effort.
+
+    Kernels run in sessions of their own, and where the scheduler groups processes by
+    session (Linux autogroup) a nice value only counts within its group: the group's own
+    nice value (``/proc/PID/autogroup``) is what makes a warming kernel yield to the
+    running one.
+    """
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/autogroup", "w") as fh:
+        fh.write(str(nice))
+
+
+def _worker(task: Task, conn: Connection, nice: int) -> None:
+    """Child process: warm a kernel, wait for "go", run the notebook with papermill, report."""
 
     def _stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt  # unwinds papermill, which shuts its kernel down
+        raise KeyboardInterrupt  # unwinds papermill and the finally below: the kernel is shut down
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # not the parent's handler
@@ -331,6 +373,8 @@ def _worker(task: Task, html_path: Path, hide_code: bool, conn: Connection) -> N
     import warnings
 
     import papermill as pm
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
 
     # The kernel inherits these descriptors: its chatter goes to a log beside the notebook.
     task.output.parent.mkdir(parents=True, exist_ok=True)
@@ -341,80 +385,179 @@ def _worker(task: Task, html_path: Path, hide_code: bool, conn: Connection) -> N
     logging.getLogger("papermill").setLevel(logging.ERROR)
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
-    task.output.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        pm.execute_notebook(
-            str(NOTEBOOK_DIR / NOTEBOOKS[task.notebook]),
-            str(task.output),
-            parameters=task.parameters,
-            kernel_name="python3",
-            progress_bar=False,
-            log_output=False,
-            cwd=str(NOTEBOOK_DIR),
-        )
-        status, message = "done", ""
-    except pm.PapermillExecutionError as err:
-        status, message = "failed", f"{err.ename}: {err.evalue}".splitlines()[0]
-    except KeyboardInterrupt:
-        conn.send(("interrupted", "stopped by a signal"))
-        return
-    except Exception as err:  # kernel died, notebook unreadable, ...
-        status, message = "failed", f"{type(err).__name__}: {err}".splitlines()[0]
-    try:  # render even a failed notebook: its error banner is what a person needs to see
-        from .report import export_html
+    if nice:
+        os.nice(nice)  # a waiting kernel's warm-up must not slow the notebook that runs now
+    km = AsyncKernelManager(kernel_name="python3")
+    if os.environ.get("DISTILL_KERNELS", "fork") == "fork":  # DISTILL_KERNELS=exec: ordinary kernels
+        import uuid
 
-        export_html(task.output, html_path, hide_code=hide_code)
-    except Exception as err:  # a rendering problem must not hide the notebook's own status
-        message = message or f"HTML rendering failed: {err}"
-    conn.send((status, message))
+        from .kernels import ForkProvisioner
+
+        km.kernel_id = str(uuid.uuid4())
+        km.provisioner = ForkProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
+    try:
+        trace = os.environ.get("DISTILL_TRACE")
+        try:
+            if trace:
+                print(f"{time.time():.2f} start kernel", file=sys.stderr, flush=True)
+            run_sync(km.start_kernel)(cwd=str(NOTEBOOK_DIR))
+            if nice:
+                _lower_priority(km.provisioner.process.pid, nice)  # type: ignore[union-attr]
+            client = km.blocking_client()  # asks the manager, not the heartbeat, whether the kernel lives
+            client.start_channels()
+            client.wait_for_ready(timeout=120)
+            client.execute_interactive(_WARMUP, silent=True, store_history=False, timeout=300)
+            client.stop_channels()
+            if trace:
+                print(f"{time.time():.2f} warm", file=sys.stderr, flush=True)
+        except Exception as err:  # papermill will start a kernel of its own and report properly
+            print(f"warm-up failed: {err!r}", file=sys.stderr)
+        conn.send(("ready", ""))
+        if conn.recv() != "go":
+            return
+        try:
+            pm.execute_notebook(
+                str(NOTEBOOK_DIR / NOTEBOOKS[task.notebook]),
+                str(task.output),
+                parameters=task.parameters,
+                kernel_name="python3",
+                progress_bar=False,
+                log_output=False,
+                cwd=str(NOTEBOOK_DIR),
+                km=km if km.has_kernel else None,
+                request_save_on_cell_execute=False,
+            )
+            conn.send(("done", ""))
+        except pm.PapermillExecutionError as err:
+            conn.send(("failed", f"{err.ename}: {err.evalue}".splitlines()[0]))
+        except Exception as err:  # kernel died, notebook unreadable, ...
+            conn.send(("failed", f"{type(err).__name__}: {err}".splitlines()[0]))
+    except KeyboardInterrupt:
+        return
+    finally:
+        if km.has_kernel:
+            run_sync(km.shutdown_kernel)(now=True)
 
 
 class _Interrupted(Exception):
     pass
 
 
-def _run_tasks(tasks: list[Task], html_dir: Path, hide_code: bool, jobs: int, outcome: Outcome, progress: Any) -> None:
-    """Run tasks in up to ``jobs`` child processes; record each one's status."""
-    ctx = mp.get_context("fork")
-    pending = list(tasks)
-    running: dict[str, tuple[Any, Connection, float]] = {}
-    try:
-        while pending or running:
-            while pending and len(running) < jobs:
-                task = pending.pop(0)
-                parent, child = ctx.Pipe(duplex=False)
-                html_path = html_dir / (task.output.stem + ".html")
-                proc = ctx.Process(
-                    target=_worker, args=(task, html_path, hide_code, child), name=f"distill-{task.name}"
-                )
-                proc.start()
-                child.close()
-                running[task.name] = (proc, parent, time.time())
-                progress.running(task.name)
-            ready = mp.connection.wait([conn for _, conn, _ in running.values()], timeout=0.5)
-            for name in [n for n, (_, c, _) in running.items() if c in ready]:
-                proc, conn, started = running.pop(name)
-                try:
-                    status, message = conn.recv()
-                except EOFError:
-                    status, message = "failed", f"worker process died (exit code {proc.exitcode})"
-                proc.join()
-                if status == "interrupted":
-                    raise _Interrupted
-                outcome.status[name] = status
-                if message:
-                    outcome.errors[name] = message
-                progress.finished(name, status, time.time() - started, message)
-    finally:
-        for proc, _conn, _ in running.values():
-            if proc.is_alive():
-                proc.terminate()  # SIGTERM -> KeyboardInterrupt in the worker -> kernel shutdown
+@dataclass
+class _Worker:
+    task: Task
+    proc: Any
+    conn: Connection
+    ready: bool = False
+    started: float | None = None  # when it got "go"
+
+
+class _Scheduler:
+    """Runs data -> (sections and modes, ``jobs`` at a time) -> analysis with warm workers."""
+
+    def __init__(
+        self, plan: StudyPlan, todo: set[str], jobs: int, outcome: Outcome, bar: _Progress, on_finish: Any
+    ) -> None:
+        self.plan, self.todo, self.jobs, self.outcome, self.bar = plan, todo, jobs, outcome, bar
+        self.on_finish = on_finish  # called with each finished task (HTML export)
+        self.ctx = mp.get_context("fork")
+        self.workers: dict[str, _Worker] = {}
+        self.parallel = [*plan.sections, *plan.modes]  # the long sections first: the critical path
+
+    def _spawn(self, task: Task, nice: int) -> None:
+        parent, child = self.ctx.Pipe()
+        proc = self.ctx.Process(target=_worker, args=(task, child, nice), name=f"distill-{task.name}")
+        proc.start()
+        child.close()
+        self.workers[task.name] = _Worker(task, proc, parent)
+
+    def _go(self, w: _Worker) -> None:
+        w.conn.send("go")
+        w.started = time.time()
+        self.bar.running(w.task.name)
+
+    def _status(self, name: str) -> str | None:
+        return self.outcome.status.get(name)
+
+    def run(self) -> None:
+        data_ok = lambda: self._status("data") in ("done", "reused")  # noqa: E731
+        pending = [t for t in self.parallel if t.name in self.todo]
+        if "data" in self.todo:
+            self._spawn(self.plan.data, 0)
+        pending_analysis = "analysis" in self.todo
+        finished: list[Task] = []  # waiting for their HTML export
+        try:
+            while True:
+                # keep up to `jobs` parallel workers alive (warming or running)
+                alive = [n for n in self.workers if n != "data" and n != "analysis"]
+                while pending and len(alive) < self.jobs and self._status("data") != "failed":
+                    task = pending.pop(0)
+                    self._spawn(task, 19)
+                    alive.append(task.name)
+                if pending_analysis and "analysis" not in self.workers:
+                    self._spawn(self.plan.analysis, 19)
+                if self._status("data") == "failed":  # nothing downstream can run
+                    for task in [*pending, *(w.task for w in self.workers.values() if w.task is not self.plan.data)]:
+                        self.outcome.status[task.name] = "skipped"
+                        self.outcome.errors[task.name] = "not run: the data step failed"
+                        self.bar.finished(task.name, "skipped", 0.0)
+                    pending.clear()
+                    pending_analysis = False
+                    self._stop_all()
+                if not self.workers:
+                    for task in finished:
+                        self.on_finish(task)
+                    return
+                # hand out go-aheads
+                for name, w in self.workers.items():
+                    if not w.ready or w.started is not None:
+                        continue
+                    if name == "data":
+                        self._go(w)
+                    elif name == "analysis":
+                        if not pending and all(n == "analysis" for n in self.workers):
+                            self.on_analysis()
+                            self._go(w)
+                    elif data_ok():
+                        self._go(w)
+                ready = mp.connection.wait([w.conn for w in self.workers.values()], timeout=0.5)
+                for name in [n for n, w in self.workers.items() if w.conn in ready]:
+                    w = self.workers[name]
+                    try:
+                        status, message = w.conn.recv()
+                    except EOFError:
+                        status, message = "failed", f"worker process died (exit code {w.proc.exitcode})"
+                    if status == "ready":
+                        w.ready = True
+                        continue
+                    w.proc.join(timeout=30)
+                    del self.workers[name]
+                    self.outcome.status[name] = status
+                    if message:
+                        self.outcome.errors[name] = message
+                    self.bar.finished(name, status, time.time() - (w.started or time.time()), message)
+                    finished.append(w.task)
+                    if name == "analysis":
+                        pending_analysis = False
+                if finished and not any(w.ready and w.started is None for w in self.workers.values()):
+                    self.on_finish(finished.pop(0))  # HTML export, when no go-ahead is waiting on us
+        finally:
+            self._stop_all()
+
+    def on_analysis(self) -> None:
+        """Hook: called right before the analysis gets its go-ahead (set by run_study)."""
+
+    def _stop_all(self) -> None:
+        for w in self.workers.values():
+            if w.proc.is_alive():
+                w.proc.terminate()  # SIGTERM -> KeyboardInterrupt in the worker -> kernel shutdown
         deadline = time.time() + 10
-        for proc, _conn, _ in running.values():
-            proc.join(timeout=max(0.1, deadline - time.time()))
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
+        for w in self.workers.values():
+            w.proc.join(timeout=max(0.1, deadline - time.time()))
+            if w.proc.is_alive():
+                w.proc.kill()
+                w.proc.join()
+        self.workers.clear()
 
 
 class _Progress:
@@ -424,6 +567,7 @@ class _Progress:
         from tqdm import tqdm
 
         self.enabled = enabled
+        self.t0 = time.time()
         self.bar = tqdm(
             total=total,
             desc="study",
@@ -436,6 +580,8 @@ class _Progress:
         self.active: list[str] = []
 
     def running(self, name: str) -> None:
+        if os.environ.get("DISTILL_TRACE"):
+            print(f"  {name} go at {time.time() - self.t0:.1f}s", file=sys.stderr)
         self.active.append(name)
         self.bar.set_postfix_str("running: " + ", ".join(self.active))
 
@@ -445,7 +591,8 @@ class _Progress:
         mark = {"done": "ok", "reused": "reused", "failed": "FAILED"}.get(status, status)
         detail = f" - {message}" if message and status == "failed" else ""
         if self.enabled:
-            self.bar.write(f"  {name:<10} {mark:<7} {seconds:6.1f}s{detail}", file=sys.stderr)
+            at = time.time() - self.t0
+            self.bar.write(f"  {name:<12} {mark:<7} {seconds:6.1f}s  (at {at:5.1f}s){detail}", file=sys.stderr)
         self.bar.set_postfix_str("running: " + ", ".join(self.active) if self.active else "")
         self.bar.update(1)
 
@@ -469,9 +616,9 @@ def run_study(
     progress: bool = True,
 ) -> Outcome:
     """Execute a validated plan; returns the outcome (it never raises on a notebook failure)."""
-    from .artifacts import read_record
+    from .atomic import read_json as read_record
     from .provenance import content_key
-    from .report import write_index
+    from .report import export_html, write_index
 
     started = time.time()
     outcome = Outcome(plan)
@@ -493,28 +640,46 @@ def run_study(
 
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        # 1. data, then 2. the modes in parallel, then 3. the analysis; finished steps are reused
-        for group in ([plan.data], parallel, [plan.analysis]):
-            if group[0] is not plan.data and outcome.status.get("data") not in ("done", "reused"):
-                for t in group:
-                    outcome.status[t.name] = "skipped"
-                    outcome.errors[t.name] = "not run: the data step failed"
-                    bar.finished(t.name, "skipped", 0.0)
+        # finished steps whose content key is unchanged are reused; the rest runs
+        todo = set()
+        for task in steps:
+            if task is plan.analysis:
                 continue
-            if not group:
-                continue
-            if group[0] is plan.analysis:  # the analysis depends on which steps finished, too
+            if not force and _finished(task):
+                outcome.status[task.name] = "reused"
+                bar.finished(task.name, "reused", 0.0)
+            else:
+                todo.add(task.name)
+        if not todo:  # everything upstream reused: the analysis is current if its key matches
+            plan.analysis.key = content_key(plan.analysis.key, sorted(t.name for t in parallel))
+        analysis_stale = force or bool(todo) or not (html_dir / "index.html").is_file() or not _finished(plan.analysis)
+        if analysis_stale:
+            todo.add("analysis")
+        else:
+            outcome.status["analysis"] = "reused"
+            bar.finished("analysis", "reused", 0.0)
+        if todo:
+            _quiet_imports()  # before forking: the workers share the imports
+            if os.environ.get("DISTILL_KERNELS", "fork") == "fork":
+                from .kernels import preload
+
+                preload()  # ... and so do the kernels they fork
+
+            def export(task: Task) -> None:
+                if task.output.is_file():
+                    try:
+                        export_html(task.output, html_dir / (task.output.stem + ".html"), hide_code=hide_code)
+                    except Exception as err:  # a rendering problem must not hide the notebook's own status
+                        outcome.errors.setdefault(task.name, f"HTML rendering failed: {err}")
+
+            def before_analysis() -> None:  # the analysis depends on which steps finished, too
                 finished = sorted(t.name for t in parallel if outcome.status.get(t.name) in ("done", "reused"))
                 plan.analysis.key = content_key(plan.analysis.key, finished)
-            todo = []
-            for task in group:
-                if not force and _finished(task) and (task.name != "analysis" or (html_dir / "index.html").is_file()):
-                    outcome.status[task.name] = "reused"
-                    bar.finished(task.name, "reused", 0.0)
-                else:
-                    todo.append(task)
-            _run_tasks(todo, html_dir, hide_code, jobs if group is parallel else 1, outcome, bar)
-            if group[0] is plan.analysis and outcome.status.get("analysis") == "done":
+
+            scheduler = _Scheduler(plan, todo, jobs, outcome, bar, export)
+            scheduler.on_analysis = before_analysis  # type: ignore[method-assign]
+            scheduler.run()
+            if outcome.status.get("analysis") == "done":
                 atomic_write_json(plan.analysis.record, {"key": plan.analysis.key})
         results = read_record(plan.out_dir / "results.json") or {}
         pages = [(t.output.stem + ".html", t.name, outcome.status.get(t.name, "?")) for t in steps]

@@ -15,32 +15,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from .artifacts import section_key
 from .batched import train_batched
 from .config import RunConfig, mode_for_alpha
-from .seeds import base_config, synthetic_world
+from .keys import cell_config, cell_key, cell_name
+from .seeds import synthetic_world
 
 __all__ = ["CELL_METRICS", "cell_config", "cell_key", "cell_name", "grid", "run_cell"]
 
 #: final metrics kept per student in a sweep cell
 CELL_METRICS = ("action_agreement", "prob_similarity_t1", "regret", "kl_t1", "top2_agreement", "mean_prob_similarity")
-
-
-def cell_name(temperature: float, loss_fn: str = "kl") -> str:
-    """A grid cell's folder name: ``T=0.25`` or ``mse``."""
-    return "mse" if loss_fn == "mse" else f"T={temperature:g}"
-
-
-def cell_config(params: dict[str, Any]) -> RunConfig:
-    """A cell's shared run config: the run parameters at the cell's temperature and loss."""
-    run = {k: v for k, v in params.items() if k not in ("seed", "alpha")}
-    return base_config({**run, "temperature": params["sweep_temperature"], "loss_fn": params["sweep_loss_fn"]})
-
-
-def cell_key(params: dict[str, Any]) -> str:
-    """Content key of one sweep cell (the runner and the notebook compute the same)."""
-    chosen = {k: params[k] for k in ("sweep_temperature", "sweep_loss_fn", "sweep_alphas", "sweep_seeds")}
-    return section_key("sweep", {**chosen, "base": cell_config(params).to_dict()})
 
 
 def run_cell(

@@ -1,0 +1,145 @@
+"""Fast Jupyter kernels for the runner: forked, not exec'd.
+
+A notebook execution's fixed cost is mostly its kernel's start-up: a new Python that
+imports ipykernel, torch and matplotlib, over two seconds of CPU per notebook, several
+times per study. ``ForkProvisioner`` is a ``jupyter_client`` kernel provisioner that starts
+the kernel by ``os.fork()`` of a process that has already imported them (the runner
+imports them once, see ``preload``), then runs ``IPKernelApp`` in the child, in a session
+of its own, with the kernel's environment and working directory: the same IPython kernel
+that ``python -m ipykernel_launcher`` would start, with the imports already done.
+
+Fork safety: the parent must not hold ZeroMQ sockets or started thread pools when it
+forks (the runner's worker forks before it opens its kernel client; torch's intra-op
+pool is created lazily, and ``OMP_NUM_THREADS`` is set before torch is imported).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from jupyter_client.connect import KernelConnectionInfo
+from jupyter_client.provisioning import LocalProvisioner
+
+__all__ = ["PRELOAD", "ForkProvisioner", "preload"]
+
+#: what a study's kernels import; loaded once in the runner before it forks
+PRELOAD = (
+    "numpy",
+    "torch",
+    "matplotlib.figure",
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "IPython.display",
+    "distill_lib.artifacts",
+    "distill_lib.plots",
+    "distill_lib.report",
+    "distill_lib.training",
+)
+
+
+def preload(modules: tuple[str, ...] = PRELOAD) -> None:
+    """Import the kernels' heavy modules into this process (errors surface in the notebooks)."""
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # the notebook will import it again and show the real error
+            pass
+
+
+class _ForkedProcess:
+    """The ``subprocess.Popen`` surface that ``LocalProvisioner`` uses, for a forked child."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self.stdin = self.stdout = self.stderr = None  # the child's streams are not piped
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.returncode = -1
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout or 0.0)
+            time.sleep(0.02)
+        return self.returncode  # type: ignore[return-value]
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+def _run_kernel(connection_file: str, env: dict[str, str] | None, cwd: str | None) -> None:
+    """In the forked child: become an IPython kernel, never return."""
+    code = 1
+    try:
+        os.setsid()  # like jupyter_client: interrupts reach the kernel's group, not ours
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        if cwd:
+            os.chdir(cwd)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # forked from inside the manager's event loop: the kernel starts one of its own
+        import asyncio
+
+        asyncio.events._set_running_loop(None)
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        from ipykernel.kernelapp import IPKernelApp
+
+        sys.argv = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file]
+        IPKernelApp.launch_instance(argv=["-f", connection_file])
+        code = 0
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        sys.stderr.flush()
+        os._exit(code)
+
+
+class ForkProvisioner(LocalProvisioner):  # type: ignore[misc]
+    """Starts ``python -m ipykernel_launcher -f FILE`` kernels by forking this process."""
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
+        if "-f" not in cmd or "ipykernel_launcher" not in " ".join(cmd):
+            return await super().launch_kernel(cmd, **kwargs)  # not an IPython kernel: exec it
+        connection_file = cmd[cmd.index("-f") + 1]
+        env, cwd = kwargs.get("env"), kwargs.get("cwd")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            _run_kernel(connection_file, env, None if cwd is None else str(cwd))
+        self.process = _ForkedProcess(pid)
+        self.pid = pid
+        self.pgid = pid  # the child's own session (setsid): never this process's group
+        self.cwd = cwd
+        return self.connection_info
