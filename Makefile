@@ -2,12 +2,14 @@
 # make test    - set up .venv and run the test suite (unit, nbval, end-to-end, acceptance)
 # make lab     - JupyterLab on the notebooks
 # make bench   - the runner against a plain single-process loop
+# make bench-batched - 30 students batched vs one at a time
+# make teacher - retrain the shipped CartPole teacher (about 5 minutes; reproduces it bit for bit)
 PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv study reference test test-fast lab bench lint clean
+.PHONY: venv study reference test lab bench bench-batched teacher lint clean
 
 venv: $(STAMP)
 
@@ -35,6 +37,13 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_runner.py
+
+bench-batched: $(STAMP)
+	$(PY) benchmarks/bench_batched.py
+
+teacher: $(STAMP)
+	mkdir -p build
+	$(VENV)/bin/papermill --cwd notebooks notebooks/00_cartpole_teacher.ipynb build/00_cartpole_teacher.ipynb
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check distill_lib tests benchmarks

@@ -22,7 +22,16 @@ import torch
 
 from .atomic import atomic_torch_save, atomic_write_json, read_json
 from .config import RunConfig
-from .data import load_into, load_state_dict, load_states, load_teacher, save_checkpoint, save_states, synthetic_states
+from .data import (
+    cartpole_states,
+    load_into,
+    load_state_dict,
+    load_states,
+    load_teacher,
+    save_checkpoint,
+    save_states,
+    synthetic_states,
+)
 from .keys import DATA_PARAMS, SOURCES, data_key, run_key
 from .networks import QNetwork, build_student, build_teacher, freeze
 from .provenance import file_sha256, provenance, timing
@@ -81,6 +90,16 @@ def prepare_data(params: dict[str, Any], data_dir: str | os.PathLike[str]) -> Wo
     if source == "synthetic":
         teacher = build_teacher(p["seed"], p["input_dim"], p["teacher_hidden"], p["output_dim"])
         states = synthetic_states(p["seed"], p["n_states"], p["input_dim"])
+    elif source == "cartpole":
+        from .cartpole import load_cartpole_teacher
+
+        if (p["input_dim"], p["output_dim"], p["teacher_hidden"]) != (4, 2, 64):
+            raise ValueError(
+                f"source='cartpole': the shipped teacher needs input_dim=4, output_dim=2, teacher_hidden=64 "
+                f"(got {p['input_dim']}, {p['output_dim']}, {p['teacher_hidden']}); use params/cartpole.yaml"
+            )
+        teacher = load_cartpole_teacher()
+        states = cartpole_states(int(params.get("cartpole_episodes", 20)), float(params.get("cartpole_epsilon", 0.1)))
     else:
         if not p["states_file"] or not p["teacher_checkpoint"]:
             raise ValueError("source='file' needs both states_file and teacher_checkpoint")
@@ -99,7 +118,7 @@ def prepare_data(params: dict[str, Any], data_dir: str | os.PathLike[str]) -> Wo
         "params": p,
         "n_states": len(states),
         "sha256": {name: file_sha256(out / name) for name in ("teacher.pt", "states.npy", "student_init.pt")},
-        "key": data_key(p),
+        "key": data_key(params),
         "provenance": provenance(),
     }
     atomic_write_json(out / "data.json", record)  # last: its presence marks the step done

@@ -14,6 +14,9 @@ from typing import Any
 from .config import RunConfig, mode_for_alpha
 from .provenance import code_hash, content_key, file_sha256
 
+#: the shipped CartPole teacher (``cartpole.ASSET_DIR``), named here without importing gymnasium
+CARTPOLE_TEACHER = Path(__file__).resolve().parent / "assets" / "cartpole" / "teacher.pt"
+
 __all__ = [
     "DATA_PARAMS",
     "RUN_FIELDS",
@@ -38,7 +41,7 @@ DATA_PARAMS = (
     "states_file",
     "teacher_checkpoint",
 )
-SOURCES = ("synthetic", "file")
+SOURCES = ("synthetic", "cartpole", "file")
 
 RUN_FIELDS = (
     "seed",
@@ -66,6 +69,11 @@ def data_key(params: dict[str, Any]) -> str:
     """Content key of the data step: its parameters, the input files' hashes, the code."""
     chosen = {k: params.get(k) for k in DATA_PARAMS}
     files = {k: _file_identity(chosen[k]) for k in ("states_file", "teacher_checkpoint")}
+    if chosen["source"] == "cartpole":  # the shipped teacher and how its episodes are collected
+        chosen.update(
+            cartpole_episodes=params.get("cartpole_episodes"), cartpole_epsilon=params.get("cartpole_epsilon")
+        )
+        files["cartpole_teacher"] = _file_identity(str(CARTPOLE_TEACHER))
     return content_key("data", chosen, files, code_hash())
 
 

@@ -45,7 +45,7 @@ SPECS: dict[str, ParamSpec] = {
     "teacher_hidden": ParamSpec("int", "teacher hidden width"),
     "student_hidden": ParamSpec("int", "student hidden width (null: max(16, teacher_hidden // 2))", optional=True),
     "n_states": ParamSpec("int", "states in the buffer (train + validation)"),
-    "source": ParamSpec("str", "where states and teacher come from: synthetic or file"),
+    "source": ParamSpec("str", "where states and teacher come from: synthetic, cartpole (the shipped teacher) or file"),
     "states_file": ParamSpec("path", "a .npy state buffer (source: file)", optional=True),
     "teacher_checkpoint": ParamSpec("path", "a teacher state-dict checkpoint (source: file)", optional=True),
     # one training run
@@ -76,6 +76,17 @@ SPECS: dict[str, ParamSpec] = {
     "sweep_mse": ParamSpec("bool", "add the MSE-on-Q-values comparison row to the sweep"),
     "sweep_temperature": ParamSpec("float", "one sweep cell's temperature (set by the runner)"),
     "sweep_loss_fn": ParamSpec("str", "one sweep cell's loss, kl or mse (set by the runner)"),
+    # a real teacher: CartPole (an empty width list turns the section off)
+    "cartpole_widths": ParamSpec(
+        "int_list", "student hidden widths distilled from the CartPole teacher (empty: no section)"
+    ),
+    "cartpole_seeds": ParamSpec("int_list", "student seeds of the CartPole section"),
+    "cartpole_episodes": ParamSpec("int", "teacher episodes collected for the CartPole state buffer"),
+    "cartpole_eval_episodes": ParamSpec("int", "further teacher episodes for the held-out CartPole states"),
+    "cartpole_epsilon": ParamSpec(
+        "float", "exploration rate of the CartPole buffers (random actions, off-path states)"
+    ),
+    "cartpole_episodes_eval": ParamSpec("int", "closed-loop test episodes per network"),
     # the study
     "modes": ParamSpec("str_list", "the objectives to compare"),
     "work_dir": ParamSpec("path", "where data, runs and executed notebooks go"),

@@ -7,7 +7,18 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["MODE_COLORS", "final_comparison", "learning_curves", "study_curves", "teacher_overview", "top2_gap"]
+__all__ = [
+    "MODE_COLORS",
+    "final_comparison",
+    "gap_agreement",
+    "image",
+    "learning_curves",
+    "paired_seeds",
+    "study_curves",
+    "sweep_heatmaps",
+    "teacher_overview",
+    "top2_gap",
+]
 
 #: one colour per objective, used in every figure
 MODE_COLORS = {"hard_only": "#d95f02", "blended": "#7570b3", "soft_only": "#1b9e77"}
@@ -15,6 +26,17 @@ MODE_COLORS = {"hard_only": "#d95f02", "blended": "#7570b3", "soft_only": "#1b9e
 
 def _color(name: str) -> str | None:
     return MODE_COLORS.get(name)
+
+
+def image(fig: Figure, dpi: int = 100) -> Any:
+    """The figure as an ``IPython.display.Image`` (a bare ``Figure`` has no image repr without pyplot)."""
+    import io
+
+    from IPython.display import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return Image(data=buffer.getvalue(), format="png")
 
 
 def top2_gap(q_values: np.ndarray) -> np.ndarray:

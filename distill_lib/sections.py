@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,27 @@ class Sections:
     seed_records: dict[str, dict[str, Any]] = field(default_factory=dict)  # kind -> run_seeds record
     seed_summaries: dict[str, dict[str, Any]] = field(default_factory=dict)  # kind -> summarize()
     sweep_cells: list[dict[str, Any]] = field(default_factory=list)
+    cartpole: dict[str, Any] | None = None  # the CartPole section's record
     missing: list[str] = field(default_factory=list)
+
+    # -- CartPole -----------------------------------------------------------------------
+    @cached_property
+    def cartpole_summary(self) -> dict[str, Any] | None:
+        from .cartpole_study import summarize as summarize_cartpole
+
+        return summarize_cartpole(self.cartpole) if self.cartpole else None
+
+    def cartpole_figures(self) -> dict[str, Any]:
+        from .cartpole_study import figure_fidelity, figure_returns
+
+        summary = self.cartpole_summary
+        return {"cartpole_returns.png": figure_returns(summary), "cartpole_fidelity.png": figure_fidelity(summary)}
+
+    def cartpole_markdown(self, synthetic_rows: list[dict[str, Any]] | None) -> str:
+        from .cartpole_study import compression_table, interpretation
+
+        summary = self.cartpole_summary
+        return compression_table(summary) + "\n\n" + interpretation(summary, synthetic_rows)
 
     # -- multi-seed ---------------------------------------------------------------------
     @property
@@ -188,6 +209,8 @@ class Sections:
                 "mse_row": self.sweep_mse_row,
                 "seeds": self.sweep_cells[0]["seeds"],
             }
+        if self.cartpole:
+            out["cartpole"] = self.cartpole_summary
         if self.missing:
             out["missing_sections"] = self.missing
         return out
@@ -199,6 +222,7 @@ def collect_sections(
     training_seeds: list[int],
     sweep_temperatures: list[float],
     sweep_mse: bool,
+    cartpole: bool = False,
 ) -> Sections:
     """Read the seeds and sweep records that the study asked for; note what is missing."""
     work = Path(work_dir)
@@ -218,4 +242,8 @@ def collect_sections(
             sections.missing.append(f"sweep {name}")
         else:
             sections.sweep_cells.append(cell)
+    if cartpole:
+        sections.cartpole = read_record(work / "cartpole" / "cartpole.json")
+        if sections.cartpole is None:
+            sections.missing.append("cartpole")
     return sections

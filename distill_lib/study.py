@@ -46,6 +46,7 @@ NOTEBOOKS = {
     "analysis": "03_analysis.ipynb",
     "seeds": "04_seeds.ipynb",
     "sweep": "05_sweep.ipynb",
+    "cartpole": "06_cartpole.ipynb",
 }
 #: figures the analysis notebook may write, in the order the index shows them
 FIGURES = (
@@ -194,8 +195,13 @@ def plan_study(
         states = load_states(params["states_file"], params["input_dim"])
         params["n_states"] = len(states)
         load_teacher(params["teacher_checkpoint"], params["input_dim"], params["teacher_hidden"], params["output_dim"])
+    elif source == "cartpole":
+        from .data import cartpole_states  # torch and gymnasium: only for this source
+
+        _check_cartpole_sizes(params)
+        params["n_states"] = len(cartpole_states(params["cartpole_episodes"], params["cartpole_epsilon"]))
     elif source != "synthetic":
-        raise ParamError(f"parameter source={source!r}: must be synthetic or file")
+        raise ParamError(f"parameter source={source!r}: must be synthetic, cartpole or file")
 
     alpha = params["alpha"]
     RunConfig.from_params({**params, "mode": mode_for_alpha(alpha)})  # alpha's range, whatever the modes
@@ -262,6 +268,25 @@ def plan_study(
             )
         )
 
+    if params["cartpole_widths"]:
+        from .cartpole_study import section_key as cartpole_key  # torch and gymnasium
+
+        p = pick("cartpole")
+        try:
+            key = cartpole_key(p)
+        except ValueError as err:
+            raise ParamError(str(err)) from None
+        section_tasks.append(
+            Task(
+                "cartpole",
+                "cartpole",
+                p,
+                work / "notebooks" / "06_cartpole.ipynb",
+                key,
+                work / "cartpole" / "cartpole.json",
+            )
+        )
+
     akey = content_key("analysis", [t.key for t in mode_tasks + section_tasks], modes, str(out))
     analysis = Task(
         "analysis", "analysis", pick("analysis"), work / "notebooks" / "03_analysis.ipynb", akey, work / "analysis.json"
@@ -276,6 +301,17 @@ def plan_study(
         sections=section_tasks,
         notes=notes,
     )
+
+
+def _check_cartpole_sizes(params: dict[str, Any]) -> None:
+    want = {"input_dim": 4, "output_dim": 2, "teacher_hidden": 64}
+    wrong = {k: params[k] for k, v in want.items() if params[k] != v}
+    if wrong:
+        name, value = next(iter(wrong.items()))
+        raise ParamError(
+            f"parameter {name}={value!r}: source='cartpole' needs input_dim=4, output_dim=2, teacher_hidden=64 "
+            "(the shipped teacher); add -f params/cartpole.yaml"
+        )
 
 
 def _validate_sections(params: dict[str, Any], configs: dict[str, RunConfig]) -> list[tuple[float, str]]:
@@ -688,6 +724,7 @@ def run_study(
         planned = {t.notebook for t in plan.sections}
         wanted = [f for f in FIGURES if not (f.startswith("seeds") or f.startswith("gap")) or "seeds" in planned]
         wanted = [f for f in wanted if not f.startswith("sweep") or "sweep" in planned]
+        wanted = [f for f in wanted if not f.startswith("cartpole") or "cartpole" in planned]
         figures = [f"../figures/{name}" for name in wanted if (plan.out_dir / "figures" / name).is_file()]
         write_index(
             html_dir,

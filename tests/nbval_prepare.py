@@ -1,7 +1,9 @@
-"""Parameterise the notebooks at smoke size for nbval (``make test``).
+"""Parameterise every notebook at smoke size for nbval (``make test``).
 
-Writes papermill-prepared (not executed) copies into OUTDIR; nbval then executes them in
-order (data, training, analysis) in the current environment. Usage: nbval_prepare.py OUTDIR
+Writes papermill-prepared (not executed) copies into OUTDIR, named so that nbval runs them
+in dependency order (data, training, seeds, sweep, CartPole, then the analysis that reads
+them all; the teacher-training notebook on its own, writing to OUTDIR, never to the shipped
+asset). Usage: nbval_prepare.py OUTDIR
 """
 
 import shutil
@@ -18,16 +20,37 @@ def main(out: Path) -> None:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     smoke = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text())
-    common = {**smoke, "work_dir": str(out / "work")}
+    common = {**smoke, "work_dir": str(out / "work"), "out_dir": str(out / "report")}
     jobs = {
-        "01_data.ipynb": common,
-        "02_train.ipynb": {**common, "mode": "blended", "alpha": 0.7},
-        "03_analysis.ipynb": {"work_dir": str(out / "work"), "out_dir": str(out / "report"), "modes": ["blended"]},
+        "a_00_cartpole_teacher.ipynb": (
+            "00_cartpole_teacher.ipynb",
+            {
+                "total_steps": 600,
+                "eval_every": 300,
+                "eval_episodes": 2,
+                "learning_starts": 200,
+                "out_dir": str(out / "teacher"),
+            },
+        ),
+        "b_01_data.ipynb": ("01_data.ipynb", common),
+        "c_02_train.ipynb": ("02_train.ipynb", {**common, "mode": "blended", "alpha": 0.7}),
+        "d_04_seeds.ipynb": ("04_seeds.ipynb", common),
+        "e_05_sweep.ipynb": ("05_sweep.ipynb", {**common, "sweep_temperature": 1.0, "sweep_loss_fn": "kl"}),
+        "f_06_cartpole.ipynb": ("06_cartpole.ipynb", common),
+        "g_03_analysis.ipynb": (
+            "03_analysis.ipynb",
+            {
+                **common,
+                "modes": ["blended"],
+                "sweep_temperatures": [1.0],
+                "sweep_mse": False,
+            },
+        ),
     }
-    for name, params in jobs.items():
-        declared = pm.inspect_notebook(str(ROOT / "notebooks" / name))
+    for name, (source, params) in jobs.items():
+        declared = pm.inspect_notebook(str(ROOT / "notebooks" / source))
         params = {k: v for k, v in params.items() if k in declared}
-        pm.execute_notebook(str(ROOT / "notebooks" / name), str(out / name), parameters=params, prepare_only=True)
+        pm.execute_notebook(str(ROOT / "notebooks" / source), str(out / name), parameters=params, prepare_only=True)
     print(f"prepared {len(jobs)} notebooks in {out}")
 
 

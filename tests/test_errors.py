@@ -54,6 +54,11 @@ def _fails(capsys, out, *args: str, expect: list[str]) -> None:
         ("sweep_mse", "maybe", ["sweep_mse='maybe'", "true or false"]),
         ("n_bins", "0", ["n_bins=0", "[1, "]),
         ("sweep_temperature", "2", ["sweep_temperature=2", "sweep_temperatures"]),
+        ("cartpole_epsilon", "1.5", ["cartpole_epsilon=1.5", "[0, 1]"]),
+        ("cartpole_widths", "[8, 0]", ["cartpole_widths", "0"]),
+        ("cartpole_episodes_eval", "1", ["cartpole_episodes_eval=1"]),
+        ("source", "cartpole", ["input_dim=8", "source='cartpole' needs input_dim=4", "params/cartpole.yaml"]),
+        ("source", "web", ["source='web'", "synthetic, cartpole or file"]),
     ],
 )
 def test_bad_parameter(capsys, tmp_path, name, value, expect):

@@ -81,11 +81,12 @@ def test_table_and_html_name_every_mode(study):
     ]:
         assert (out / "figures" / fig).stat().st_size > 1000
         assert f"../figures/{fig}" in index
-    for page in ["04_seeds.html", "05_sweep_T=1.html", "05_sweep_T=3.html", "05_sweep_mse.html"]:
+    for page in ["04_seeds.html", "05_sweep_T=1.html", "05_sweep_T=3.html", "05_sweep_mse.html", "06_cartpole.html"]:
         assert (out / "html" / page).is_file() and page in index
     results = json.loads((out / "results.json").read_text())
     assert results["seeds"]["world"]["n_seeds"] == 3 and results["seeds"]["training"]["n_seeds"] == 2
     assert results["sweep"]["temperatures"] == [1.0, 3.0] and results["sweep"]["mse_row"] is not None
+    assert results["cartpole"]["widths"] == [8] and results["cartpole"]["n_seeds"] == 2
     analysis = (out / "html" / "03_analysis.html").read_text()
     assert "Verdict" in analysis and "no detectable difference" in analysis
     provenance = json.loads((out / "results.json").read_text())["provenance"]
@@ -131,6 +132,7 @@ def test_changing_a_parameter_reruns_what_depends_on_it(study, tmp_path):
         "sweep T=1": "reused",
         "sweep T=3": "reused",
         "sweep mse": "reused",
+        "cartpole": "done",
         "hard_only": "reused",
         "blended": "done",
         "soft_only": "reused",
