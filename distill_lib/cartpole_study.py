@@ -110,7 +110,7 @@ __all__ = [
 #: the section's own parameters and their defaults (the notebook's ``parameters`` cell)
 CARTPOLE_DEFAULTS: dict[str, Any] = {
     "cartpole_widths": [32, 16, 8, 4],  # student hidden widths (the teacher's is 64)
-    "cartpole_seeds": [0, 1, 2],  # student seeds: initialisation and random stream
+    "cartpole_seeds": [0, 1, 2, 3, 4, 5],  # student seeds: initialisation and random stream
     "cartpole_episodes": 20,  # teacher episodes of the training buffer
     "cartpole_eval_episodes": 5,  # teacher episodes of the held-out states
     "cartpole_epsilon": DEFAULT_EPSILON,  # exploration rate of both buffers

@@ -166,6 +166,7 @@ def write_results(
     missing: list[str],
     started: float | None = None,
     extra: dict[str, Any] | None = None,
+    extra_markdown: str = "",
 ) -> dict[str, Any]:
     """Write ``results.json``, ``results.csv`` and ``results.md`` to ``out_dir`` (atomically).
 
@@ -190,6 +191,8 @@ def write_results(
     if missing:
         md += f"\nMissing (failed or not run): {', '.join(missing)}\n"
     md += "\n" + interpretation(rows) + "\n"
+    if extra_markdown:
+        md += "\n" + extra_markdown.rstrip() + "\n"
     atomic_write_text(out / "results.md", md)
     return payload
 

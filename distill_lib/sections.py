@@ -191,6 +191,21 @@ class Sections:
             lines.append(f"- Not finished: {', '.join(self.missing)}.")
         return "\n".join(lines)
 
+    def markdown(self, synthetic_rows: list[dict[str, Any]] | None = None) -> str:
+        """Every section that ran, as Markdown (for ``results.md``)."""
+        parts = []
+        if self.seed_summaries or "seeds" in self.missing:
+            parts.append("## Beyond one seed\n\n" + self.seeds_markdown)
+        if self.gap_summary:
+            parts.append("## Where students disagree with the teacher (world seeds)\n\n" + self.gap_markdown)
+        if self.sweep_cells:
+            parts.append("## The alpha x temperature sweep\n\n" + self.sweep_markdown)
+        if self.cartpole:
+            parts.append("## A real teacher: CartPole\n\n" + self.cartpole_markdown(synthetic_rows))
+        elif "cartpole" in self.missing:
+            parts.append("## A real teacher: CartPole\n\n*Not finished.*")
+        return "\n\n".join(parts)
+
     # -- results.json -------------------------------------------------------------------
     @property
     def summary(self) -> dict[str, Any]:

@@ -14,7 +14,11 @@ ROOT = Path(__file__).resolve().parent.parent
 #: the whole study at toy size: three modes, seeds, sweep
 SMOKE = ["-f", str(ROOT / "params" / "reference.yaml"), "-f", str(ROOT / "params" / "smoke.yaml")]
 #: only the original comparison at toy size
-SMALL = [*SMOKE, *("-p", "world_seeds", "[]", "-p", "training_seeds", "[]", "-p", "sweep_temperatures", "[]"), *("-p", "cartpole_widths", "[]")]
+SMALL = [
+    *SMOKE,
+    *("-p", "world_seeds", "[]", "-p", "training_seeds", "[]", "-p", "sweep_temperatures", "[]"),
+    *("-p", "cartpole_widths", "[]"),
+]
 
 
 @pytest.fixture(autouse=True)
