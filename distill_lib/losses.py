@@ -59,6 +59,9 @@ def distillation_loss(
 
     With ``loss_fn == "mse"`` the objective is the MSE on Q-values alone.
     """
+    if loss_fn == "kl" and alpha == 0.0:
+        # 0 * soft + 1 * hard is hard exactly, in value and gradient: skip the unused term
+        return hard_ce_loss(student, teacher)
     soft = SOFT_LOSSES[loss_fn](student, teacher, temperature)
     if loss_fn == "mse" or alpha == 1.0:
         return soft

@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .artifacts import read_record
-from .seeds import SUMMARY_METRICS, ordered_modes, summarize
-from .sweep import cell_name, grid
+from .atomic import read_json as read_record
+from .keys import cell_name
 
 __all__ = ["Sections", "collect_sections"]
 
@@ -65,6 +64,8 @@ class Sections:
     # -- multi-seed ---------------------------------------------------------------------
     @property
     def seeds_markdown(self) -> str:
+        from .seeds import SUMMARY_METRICS, ordered_modes
+
         parts = []
         for kind, summary in self.seed_summaries.items():
             modes = ordered_modes(self.seed_records[kind])
@@ -150,6 +151,8 @@ class Sections:
     # -- sweep --------------------------------------------------------------------------
     @property
     def sweep_grid(self) -> tuple[list[float], list[float], dict[str, np.ndarray]]:
+        from .sweep import grid
+
         tables = {}
         temps, alphas = [], []
         for label, metric in _SWEEP_METRICS.items():
@@ -247,6 +250,8 @@ def collect_sections(
         if record is None:
             sections.missing.append("seeds")
         else:
+            from .seeds import summarize  # scipy: only when there is something to summarise
+
             for kind, rec in record["sections"].items():
                 sections.seed_records[kind] = rec
                 sections.seed_summaries[kind] = summarize(rec)

@@ -33,7 +33,7 @@ def test_t_squared_keeps_gradient_scale_at_high_temperature():
 
 def test_alpha_endpoints_and_blend():
     hard, soft = hard_ce_loss(S, T_), soft_kl_loss(S, T_, 3.0)
-    assert torch.equal(distillation_loss(S, T_, 0.0, 3.0), 0.0 * soft + 1.0 * hard)
+    assert torch.equal(distillation_loss(S, T_, 0.0, 3.0), 0.0 * soft + 1.0 * hard)  # the skipped term is exactly 0
     assert distillation_loss(S, T_, 0.0, 3.0).item() == pytest.approx(hard.item(), rel=1e-12)
     assert torch.equal(distillation_loss(S, T_, 1.0, 3.0), soft)
     assert distillation_loss(S, T_, 0.7, 3.0).item() == pytest.approx(0.7 * soft.item() + 0.3 * hard.item(), rel=1e-12)
