@@ -113,8 +113,11 @@ def _run_kernel(connection_file: str, env: dict[str, str] | None, cwd: str | Non
         asyncio.set_event_loop(asyncio.new_event_loop())
         from ipykernel.kernelapp import IPKernelApp
 
-        sys.argv = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file]
-        IPKernelApp.launch_instance(argv=["-f", connection_file])
+        # --parent: exit when the process that forked us dies (as an exec'd kernel does via
+        # JPY_PARENT_PID, which ipykernel read when it was imported, before this fork)
+        argv = ["-f", connection_file, f"--IPKernelApp.parent_handle={os.getppid()}"]
+        sys.argv = [sys.executable, "-m", "ipykernel_launcher", *argv]
+        IPKernelApp.launch_instance(argv=argv)
         code = 0
     except BaseException:
         import traceback

@@ -471,8 +471,23 @@ def _worker(task: Task, conn: Connection, nice: int) -> None:
     except KeyboardInterrupt:
         return
     finally:
+        _shutdown(km)
+
+
+def _shutdown(km: Any) -> None:
+    """Stop the worker's kernel; if the manager cannot (interrupted mid-call), kill it."""
+    try:
         if km.has_kernel:
+            from jupyter_core.utils import run_sync
+
             run_sync(km.shutdown_kernel)(now=True)
+    except BaseException:
+        process = getattr(km.provisioner, "process", None)
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGKILL)  # the kernel runs in a session of its own
+            with contextlib.suppress(OSError):
+                process.kill()
 
 
 class _Interrupted(Exception):
