@@ -18,6 +18,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -423,10 +424,14 @@ def _worker(task: Task, conn: Connection, nice: int) -> None:
     warnings.filterwarnings("ignore")
     if nice:
         os.nice(nice)  # a waiting kernel's warm-up must not slow the notebook that runs now
-    km = AsyncKernelManager(kernel_name="python3")
-    if os.environ.get("DISTILL_KERNELS", "fork") == "fork":  # DISTILL_KERNELS=exec: ordinary kernels
-        import uuid
+    import uuid
 
+    forked = os.environ.get("DISTILL_KERNELS", "fork") == "fork"  # DISTILL_KERNELS=exec: ordinary kernels
+    # IPC sockets under a name of our own: TCP ports picked by several processes at once can collide
+    km = AsyncKernelManager(
+        kernel_name="python3", transport="ipc", ip=str(Path(tempfile.gettempdir()) / f"distill-{uuid.uuid4().hex[:12]}")
+    )
+    if forked:
         from .kernels import ForkProvisioner
 
         km.kernel_id = str(uuid.uuid4())
@@ -439,11 +444,12 @@ def _worker(task: Task, conn: Connection, nice: int) -> None:
             run_sync(km.start_kernel)(cwd=str(NOTEBOOK_DIR))
             if nice:
                 _lower_priority(km.provisioner.process.pid, nice)  # type: ignore[union-attr]
-            client = km.blocking_client()  # asks the manager, not the heartbeat, whether the kernel lives
-            client.start_channels()
-            client.wait_for_ready(timeout=120)
-            client.execute_interactive(_WARMUP, silent=True, store_history=False, timeout=300)
-            client.stop_channels()
+            if not forked:  # an exec'd kernel imports the heavy libraries now, while it waits
+                client = km.blocking_client()  # asks the manager, not the heartbeat, whether it lives
+                client.start_channels()
+                client.wait_for_ready(timeout=120)
+                client.execute_interactive(_WARMUP, silent=True, store_history=False, timeout=300)
+                client.stop_channels()
             if trace:
                 print(f"{time.time():.2f} warm", file=sys.stderr, flush=True)
         except Exception as err:  # papermill will start a kernel of its own and report properly
