@@ -457,6 +457,7 @@ def _worker(task: Task, conn: Connection, nice: int) -> None:
         conn.send(("ready", ""))
         if conn.recv() != "go":
             return
+        watchdog = _KernelWatchdog(km)
         try:
             pm.execute_notebook(
                 str(NOTEBOOK_DIR / NOTEBOOKS[task.notebook]),
@@ -474,10 +475,47 @@ def _worker(task: Task, conn: Connection, nice: int) -> None:
             conn.send(("failed", f"{err.ename}: {err.evalue}".splitlines()[0]))
         except Exception as err:  # kernel died, notebook unreadable, ...
             conn.send(("failed", f"{type(err).__name__}: {err}".splitlines()[0]))
+        except KeyboardInterrupt:
+            if not watchdog.fired:
+                raise
+            conn.send(("failed", f"the kernel died (exit code {watchdog.exit_code}) and papermill did not notice"))
+        finally:
+            watchdog.stop()
     except KeyboardInterrupt:
         return
     finally:
         _shutdown(km)
+
+
+class _KernelWatchdog:
+    """Interrupts this worker if its kernel process dies and papermill is still waiting.
+
+    nbclient notices a dead kernel in most states; not while it is blocked sending to a
+    kernel that died before it ever connected. A real signal interrupts that blocking call.
+    """
+
+    GRACE_S = 5.0  # let papermill report the death itself first
+
+    def __init__(self, km: Any) -> None:
+        import threading
+
+        self.process = getattr(km.provisioner, "process", None)
+        self.fired, self.exit_code = False, None
+        self._done = threading.Event()
+        if self.process is not None:
+            threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.5):
+            code = self.process.poll()
+            if code is not None:
+                if not self._done.wait(self.GRACE_S):
+                    self.fired, self.exit_code = True, code
+                    os.kill(os.getpid(), signal.SIGINT)
+                return
+
+    def stop(self) -> None:
+        self._done.set()
 
 
 def _shutdown(km: Any) -> None:

@@ -221,3 +221,27 @@ def test_killed_study_stops_promptly_leaves_no_orphans_and_resumes(small, tmp_pa
     assert proc2.returncode == 0, proc2.stderr
     assert json.loads((tmp_path / "work" / "study.json").read_text())["steps"]["data"] == "reused"
     assert _without_timing(tmp_path) == _without_timing(out)
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to find kernels")
+def test_a_kernel_that_dies_fails_its_step_without_hanging_the_study(tmp_path):
+    marker = uuid.uuid4().hex
+    env = {**os.environ, "DISTILL_TEST_MARK": marker}
+    args = [sys.executable, "-m", "distill_lib", "run", *SMALL, "-p", "epochs", "40", "-o", str(tmp_path), "-q"]
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (tmp_path / "work" / "data" / "data.json").is_file():
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.05)
+    kernels = []  # forked kernels lead sessions of their own
+    while not kernels and time.time() < deadline:
+        for pid in _marked_processes(marker):
+            with open(f"/proc/{pid}/stat") as fh:
+                if int(fh.read().rsplit(")", 1)[1].split()[3]) == pid:
+                    kernels.append(pid)
+    os.kill(kernels[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    steps = json.loads((tmp_path / "work" / "study.json").read_text())["steps"]
+    assert list(steps.values()).count("failed") == 1 and "Kernel died" in err and "Traceback" not in err
+    assert run_cli("run", *SMALL, "-p", "epochs", "40", "-o", str(tmp_path)).returncode == 0  # resumes
