@@ -75,6 +75,7 @@ from .cartpole import (
 )
 from .cartpole import mean_ci as return_ci
 from .config import MODES, RunConfig
+from .keys import TRAINING_FIELDS
 from .keys import section_key as _section_key
 from .metrics import fidelity_metrics
 from .networks import QNetwork, build_student
@@ -118,17 +119,7 @@ CARTPOLE_DEFAULTS: dict[str, Any] = {
 }
 
 #: the run parameters shared with the synthetic study (``config.RunConfig`` fields)
-RUN_FIELDS = (
-    "alpha",
-    "temperature",
-    "temp_decay",
-    "epochs",
-    "batch_size",
-    "lr",
-    "val_fraction",
-    "loss_fn",
-    "max_grad_norm",
-)
+RUN_FIELDS = ("alpha", *TRAINING_FIELDS)
 
 #: the width whose modes are compared pairwise (the widest one if it is not in the list)
 COMPARE_WIDTH = 32

@@ -20,6 +20,8 @@ CARTPOLE_TEACHER = Path(__file__).resolve().parent / "assets" / "cartpole" / "te
 __all__ = [
     "DATA_PARAMS",
     "RUN_FIELDS",
+    "TRAINING_FIELDS",
+    "WORLD_FIELDS",
     "base_config",
     "cell_config",
     "cell_key",
@@ -30,26 +32,10 @@ __all__ = [
     "seeds_key",
 ]
 
-DATA_PARAMS = (
-    "seed",
-    "input_dim",
-    "output_dim",
-    "teacher_hidden",
-    "student_hidden",
-    "n_states",
-    "source",
-    "states_file",
-    "teacher_checkpoint",
-)
-SOURCES = ("synthetic", "cartpole", "file")
-
-RUN_FIELDS = (
-    "seed",
-    "input_dim",
-    "output_dim",
-    "teacher_hidden",
-    "student_hidden",
-    "n_states",
+#: what makes a world: teacher, states and the student's initialisation
+WORLD_FIELDS = ("seed", "input_dim", "output_dim", "teacher_hidden", "student_hidden", "n_states")
+#: how a student is trained (besides its mode and alpha)
+TRAINING_FIELDS = (
     "temperature",
     "temp_decay",
     "epochs",
@@ -59,6 +45,12 @@ RUN_FIELDS = (
     "loss_fn",
     "max_grad_norm",
 )
+#: the parameters that determine the data folder
+DATA_PARAMS = (*WORLD_FIELDS, "source", "states_file", "teacher_checkpoint")
+SOURCES = ("synthetic", "cartpole", "file")
+
+#: the run parameters every seeds/sweep notebook takes (besides its own)
+RUN_FIELDS = (*WORLD_FIELDS, *TRAINING_FIELDS)
 
 
 def _file_identity(path: str | None) -> str | None:
