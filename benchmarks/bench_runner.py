@@ -68,7 +68,7 @@ for mode, alpha in [("hard_only", 0.0), ("blended", 0.7), ("soft_only", 1.0)]:
 PLAIN = """
 import numpy as np, torch
 from distill_lib import MODES, RunConfig, build_student, build_teacher, train_student
-from distill_lib.data import synthetic_states
+from distill_lib.core.data import synthetic_states
 teacher = build_teacher(42, 8, 64, 4)
 states = torch.from_numpy(synthetic_states(42, 5000, 8))
 init = build_student(42, 8, 64, 4).state_dict()

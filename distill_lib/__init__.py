@@ -14,20 +14,20 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .config import LOSS_FNS, MODES, RunConfig
+from .core.config import LOSS_FNS, MODES, RunConfig
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "distillation_loss": "losses",
-    "hard_ce_loss": "losses",
-    "mse_q_loss": "losses",
-    "soft_kl_loss": "losses",
-    "QNetwork": "networks",
-    "build_student": "networks",
-    "build_teacher": "networks",
-    "TrainResult": "training",
-    "train_student": "training",
+    "distillation_loss": "core.losses",
+    "hard_ce_loss": "core.losses",
+    "mse_q_loss": "core.losses",
+    "soft_kl_loss": "core.losses",
+    "QNetwork": "core.networks",
+    "build_student": "core.networks",
+    "build_teacher": "core.networks",
+    "TrainResult": "core.training",
+    "train_student": "core.training",
 }
 
 __all__ = ["LOSS_FNS", "MODES", "RunConfig", *_LAZY]

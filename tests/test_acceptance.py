@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from distill_lib import MODES, RunConfig, build_student, build_teacher, train_student
-from distill_lib.data import synthetic_states
+from distill_lib.core.data import synthetic_states
 
 #: mode -> (action agreement, prob. similarity at T = 3, best val loss, best epoch), from the original note
 EXPECTED = {

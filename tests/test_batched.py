@@ -1,4 +1,4 @@
-"""Tests of ``distill_lib.batched``: S students at once equal each student trained alone."""
+"""Tests of ``distill_lib.core.batched``: S students at once equal each student trained alone."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from distill_lib.batched import (
+from distill_lib.core.batched import (
     _Adam,
     _clip_,
     _fidelity,
@@ -23,10 +23,10 @@ from distill_lib.batched import (
     train_alone,
     train_batched,
 )
-from distill_lib.config import RunConfig
-from distill_lib.losses import distillation_loss
-from distill_lib.metrics import fidelity_metrics
-from distill_lib.networks import build_student, build_teacher
+from distill_lib.core.config import RunConfig
+from distill_lib.core.losses import distillation_loss
+from distill_lib.core.metrics import fidelity_metrics
+from distill_lib.core.networks import build_student, build_teacher
 
 torch.set_num_threads(1)
 

@@ -1,4 +1,4 @@
-"""Tests of distill_lib.cartpole: episodes, seeds, state buffers, the CI and the shipped teacher."""
+"""Tests of distill_lib.rl.cartpole: episodes, seeds, state buffers, the CI and the shipped teacher."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from distill_lib.cartpole import (
+from distill_lib.core.networks import QNetwork
+from distill_lib.rl.cartpole import (
     ASSET_DIR,
     SOLVED_RETURN,
     TEST_SEED,
@@ -19,7 +20,6 @@ from distill_lib.cartpole import (
     make_env,
     mean_ci,
 )
-from distill_lib.networks import QNetwork
 
 
 class ConstantPolicy(nn.Module):

@@ -1,4 +1,4 @@
-"""Tests of distill_lib.cartpole_study: the real-teacher section at smoke size, and its reporting."""
+"""Tests of distill_lib.experiments.cartpole: the real-teacher section at smoke size, and its reporting."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from distill_lib import cartpole_study as cs
-from distill_lib.cartpole import TEST_SEED, collect_buffers, greedy_returns, load_cartpole_teacher, mean_ci
-from distill_lib.networks import QNetwork
+from distill_lib.core.networks import QNetwork
+from distill_lib.experiments import cartpole as cs
+from distill_lib.rl.cartpole import TEST_SEED, collect_buffers, greedy_returns, load_cartpole_teacher, mean_ci
 
 #: the section at smoke size: one width, two seeds, a few short runs (about a second)
 SMOKE = {
@@ -43,7 +43,7 @@ def _hand_count(h: int, d: int = 4, a: int = 2) -> int:
 
 
 def test_record_has_one_run_per_width_seed_and_mode(record):
-    assert record["protocol"] == "per-student random streams (distill_lib.batched)"
+    assert record["protocol"] == "per-student random streams (distill_lib.core.batched)"
     assert record["widths"] == [8] and record["seeds"] == [0, 1]
     assert record["modes"] == {"hard_only": 0.0, "blended": 0.7, "soft_only": 1.0}
     assert [(r["width"], r["seed"], r["mode"]) for r in record["runs"]] == [

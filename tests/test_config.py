@@ -1,6 +1,6 @@
 import pytest
 
-from distill_lib.config import MODES, RunConfig, describe, mode_for_alpha
+from distill_lib.core.config import MODES, RunConfig, describe, mode_for_alpha
 
 
 def test_defaults_are_the_original_study():

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from distill_lib.artifacts import load_data, prepare_data
-from distill_lib.atomic import atomic_write_text
-from distill_lib.data import load_state_dict, synthetic_states
+from distill_lib.core.data import load_state_dict, synthetic_states
+from distill_lib.experiments.artifacts import load_data, prepare_data
+from distill_lib.records.atomic import atomic_write_text
 
 PARAMS = dict(
     seed=1,
@@ -69,7 +69,7 @@ def test_checkpoints_load_weights_only(tmp_path):
 
 
 def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
-    from distill_lib.atomic import atomic_path
+    from distill_lib.records.atomic import atomic_path
 
     target = tmp_path / "f.txt"
     atomic_write_text(target, "old")

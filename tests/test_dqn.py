@@ -1,4 +1,4 @@
-"""Tests of distill_lib.dqn: config validation, the TD target, determinism and the saved artifacts."""
+"""Tests of distill_lib.rl.dqn: config validation, the TD target, determinism and the saved artifacts."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from distill_lib.cartpole import TEST_EPISODES, load_cartpole_teacher
-from distill_lib.dqn import (
+from distill_lib.core.networks import QNetwork
+from distill_lib.rl.cartpole import TEST_EPISODES, load_cartpole_teacher
+from distill_lib.rl.dqn import (
     DQNConfig,
     ReplayBuffer,
     linear_epsilon,
@@ -19,7 +20,6 @@ from distill_lib.dqn import (
     train_and_save,
     train_dqn,
 )
-from distill_lib.networks import QNetwork
 
 #: A smoke-size run: 300 steps, gradient steps from step 64, two selection evaluations.
 TINY = DQNConfig(

@@ -9,8 +9,8 @@ import pytest
 import torch
 from conftest import ROOT, SMOKE, run_cli
 
-from distill_lib.cli import main
-from distill_lib.networks import build_teacher
+from distill_lib.core.networks import build_teacher
+from distill_lib.runner.cli import main
 
 REF = str(ROOT / "params" / "reference.yaml")
 
@@ -66,7 +66,7 @@ def test_bad_parameter(capsys, tmp_path, name, value, expect):
 
 
 def test_yaml_1_1_number_strings_are_numbers(tmp_path):
-    from distill_lib.params import load_yaml
+    from distill_lib.runner.params import load_yaml
 
     f = tmp_path / "p.yaml"
     f.write_text("lr: 1e-3\nalpha: .5\nepochs: 3\n")
@@ -121,7 +121,7 @@ def _file_args(states, ckpt):
 
 
 def test_good_files_pass_validation(good_files, tmp_path):
-    from distill_lib.study import plan_study
+    from distill_lib.runner.study import plan_study
 
     plan = plan_study(
         [REF, str(ROOT / "params" / "smoke.yaml")],

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from distill_lib.losses import distillation_loss, hard_ce_loss, mse_q_loss, soft_kl_loss
+from distill_lib.core.losses import distillation_loss, hard_ce_loss, mse_q_loss, soft_kl_loss
 
 torch.manual_seed(0)
 S, T_ = torch.randn(16, 4, dtype=torch.float64), torch.randn(16, 4, dtype=torch.float64)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from distill_lib.metrics import (
+from distill_lib.core.metrics import (
     action_agreement,
     action_gap,
     fidelity_metrics,

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from distill_lib.networks import PairedLayerNorm, QNetwork, build_student, build_teacher, student_hidden_dim
+from distill_lib.core.networks import PairedLayerNorm, QNetwork, build_student, build_teacher, student_hidden_dim
 
 
 def test_architecture_order_and_init():

@@ -6,9 +6,9 @@ import tomllib
 import yaml
 from conftest import ROOT
 
-from distill_lib.config import MODES
-from distill_lib.params import SPECS
-from distill_lib.study import NOTEBOOKS, notebook_parameters
+from distill_lib.core.config import MODES
+from distill_lib.runner.params import SPECS
+from distill_lib.runner.study import NOTEBOOKS, notebook_parameters
 
 NOTEBOOK_FILES = sorted((ROOT / "notebooks").glob("*.ipynb"))
 

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from distill_lib.artifacts import prepare_data
-from distill_lib.config import RunConfig
-from distill_lib.sections import collect_sections
-from distill_lib.seeds import base_config, run_seeds, summarize, synthetic_world
-from distill_lib.sweep import cell_key, cell_name, grid, run_cell
+from distill_lib.core.config import RunConfig
+from distill_lib.experiments.artifacts import prepare_data
+from distill_lib.experiments.sections import collect_sections
+from distill_lib.experiments.seeds import base_config, run_seeds, summarize, synthetic_world
+from distill_lib.experiments.sweep import cell_key, cell_name, grid, run_cell
 
 BASE = RunConfig(n_states=200, epochs=2, teacher_hidden=16, batch_size=32)
 MODES = {"hard_only": 0.0, "blended": 0.7, "soft_only": 1.0}
@@ -100,7 +100,7 @@ def test_keys_follow_the_parameters():
 
 
 def test_sections_report_what_is_missing(tmp_path, world_record):
-    from distill_lib.artifacts import save_section
+    from distill_lib.experiments.artifacts import save_section
 
     sections = collect_sections(tmp_path, [0, 1], [], [1.0], False)
     assert sections.missing == ["seeds", "sweep T=1"] and "Not finished: seeds" in sections.seeds_markdown

@@ -1,4 +1,4 @@
-"""Tests of ``distill_lib.stats``: known answers and agreement with scipy."""
+"""Tests of ``distill_lib.report.stats``: known answers and agreement with scipy."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import scipy.stats
 import torch
 
-from distill_lib.stats import agreement_by_gap_bin, gap_bins, mean_ci, paired_difference, verdict
+from distill_lib.report.stats import agreement_by_gap_bin, gap_bins, mean_ci, paired_difference, verdict
 
 
 def test_ci_of_a_constant_sample_is_that_constant():

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from distill_lib import RunConfig, build_student, build_teacher, train_student
-from distill_lib.data import synthetic_states
+from distill_lib.core.data import synthetic_states
 
 
 def _plain_reference(seed, alpha, n_states, epochs, teacher_hidden=64):

@@ -200,7 +200,7 @@ def train_alone(teacher: nn.Module, student: QNetwork, states: torch.Tensor, con
         final_state={k: v.clone() for k, v in student.state_dict().items()},
         train_idx=train_idx.cpu().numpy(),
         val_idx=val_idx.cpu().numpy(),
-        extra={"protocol": "per-student streams (distill_lib.batched)"},
+        extra={"protocol": "per-student streams (distill_lib.core.batched)"},
     )
 
 
@@ -646,7 +646,7 @@ def train_batched(
             final_state=layout.state_dict(flat, i),
             train_idx=train_np[i].copy(),
             val_idx=val_np[i].copy(),
-            extra={"protocol": "per-student streams (distill_lib.batched)", "batched_with": n_students},
+            extra={"protocol": "per-student streams (distill_lib.core.batched)", "batched_with": n_students},
         )
         for i in range(n_students)
     ]

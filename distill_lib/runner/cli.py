@@ -78,7 +78,7 @@ def _cmd_params() -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .report import markdown_table
+    from ..report.results import markdown_table
     from .study import plan_study, run_study
 
     if args.jobs is not None and args.jobs < 1:

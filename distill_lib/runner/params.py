@@ -21,7 +21,7 @@ import yaml
 __all__ = ["PROJECT_ROOT", "SPECS", "ParamError", "ParamSpec", "coerce", "layer_params", "load_yaml", "resolve_path"]
 
 #: the repository root (holds params/ and notebooks/); relative paths in parameters are resolved against it
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class ParamError(ValueError):

@@ -16,9 +16,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_write_json, atomic_write_text
-from .provenance import provenance, timing
-from .sections import collect_sections
+from ..experiments.sections import collect_sections
+from ..records.atomic import atomic_write_json, atomic_write_text
+from ..records.provenance import provenance, timing
 
 __all__ = [
     "TABLE_COLUMNS",
@@ -84,7 +84,7 @@ def collect_study(
     missing when its ``run.json`` is absent (it failed or was not run) or was made from
     other data than the current data folder.
     """
-    from .artifacts import load_run, read_record
+    from ..experiments.artifacts import load_run, read_record
 
     work = Path(work_dir)
     data = read_record(work / "data" / "data.json")

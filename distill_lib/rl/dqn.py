@@ -50,7 +50,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .atomic import atomic_torch_save, atomic_write_json
+from ..core.networks import freeze
+from ..core.training import seed_everything, single_thread
+from ..records.atomic import atomic_torch_save, atomic_write_json
 from .cartpole import (
     N_ACTIONS,
     OBS_DIM,
@@ -62,8 +64,6 @@ from .cartpole import (
     make_env,
     mean_ci,
 )
-from .networks import freeze
-from .training import seed_everything, single_thread
 
 __all__ = [
     "TD_LOSSES",

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .atomic import atomic_path, atomic_torch_save
+from ..records.atomic import atomic_path, atomic_torch_save
 from .networks import QNetwork, freeze
 
 __all__ = [
@@ -38,7 +38,7 @@ def synthetic_states(seed: int, n_states: int, input_dim: int) -> np.ndarray:
 
 def cartpole_states(episodes: int, epsilon: float) -> np.ndarray:
     """The shipped CartPole teacher's own epsilon-greedy states (``cartpole.collect_states``)."""
-    from .cartpole import COLLECT_SEED, collect_states, load_cartpole_teacher
+    from ..rl.cartpole import COLLECT_SEED, collect_states, load_cartpole_teacher
 
     if not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"cartpole_episodes={episodes!r}: must be an integer >= 1")

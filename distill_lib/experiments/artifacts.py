@@ -20,9 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .atomic import atomic_torch_save, atomic_write_json, read_json
-from .config import RunConfig
-from .data import (
+from ..core.config import RunConfig
+from ..core.data import (
     cartpole_states,
     load_into,
     load_state_dict,
@@ -32,10 +31,11 @@ from .data import (
     save_states,
     synthetic_states,
 )
+from ..core.networks import QNetwork, build_student, build_teacher, freeze
+from ..core.training import TrainResult
+from ..records.atomic import atomic_torch_save, atomic_write_json, read_json
+from ..records.provenance import file_sha256, provenance, timing
 from .keys import DATA_PARAMS, SOURCES, data_key, run_key
-from .networks import QNetwork, build_student, build_teacher, freeze
-from .provenance import file_sha256, provenance, timing
-from .training import TrainResult
 
 __all__ = [
     "DATA_PARAMS",
@@ -91,7 +91,7 @@ def prepare_data(params: dict[str, Any], data_dir: str | os.PathLike[str]) -> Wo
         teacher = build_teacher(p["seed"], p["input_dim"], p["teacher_hidden"], p["output_dim"])
         states = synthetic_states(p["seed"], p["n_states"], p["input_dim"])
     elif source == "cartpole":
-        from .cartpole import load_cartpole_teacher
+        from ..rl.cartpole import load_cartpole_teacher
 
         if (p["input_dim"], p["output_dim"], p["teacher_hidden"]) != (4, 2, 64):
             raise ValueError(

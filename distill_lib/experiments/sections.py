@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import read_json as read_record
+from ..records.atomic import read_json as read_record
 from .keys import cell_name
 
 __all__ = ["Sections", "collect_sections"]
@@ -45,18 +45,18 @@ class Sections:
     # -- CartPole -----------------------------------------------------------------------
     @cached_property
     def cartpole_summary(self) -> dict[str, Any] | None:
-        from .cartpole_study import summarize as summarize_cartpole
+        from .cartpole import summarize as summarize_cartpole
 
         return summarize_cartpole(self.cartpole) if self.cartpole else None
 
     def cartpole_figures(self) -> dict[str, Any]:
-        from .cartpole_study import figure_fidelity, figure_returns
+        from .cartpole import figure_fidelity, figure_returns
 
         summary = self.cartpole_summary
         return {"cartpole_returns.png": figure_returns(summary), "cartpole_fidelity.png": figure_fidelity(summary)}
 
     def cartpole_markdown(self, synthetic_rows: list[dict[str, Any]] | None) -> str:
-        from .cartpole_study import compression_table, interpretation
+        from .cartpole import compression_table, interpretation
 
         summary = self.cartpole_summary
         return compression_table(summary) + "\n\n" + interpretation(summary, synthetic_rows)

@@ -32,7 +32,7 @@ import numpy as np
 import scipy.stats
 import torch
 
-from .metrics import action_gap, regret
+from ..core.metrics import action_gap, regret
 
 __all__ = [
     "GapBins",

@@ -10,7 +10,7 @@ Two kinds of variation (labelled everywhere they are reported):
   change.
 
 All seeds x modes are trained at once by ``batched.train_batched``, which draws its
-randomness per student (``distill_lib.batched``'s stream protocol), not from torch's global
+randomness per student (``distill_lib.core.batched``'s stream protocol), not from torch's global
 RNG as the seed-compatible path does; the seed-42 reference table stays on the
 seed-compatible path. Per run the record keeps the final metrics, the best epoch and
 loss, and agreement and regret per bin of the teacher's action gap on the validation split.
@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from .batched import train_batched
-from .config import RunConfig
-from .data import synthetic_states
+from ..core.batched import train_batched
+from ..core.config import RunConfig
+from ..core.data import synthetic_states
+from ..core.networks import QNetwork, build_student, build_teacher
+from ..report.stats import agreement_by_gap_bin, mean_ci, paired_difference, verdict
 from .keys import base_config
 from .keys import seeds_key as section_key
-from .networks import QNetwork, build_student, build_teacher
-from .stats import agreement_by_gap_bin, mean_ci, paired_difference, verdict
 
 __all__ = [
     "SEED_KINDS",
@@ -147,7 +147,7 @@ def run_seeds(
         "modes": dict(modes),
         "base": base.to_dict(),
         "n_bins": n_bins,
-        "protocol": "per-student random streams (distill_lib.batched)",
+        "protocol": "per-student random streams (distill_lib.core.batched)",
         "runs": runs,
     }
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .config import RunConfig, mode_for_alpha
-from .provenance import code_hash, content_key, file_sha256
+from ..core.config import RunConfig, mode_for_alpha
+from ..records.provenance import code_hash, content_key, file_sha256
 
 #: the shipped CartPole teacher (``cartpole.ASSET_DIR``), named here without importing gymnasium
-CARTPOLE_TEACHER = Path(__file__).resolve().parent / "assets" / "cartpole" / "teacher.pt"
+CARTPOLE_TEACHER = Path(__file__).resolve().parents[1] / "assets" / "cartpole" / "teacher.pt"
 
 __all__ = [
     "DATA_PARAMS",

@@ -25,8 +25,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_write_json
-from .config import MODES, RunConfig, mode_for_alpha
+from ..core.config import MODES, RunConfig, mode_for_alpha
+from ..records.atomic import atomic_write_json
 from .params import SPECS, ParamError, layer_params
 
 __all__ = [
@@ -40,7 +40,7 @@ __all__ = [
     "run_study",
 ]
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = {
     "data": "01_data.ipynb",
     "train": "02_train.ipynb",
@@ -58,7 +58,7 @@ FIGURES = (
     "gap_agreement.png",
     "sweep_heatmaps.png",
 )
-DEFAULT_PARAMS_FILE = Path(__file__).resolve().parent.parent / "params" / "study.yaml"
+DEFAULT_PARAMS_FILE = Path(__file__).resolve().parents[2] / "params" / "study.yaml"
 
 
 def notebook_parameters(notebook: str | os.PathLike[str]) -> dict[str, Any]:
@@ -166,7 +166,7 @@ def plan_study(
 
     Raises ``ParamError`` / ``ValueError`` with a one-line message on any bad input.
     """
-    from .keys import cell_key, cell_name, data_key, run_key, seeds_key
+    from ..experiments.keys import cell_key, cell_name, data_key, run_key, seeds_key
 
     files = [DEFAULT_PARAMS_FILE] if not files else list(files)
     given = layer_params(files, overrides)
@@ -191,13 +191,13 @@ def plan_study(
         for name in ("states_file", "teacher_checkpoint"):
             if not params.get(name):
                 raise ParamError(f"parameter {name} is required with source='file'")
-        from .data import load_states, load_teacher  # torch: only needed to check user files
+        from ..core.data import load_states, load_teacher  # torch: only needed to check user files
 
         states = load_states(params["states_file"], params["input_dim"])
         params["n_states"] = len(states)
         load_teacher(params["teacher_checkpoint"], params["input_dim"], params["teacher_hidden"], params["output_dim"])
     elif source == "cartpole":
-        from .data import cartpole_states  # torch and gymnasium: only for this source
+        from ..core.data import cartpole_states  # torch and gymnasium: only for this source
 
         _check_cartpole_sizes(params)
         params["n_states"] = len(cartpole_states(params["cartpole_episodes"], params["cartpole_epsilon"]))
@@ -240,7 +240,7 @@ def plan_study(
         )
         for mode in modes
     ]
-    from .provenance import content_key
+    from ..records.provenance import content_key
 
     section_tasks = []
     if params["world_seeds"] or params["training_seeds"]:
@@ -270,7 +270,7 @@ def plan_study(
         )
 
     if params["cartpole_widths"]:
-        from .cartpole_study import section_key as cartpole_key  # torch and gymnasium
+        from ..experiments.cartpole import section_key as cartpole_key  # torch and gymnasium
 
         p = pick("cartpole")
         try:
@@ -317,7 +317,7 @@ def _check_cartpole_sizes(params: dict[str, Any]) -> None:
 
 def _validate_sections(params: dict[str, Any], configs: dict[str, RunConfig]) -> list[tuple[float, str]]:
     """Check the seeds and sweep parameters; returns the sweep cells as (temperature, loss_fn)."""
-    from .keys import cell_config
+    from ..experiments.keys import cell_config
 
     for name in ("world_seeds", "training_seeds", "sweep_seeds", "sweep_temperatures", "sweep_alphas"):
         values = params[name]
@@ -351,7 +351,7 @@ def _validate_sections(params: dict[str, Any], configs: dict[str, RunConfig]) ->
 
 
 def _finished(task: Task) -> bool:
-    from .atomic import read_json as read_record
+    from ..records.atomic import read_json as read_record
 
     record = read_record(task.record)
     return record is not None and record.get("key") == task.key
@@ -368,7 +368,7 @@ def _finished(task: Task) -> bool:
 _WARMUP = """
 try:
     import numpy, torch, matplotlib.figure, IPython.display
-    import distill_lib.artifacts, distill_lib.plots, distill_lib.training, distill_lib.report
+    import distill_lib.experiments.artifacts, distill_lib.report.plots, distill_lib.core.training, distill_lib.report.results
 except Exception:
     pass
 """
@@ -711,9 +711,9 @@ def run_study(
     progress: bool = True,
 ) -> Outcome:
     """Execute a validated plan; returns the outcome (it never raises on a notebook failure)."""
-    from .atomic import read_json as read_record
-    from .provenance import content_key
-    from .report import export_html, write_index
+    from ..records.atomic import read_json as read_record
+    from ..records.provenance import content_key
+    from ..report.results import export_html, write_index
 
     started = time.time()
     outcome = Outcome(plan)

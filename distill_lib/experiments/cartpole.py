@@ -58,8 +58,16 @@ from matplotlib.figure import Figure
 from torch import nn
 from tqdm.auto import tqdm
 
-from .batched import train_batched
-from .cartpole import (
+from ..core.batched import train_batched
+from ..core.config import MODES, RunConfig
+from ..core.metrics import fidelity_metrics
+from ..core.networks import QNetwork, build_student
+from ..core.training import single_thread
+from ..records.provenance import file_sha256
+from ..report.plots import MODE_COLORS
+from ..report.stats import mean_ci as bootstrap_ci
+from ..report.stats import paired_difference, verdict
+from ..rl.cartpole import (
     ASSET_DIR,
     COLLECT_SEED,
     DEFAULT_EPSILON,
@@ -73,17 +81,9 @@ from .cartpole import (
     load_cartpole_teacher,
     make_env,
 )
-from .cartpole import mean_ci as return_ci
-from .config import MODES, RunConfig
+from ..rl.cartpole import mean_ci as return_ci
 from .keys import TRAINING_FIELDS
 from .keys import section_key as _section_key
-from .metrics import fidelity_metrics
-from .networks import QNetwork, build_student
-from .plots import MODE_COLORS
-from .provenance import file_sha256
-from .stats import mean_ci as bootstrap_ci
-from .stats import paired_difference, verdict
-from .training import single_thread
 
 __all__ = [
     "CARTPOLE_DEFAULTS",
@@ -377,7 +377,7 @@ def run_cartpole(params: dict[str, Any], progress: bool = False) -> dict[str, An
     return {
         "section": "cartpole",
         "params": p,
-        "protocol": "per-student random streams (distill_lib.batched)",
+        "protocol": "per-student random streams (distill_lib.core.batched)",
         "env": "CartPole-v1",
         "widths": p["cartpole_widths"],
         "seeds": p["cartpole_seeds"],

@@ -35,10 +35,10 @@ PRELOAD = (
     "ipykernel.kernelapp",
     "ipykernel.ipkernel",
     "IPython.display",
-    "distill_lib.artifacts",
-    "distill_lib.plots",
-    "distill_lib.report",
-    "distill_lib.training",
+    "distill_lib.experiments.artifacts",
+    "distill_lib.report.plots",
+    "distill_lib.report.results",
+    "distill_lib.core.training",
 )
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .networks import QNetwork, freeze
+from ..core.networks import QNetwork, freeze
 
 __all__ = [
     "ASSET_DIR",
@@ -70,7 +70,7 @@ COLLECT_SEED = 1_000
 #: still balances the pole for most of the 500 steps.
 DEFAULT_EPSILON = 0.1
 #: Folder of the shipped teacher (``teacher.pt``, ``teacher.json``).
-ASSET_DIR = Path(__file__).parent / "assets" / "cartpole"
+ASSET_DIR = Path(__file__).resolve().parents[1] / "assets" / "cartpole"
 
 _Z95 = 1.959963984540054  # standard normal 97.5% quantile
 

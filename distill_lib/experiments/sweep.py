@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .batched import train_batched
-from .config import RunConfig, mode_for_alpha
+from ..core.batched import train_batched
+from ..core.config import RunConfig, mode_for_alpha
 from .keys import cell_config, cell_key, cell_name
 from .seeds import synthetic_world
 
@@ -69,7 +69,7 @@ def run_cell(
         "alphas": list(alphas),
         "seeds": list(seeds),
         "base": base.to_dict(),
-        "protocol": "per-student random streams (distill_lib.batched)",
+        "protocol": "per-student random streams (distill_lib.core.batched)",
         "runs": runs,
     }
 

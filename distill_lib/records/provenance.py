@@ -17,7 +17,7 @@ from typing import Any
 
 __all__ = ["code_hash", "content_key", "file_sha256", "git_commit", "provenance", "timing"]
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]
 _LIBRARIES = ("torch", "numpy", "matplotlib", "papermill", "nbconvert", "pandas", "scipy", "gymnasium", "pyyaml")
 
 
@@ -85,7 +85,7 @@ def content_key(*parts: Any) -> str:
 
 def provenance() -> dict[str, Any]:
     """Commit, code hash, library versions and platform (no time stamps)."""
-    from . import __version__
+    from .. import __version__
 
     return {
         **git_commit(),
