@@ -61,7 +61,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .config import RunConfig
+from .config import TRAINING_SEED_OFFSET, RunConfig
 from .losses import distillation_loss
 from .networks import QNetwork
 from .training import TrainResult, evaluate, single_thread
@@ -77,7 +77,7 @@ __all__ = [
 ]
 
 #: offset added to a run's seed to seed its training stream (as ``training.py``, step 4)
-STREAM_SEED_OFFSET = 30000
+STREAM_SEED_OFFSET = TRAINING_SEED_OFFSET
 
 #: the state-dict keys of ``networks.QNetwork`` that carry parameters, in module order
 _LINEAR_KEYS = ("0", "4", "8")

@@ -13,13 +13,41 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LOSS_FNS", "MODES", "RunConfig", "describe", "mode_for_alpha"]
+__all__ = [
+    "LOSS_FNS",
+    "MODES",
+    "STATES_SEED_OFFSET",
+    "STUDENT_DROPOUT",
+    "STUDENT_SEED_OFFSET",
+    "TEACHER_DROPOUT",
+    "TRAINING_SEED_OFFSET",
+    "RunConfig",
+    "describe",
+    "mode_for_alpha",
+    "student_hidden_dim",
+]
+
+#: The seed protocol of the original comparison: one base seed, and fixed offsets for each
+#: random draw derived from it (teacher weights ``seed``, states, student initialisation,
+#: training randomness), so that the parts vary independently when the seed changes.
+STATES_SEED_OFFSET = 10_000
+STUDENT_SEED_OFFSET = 20_000
+TRAINING_SEED_OFFSET = 30_000
+
+#: Dropout of the teacher architecture and of the (narrower) student, as in the original.
+TEACHER_DROPOUT = 0.1
+STUDENT_DROPOUT = 0.05
 
 #: The three objectives of the study and their alpha (the weight of the soft term).
 MODES: dict[str, float] = {"hard_only": 0.0, "blended": 0.7, "soft_only": 1.0}
 
 #: Soft-term losses: temperature-scaled KL on softmax outputs, or MSE on raw Q-values.
 LOSS_FNS: tuple[str, ...] = ("kl", "mse")
+
+
+def student_hidden_dim(teacher_hidden: int, student_hidden: int | None = None) -> int:
+    """The student's width: ``student_hidden`` if given, else half the teacher's, at least 16 (the original's rule)."""
+    return student_hidden if student_hidden is not None else max(16, teacher_hidden // 2)
 
 
 def mode_for_alpha(alpha: float) -> str:
@@ -134,7 +162,7 @@ class RunConfig:
     @property
     def student_width(self) -> int:
         """The student's hidden width actually used."""
-        return self.student_hidden if self.student_hidden is not None else max(16, self.teacher_hidden // 2)
+        return student_hidden_dim(self.teacher_hidden, self.student_hidden)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

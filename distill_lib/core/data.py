@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..records.atomic import atomic_path, atomic_torch_save
+from .config import STATES_SEED_OFFSET, TEACHER_DROPOUT
 from .networks import QNetwork, freeze
 
 __all__ = [
@@ -33,7 +34,7 @@ __all__ = [
 
 def synthetic_states(seed: int, n_states: int, input_dim: int) -> np.ndarray:
     """The seed-compatible Gaussian state buffer ``(n_states, input_dim)``, float32."""
-    return np.random.default_rng(seed + 10000).standard_normal((n_states, input_dim)).astype(np.float32)
+    return np.random.default_rng(seed + STATES_SEED_OFFSET).standard_normal((n_states, input_dim)).astype(np.float32)
 
 
 def cartpole_states(episodes: int, epsilon: float) -> np.ndarray:
@@ -129,6 +130,6 @@ def load_into(net: torch.nn.Module, state: dict[str, torch.Tensor], label: str) 
 def load_teacher(path: str | os.PathLike[str], input_dim: int, hidden_dim: int, output_dim: int) -> QNetwork:
     """A frozen teacher from a state-dict checkpoint, checked against the configured sizes."""
     state = load_state_dict(path, label="teacher_checkpoint")
-    net = QNetwork(input_dim, hidden_dim, output_dim, dropout=0.1)
+    net = QNetwork(input_dim, hidden_dim, output_dim, dropout=TEACHER_DROPOUT)
     load_into(net, state, label=f"teacher_checkpoint={str(path)!r}")
     return freeze(net)  # type: ignore[return-value]

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import STUDENT_DROPOUT, STUDENT_SEED_OFFSET, TEACHER_DROPOUT, student_hidden_dim
+
 __all__ = [
     "PairedLayerNorm",
     "QNetwork",
@@ -90,11 +92,6 @@ class QNetwork(nn.Sequential):
                 nn.init.zeros_(module.bias)
 
 
-def student_hidden_dim(teacher_hidden: int) -> int:
-    """The student's width: half the teacher's, at least 16 (the original's rule)."""
-    return max(16, teacher_hidden // 2)
-
-
 def freeze(net: nn.Module) -> nn.Module:
     """Eval mode and ``requires_grad=False``: the teacher's dropout must never fire."""
     net.eval()
@@ -106,7 +103,7 @@ def freeze(net: nn.Module) -> nn.Module:
 def build_teacher(seed: int, input_dim: int, hidden_dim: int, output_dim: int) -> QNetwork:
     """The frozen teacher: seeded with ``seed``, in eval mode, no gradients."""
     torch.manual_seed(seed)
-    teacher = QNetwork(input_dim, hidden_dim, output_dim, dropout=0.1)
+    teacher = QNetwork(input_dim, hidden_dim, output_dim, dropout=TEACHER_DROPOUT)
     return freeze(teacher)
 
 
@@ -122,6 +119,6 @@ def build_student(
     ``hidden_dim`` defaults to ``student_hidden_dim(teacher_hidden)``; the compression
     sweep passes other widths.
     """
-    torch.manual_seed(seed + 20000)
-    width = student_hidden_dim(teacher_hidden) if hidden_dim is None else hidden_dim
-    return QNetwork(input_dim, width, output_dim, dropout=0.05, layer_norm=PairedLayerNorm)
+    torch.manual_seed(seed + STUDENT_SEED_OFFSET)
+    width = student_hidden_dim(teacher_hidden, hidden_dim)
+    return QNetwork(input_dim, width, output_dim, dropout=STUDENT_DROPOUT, layer_norm=PairedLayerNorm)

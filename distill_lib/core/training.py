@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import RunConfig
+from .config import TRAINING_SEED_OFFSET, RunConfig
 from .losses import distillation_loss
 from .metrics import fidelity_metrics, prob_similarity
 
@@ -149,7 +149,7 @@ def train_student(
     teacher.eval()  # the teacher is frozen: dropout off, always
     with single_thread():
         # 4. seeding and split
-        seed_everything(config.seed + 30000)
+        seed_everything(config.seed + TRAINING_SEED_OFFSET)
         train_idx, val_idx = split_indices(config.n_states, config.n_val)
         x_train = states[torch.from_numpy(train_idx)]
         x_val = states[torch.from_numpy(val_idx)]
