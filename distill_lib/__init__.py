@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .core.config import LOSS_FNS, MODES, RunConfig
+from .core.config import MODES, RunConfig
 
 __version__ = "0.1.0"
 
@@ -30,7 +30,7 @@ _LAZY = {
     "train_student": "core.training",
 }
 
-__all__ = ["LOSS_FNS", "MODES", "RunConfig", *_LAZY]
+__all__ = ["MODES", "RunConfig", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

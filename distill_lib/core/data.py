@@ -37,17 +37,6 @@ def synthetic_states(seed: int, n_states: int, input_dim: int) -> np.ndarray:
     return np.random.default_rng(seed + STATES_SEED_OFFSET).standard_normal((n_states, input_dim)).astype(np.float32)
 
 
-def cartpole_states(episodes: int, epsilon: float) -> np.ndarray:
-    """The shipped CartPole teacher's own epsilon-greedy states (``cartpole.collect_states``)."""
-    from ..rl.cartpole import COLLECT_SEED, collect_states, load_cartpole_teacher
-
-    if not isinstance(episodes, int) or episodes < 1:
-        raise ValueError(f"cartpole_episodes={episodes!r}: must be an integer >= 1")
-    if not 0.0 <= epsilon <= 1.0:
-        raise ValueError(f"cartpole_epsilon={epsilon!r}: must be in [0, 1]")
-    return collect_states(load_cartpole_teacher(), episodes, epsilon, COLLECT_SEED)
-
-
 def validate_states(states: Any, input_dim: int, source: str = "states") -> np.ndarray:
     """Check a state array: 2-D, ``input_dim`` wide, non-empty, finite; returns float32."""
     if not isinstance(states, np.ndarray) or states.dtype == object:

@@ -66,3 +66,7 @@ def distillation_loss(
     if loss_fn == "mse" or alpha == 1.0:
         return soft
     return alpha * soft + (1.0 - alpha) * hard_ce_loss(student, teacher)
+
+
+#: every objective by name (temporary alias; the unified losses module defines it)
+LOSSES = SOFT_LOSSES

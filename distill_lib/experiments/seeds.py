@@ -1,47 +1,43 @@
-"""Beyond one seed: the three objectives over many seeds, trained in one batch.
+"""Beyond one seed: is a difference between objectives real, or one seed's luck?
 
-Two kinds of variation (labelled everywhere they are reported):
+The objectives over many seeds, all students trained in one batch. Two kinds of variation,
+labelled everywhere they are reported:
 
 - *world* seeds: teacher, states, student initialisation and training all change, derived
-  from one base seed as the reference protocol derives them (``seed``, ``+10000``,
-  ``+20000``, ``+30000``);
-- *training* seeds: the study's teacher and states (its data folder) stay; only the
-  student's initialisation (``seed + 20000``) and the training stream (``seed + 30000``)
-  change.
+  from one base seed as the reference protocol derives them (``seed`` and its offsets);
+- *training* seeds: the study's teacher and states (the data step's world) stay; only the
+  student's initialisation and training stream change.
 
-All seeds x modes are trained at once by ``batched.train_batched``, which draws its
-randomness per student (``distill_lib.core.batched``'s stream protocol), not from torch's global
-RNG as the seed-compatible path does; the seed-42 reference table stays on the
-seed-compatible path. Per run the record keeps the final metrics, the best epoch and
-loss, and agreement and regret per bin of the teacher's action gap on the validation split.
+All seeds x modes are trained by ``core.training.train_batched``, which draws its
+randomness per student (per-student random streams), not from torch's global RNG as the
+seed-compatible path does; the seed-42 reference table stays on the seed-compatible path.
+Per run the record keeps the final metrics, the best epoch and loss, and agreement and
+regret per bin of the teacher's action gap on the validation split. The summary: mean and
+95% bootstrap CI per metric and mode, paired per-seed differences with a sign-flip test.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import combinations
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..core.batched import train_batched
-from ..core.config import RunConfig
+from ..core.batched import train_batched  # TODO(merge): core.training
+from ..core.config import MAX_SEED, ModesParams, ObjectiveParams, RunConfig, ScheduleParams
 from ..core.data import synthetic_states
 from ..core.networks import QNetwork, build_student, build_teacher
+from ..core.schema import param
+from ..records.record import Record
 from ..report.stats import agreement_by_gap_bin, mean_ci, paired_difference, verdict
-from .keys import base_config
-from .keys import seeds_key as section_key
+from . import seeds_report
+from .base import NOTEBOOK_DIR, Experiment, Units
+from .data import DataConfig, load_world
 
-__all__ = [
-    "SEED_KINDS",
-    "SUMMARY_METRICS",
-    "base_config",
-    "ordered_modes",
-    "run_seeds",
-    "section_key",
-    "summarize",
-    "synthetic_world",
-]
+__all__ = ["EXPERIMENT", "SEED_KINDS", "SUMMARY_METRICS", "SeedRun", "SeedsConfig", "SeedsRecord", "run_seeds"]
 
 SEED_KINDS = ("world", "training")
 
@@ -64,6 +60,95 @@ _UNITS = {
 }
 
 
+@dataclass(frozen=True)
+class SeedsConfig(ModesParams, ScheduleParams, ObjectiveParams, DataConfig):
+    """The seed lists (an empty list turns that kind off) and the action-gap bins."""
+
+    world_seeds: list[int] = param(
+        list(range(20)),
+        "world seeds of the multi-seed section: teacher, states, init and training all change",
+        low=0,
+        high=MAX_SEED,
+        unique=True,
+    )
+    training_seeds: list[int] = param(
+        list(range(10)),
+        "training seeds: the study's teacher and states, other student init and training",
+        low=0,
+        high=MAX_SEED,
+        unique=True,
+    )
+    n_bins: int = param(5, "action-gap quantile bins for the where-do-students-disagree analysis", low=1)
+
+    def check(self) -> None:
+        super().check()
+        for name in ("world_seeds", "training_seeds"):
+            if len(getattr(self, name)) == 1:
+                raise self.fail(name, "a confidence interval needs at least 2 seeds (or [] to skip)")
+        n_val = RunConfig.from_params({**self.to_dict(), "mode": "hard_only", "alpha": 0.0}).n_val
+        if self.n_bins > n_val:
+            raise self.fail("n_bins", f"must be in [1, {n_val}] (the validation states)")
+
+    def base(self) -> RunConfig:
+        """The run config every seed's students share (seed, mode and alpha are set per student)."""
+        return RunConfig.from_params({**self.to_dict(), "mode": "blended", "alpha": 0.7})
+
+
+@dataclass(frozen=True)
+class GapBin(Record):
+    """Agreement and regret in one quantile bin of the teacher's action gap."""
+
+    bin: int
+    gap_low: float
+    gap_high: float
+    n: int
+    agreement: float
+    mean_regret: float
+
+
+@dataclass(frozen=True)
+class SeedRun(Record):
+    """One (seed, mode) student: final metrics, best epoch and loss, action-gap bins."""
+
+    seed: int
+    mode: str
+    alpha: float
+    final: dict[str, int | float]
+    best_val_loss: float
+    best_epoch: int
+    gap_bins: list[GapBin]
+
+
+@dataclass(frozen=True)
+class SeedKind(Record):
+    """Every student of one kind of seed (``world`` or ``training``)."""
+
+    kind: str
+    seeds: list[int]
+    modes: dict[str, float]
+    base: RunConfig
+    n_bins: int
+    protocol: str
+    runs: list[SeedRun]
+
+    def ordered_modes(self) -> list[str]:
+        """The modes by increasing alpha."""
+        return sorted(self.modes, key=lambda m: self.modes[m])
+
+    def values(self, mode: str, metric: str) -> np.ndarray:
+        """Per-seed values of ``metric`` for ``mode``, in seed order."""
+        by_seed = {r.seed: r.final[metric] for r in self.runs if r.mode == mode}
+        return np.array([by_seed[s] for s in self.seeds])
+
+
+@dataclass(frozen=True)
+class SeedsRecord(Record):
+    """The step's record: each kind that ran."""
+
+    modes: dict[str, float]
+    sections: dict[str, SeedKind]
+
+
 def synthetic_world(seed: int, config: RunConfig) -> tuple[QNetwork, np.ndarray, QNetwork]:
     """Teacher, states and initial student of one world seed (the reference derivation)."""
     teacher = build_teacher(seed, config.input_dim, config.teacher_hidden, config.output_dim)
@@ -72,36 +157,34 @@ def synthetic_world(seed: int, config: RunConfig) -> tuple[QNetwork, np.ndarray,
     return teacher, states, student
 
 
-def _gap_records(
-    result: Any, teacher: torch.nn.Module, states: torch.Tensor, student: QNetwork, n_bins: int
-) -> list[dict[str, float]]:
-    student.load_state_dict(result.final_state)
-    student.eval()
-    x_val = states[torch.as_tensor(result.val_idx)]
+def _gap_bins(
+    final_state: dict[str, torch.Tensor],
+    val_idx: np.ndarray,
+    teacher: Any,
+    states: torch.Tensor,
+    config: RunConfig,
+    n_bins: int,
+) -> list[GapBin]:
+    probe = QNetwork(config.input_dim, config.student_width, config.output_dim, 0.05)
+    probe.load_state_dict(final_state)
+    probe.eval()
+    x_val = states[torch.as_tensor(val_idx)]
     with torch.no_grad():
-        return agreement_by_gap_bin(student(x_val), teacher(x_val), n_bins)
+        return [GapBin(**b) for b in agreement_by_gap_bin(probe(x_val), teacher(x_val), n_bins)]
 
 
 def run_seeds(
-    kind: str,
-    seeds: list[int],
-    modes: dict[str, float],
-    base: RunConfig,
-    world: Any | None = None,
-    n_bins: int = 5,
-    progress: bool = False,
-) -> dict[str, Any]:
-    """Train every (seed, mode) student in one batch; returns a JSON-able record.
+    kind: str, seeds: list[int], modes: dict[str, float], base: RunConfig, world: Any | None = None, n_bins: int = 5
+) -> SeedKind:
+    """Train every (seed, mode) student in one batch.
 
     ``modes``: mode name -> alpha. ``base`` gives every other run parameter. For
-    ``kind="training"``, ``world`` is the study's ``artifacts.World`` (teacher, states).
+    ``kind="training"``, ``world`` is the data step's ``data.World`` (teacher, states).
     """
     if kind not in SEED_KINDS:
         raise ValueError(f"seed_kind={kind!r}: must be one of {', '.join(SEED_KINDS)}")
-    if not seeds:
-        raise ValueError("seeds=[]: give at least one seed")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds={seeds!r}: a seed is listed twice")
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds={seeds!r}: give at least one seed, each once")
     if kind == "training" and world is None:
         raise ValueError("training seeds need the study's data folder (its teacher and states)")
     teachers, states, students, configs = [], [], [], []
@@ -113,71 +196,70 @@ def run_seeds(
             student = build_student(seed, base.input_dim, base.teacher_hidden, base.output_dim, base.student_hidden)
         for mode, alpha in modes.items():
             configs.append(
-                RunConfig(**{**base.to_dict(), "seed": seed, "mode": mode, "alpha": alpha, "n_states": len(x)})
+                RunConfig.from_params(
+                    {**base.to_dict(), "seed": seed, "mode": mode, "alpha": alpha, "n_states": len(x)}
+                )
             )
             teachers.append(teacher)
             states.append(torch.from_numpy(np.asarray(x)))
             students.append(student)
     shared = kind == "training"
     results = train_batched(
-        teachers[0] if shared else teachers,
-        states[0] if shared else torch.stack(states),
-        students,
-        configs,
-        progress=progress,
+        teachers[0] if shared else teachers, states[0] if shared else torch.stack(states), students, configs
     )
-    runs = []
-    for cfg, result, teacher, x, student in zip(configs, results, teachers, states, students, strict=True):
-        probe = QNetwork(cfg.input_dim, cfg.student_width, cfg.output_dim, 0.05)
-        runs.append(
-            {
-                "seed": cfg.seed,
-                "mode": cfg.mode,
-                "alpha": cfg.alpha,
-                "final": result.final,
-                "best_val_loss": result.best_val_loss,
-                "best_epoch": result.best_epoch,
-                "gap_bins": _gap_records(result, teacher, x, probe, n_bins),
-            }
+    runs = [
+        SeedRun(
+            seed=cfg.seed,
+            mode=cfg.mode,
+            alpha=cfg.alpha,
+            final=result.final,
+            best_val_loss=result.best_val_loss,
+            best_epoch=result.best_epoch,
+            gap_bins=_gap_bins(result.final_state, result.val_idx, teacher, x, cfg, n_bins),
         )
-        del student
-    return {
-        "kind": kind,
-        "seeds": list(seeds),
-        "modes": dict(modes),
-        "base": base.to_dict(),
-        "n_bins": n_bins,
-        "protocol": "per-student random streams (distill_lib.core.batched)",
-        "runs": runs,
-    }
+        for cfg, result, teacher, x in zip(configs, results, teachers, states, strict=True)
+    ]
+    protocol = "per-student random streams (distill_lib.core.batched)"
+    return SeedKind(kind, list(seeds), dict(modes), base, n_bins, protocol, runs)
 
 
-def ordered_modes(record: dict[str, Any]) -> list[str]:
-    """The record's modes by increasing alpha (JSON files keep keys sorted by name)."""
-    return sorted(record["modes"], key=lambda m: record["modes"][m])
+def run(config: SeedsConfig, folder: Path) -> SeedsRecord:
+    """Every kind of seed that is given, each in one batch (the step of notebook 04)."""
+    modes = config.mode_alphas()
+    sections = {}
+    if config.world_seeds:
+        sections["world"] = run_seeds("world", config.world_seeds, modes, config.base(), n_bins=config.n_bins)
+    if config.training_seeds:
+        world = load_world(folder.parents[1], config.to_dict())
+        sections["training"] = run_seeds(
+            "training", config.training_seeds, modes, config.base(), world=world, n_bins=config.n_bins
+        )
+    return SeedsRecord(modes, sections)
 
 
-def _by_mode(record: dict[str, Any], metric: str) -> dict[str, np.ndarray]:
-    """mode -> per-seed values in seed order."""
-    out: dict[str, dict[int, float]] = {}
-    for run in record["runs"]:
-        out.setdefault(run["mode"], {})[run["seed"]] = run["final"][metric]
-    return {mode: np.array([values[s] for s in record["seeds"]]) for mode, values in out.items()}
+def units(config: SeedsConfig) -> Units:
+    """One step; world seeds need synthetic worlds, so another source leaves only training seeds."""
+    overrides: dict[str, Any] = {}
+    note = ""
+    if config.world_seeds and config.source != "synthetic":
+        overrides["world_seeds"] = []
+        note = f"source={config.source!r}: world seeds make their own synthetic teachers, so they are skipped"
+    if not (overrides.get("world_seeds", config.world_seeds) or config.training_seeds):
+        return Units({}, note or "no world or training seeds given")
+    return Units({"seeds": overrides}, note)
 
 
-def summarize(record: dict[str, Any], metrics: dict[str, str] | None = None) -> dict[str, Any]:
-    """Mean and 95% bootstrap CI per metric and mode; paired differences per pair of modes."""
-    metrics = metrics or SUMMARY_METRICS
-    modes = ordered_modes(record)
+def summarize_kind(record: SeedKind) -> dict[str, Any]:
+    """Mean and 95% bootstrap CI per metric and mode; paired differences per pair of modes; gap bins."""
+    modes = record.ordered_modes()
     per_mode: dict[str, dict[str, Any]] = {}
     pairs: dict[str, dict[str, Any]] = {}
-    for metric in metrics:
-        values = _by_mode(record, metric)
-        per_mode[metric] = {m: mean_ci(values[m]).__dict__ for m in modes}
+    for metric in SUMMARY_METRICS:
+        per_mode[metric] = {m: mean_ci(record.values(m, metric)).__dict__ for m in modes}
         for a, b in combinations(modes, 2):
-            if len(record["seeds"]) < 2:
+            if len(record.seeds) < 2:
                 continue
-            cmp = paired_difference(values[a], values[b])
+            cmp = paired_difference(record.values(a, metric), record.values(b, metric))
             pairs.setdefault(metric, {})[f"{a} - {b}"] = {
                 "mean_a": cmp.mean_a,
                 "mean_b": cmp.mean_b,
@@ -189,15 +271,46 @@ def summarize(record: dict[str, Any], metrics: dict[str, str] | None = None) -> 
             }
     gap = {}
     for mode in modes:
-        bins = [run["gap_bins"] for run in record["runs"] if run["mode"] == mode]
+        bins = [run.gap_bins for run in record.runs if run.mode == mode]
         gap[mode] = [
             {
                 "bin": k,
-                "agreement": float(np.mean([b[k]["agreement"] for b in bins])),
-                "mean_regret": float(np.mean([b[k]["mean_regret"] for b in bins])),
-                "gap_low": float(np.mean([b[k]["gap_low"] for b in bins])),
-                "gap_high": float(np.mean([b[k]["gap_high"] for b in bins])),
+                "agreement": float(np.mean([b[k].agreement for b in bins])),
+                "mean_regret": float(np.mean([b[k].mean_regret for b in bins])),
+                "gap_low": float(np.mean([b[k].gap_low for b in bins])),
+                "gap_high": float(np.mean([b[k].gap_high for b in bins])),
             }
-            for k in range(record["n_bins"])
+            for k in range(record.n_bins)
         ]
-    return {"kind": record["kind"], "n_seeds": len(record["seeds"]), "per_mode": per_mode, "pairs": pairs, "gap": gap}
+    return {"kind": record.kind, "n_seeds": len(record.seeds), "per_mode": per_mode, "pairs": pairs, "gap": gap}
+
+
+@dataclass(frozen=True)
+class SeedsSummary(Record):
+    """``results.json``'s ``seeds``: one summary per kind of seed."""
+
+    kinds: dict[str, dict[str, Any]]
+    records: dict[str, SeedKind]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seeds": self.kinds}
+
+
+def summarize(config: SeedsConfig, records: dict[str, SeedsRecord]) -> SeedsSummary:
+    record = records.get("seeds")
+    sections = record.sections if record else {}
+    return SeedsSummary({kind: summarize_kind(rec) for kind, rec in sections.items()}, dict(sections))
+
+
+EXPERIMENT: Experiment[SeedsRecord] = Experiment(
+    name="seeds",
+    title="Beyond one seed",
+    notebook=NOTEBOOK_DIR / "04_seeds.ipynb",
+    params=SeedsConfig,
+    record=SeedsRecord,
+    run=run,
+    summarize=summarize,
+    section=seeds_report.section,
+    units=units,
+    needs=("data",),
+)

@@ -22,6 +22,7 @@ for the full record, and ``notebooks/00_cartpole_teacher.ipynb`` to rebuild it).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import gymnasium as gym
@@ -30,6 +31,7 @@ import torch
 from torch import nn
 
 from ..core.networks import QNetwork, freeze
+from ..core.schema import Params, param
 
 __all__ = [
     "ASSET_DIR",
@@ -43,6 +45,7 @@ __all__ = [
     "TEACHER_HIDDEN",
     "TEST_EPISODES",
     "TEST_SEED",
+    "BufferParams",
     "cartpole_qnet",
     "collect_buffers",
     "collect_states",
@@ -84,6 +87,16 @@ def _check_epsilon(epsilon: object) -> None:
     ok = isinstance(epsilon, (int, float)) and not isinstance(epsilon, bool) and 0.0 <= epsilon <= 1.0
     if not ok:
         raise ValueError(f"epsilon={epsilon!r}: must be a number in [0, 1]")
+
+
+@dataclass(frozen=True)
+class BufferParams(Params):
+    """How the shipped CartPole teacher's state buffer is collected."""
+
+    cartpole_episodes: int = param(20, "teacher episodes collected for the CartPole state buffer", low=1, high=100_000)
+    cartpole_epsilon: float = param(
+        DEFAULT_EPSILON, "exploration rate of the CartPole buffers (random actions, off-path states)", low=0.0, high=1.0
+    )
 
 
 def make_env() -> gym.Env:

@@ -33,7 +33,6 @@ bit-identical weights on the same machine and library versions.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import hashlib
 import math
 import platform
@@ -51,6 +50,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..core.networks import freeze
+from ..core.schema import Params, param
 from ..core.training import seed_everything, single_thread
 from ..records.atomic import atomic_torch_save, atomic_write_json
 from .cartpole import (
@@ -80,109 +80,60 @@ __all__ = [
 TD_LOSSES = {"huber": F.smooth_l1_loss, "mse": F.mse_loss}
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 @dataclass(frozen=True)
-class DQNConfig:
+class DQNConfig(Params):
     """Everything that determines one DQN training run (defaults: the shipped teacher)."""
 
-    #: base seed: network init, exploration and replay sampling, the training env's first reset
-    seed: int = 0
-    #: environment steps of training (>= 1)
-    total_steps: int = 100_000
-    #: replay buffer capacity in transitions (>= batch_size)
-    buffer_size: int = 50_000
-    #: transitions per gradient step (>= 1)
-    batch_size: int = 128
-    #: Adam learning rate (> 0)
-    lr: float = 5e-4
-    #: discount factor, in [0, 1)
-    gamma: float = 0.99
-    #: copy the online network into the target network every this many env steps (>= 1)
-    target_update_every: int = 500
-    #: exploration rate at step 0, in [0, 1]
-    eps_start: float = 1.0
-    #: exploration rate after the decay, in [0, eps_start]
-    eps_end: float = 0.02
-    #: fraction of total_steps over which epsilon decays linearly, in (0, 1]
-    eps_fraction: float = 0.2
-    #: env steps of pure collection before the first gradient step (>= batch_size)
-    learning_starts: int = 1_000
-    #: one gradient step every this many env steps (>= 1)
-    train_every: int = 1
-    #: TD loss: huber or mse
-    loss_fn: str = "huber"
-    #: double DQN targets (online argmax, target value) instead of max over the target network
-    double_dqn: bool = True
-    #: gradient-norm clip (> 0), or None for no clipping
-    max_grad_norm: float | None = 10.0
-    #: evaluate the greedy network every this many env steps to pick the best checkpoint (>= 1)
-    eval_every: int = 5_000
-    #: selection episodes per evaluation (>= 1)
-    eval_episodes: int = 10
-    #: first seed of the selection episodes; the range must not overlap the test seeds
-    eval_seed: int = 20_000
+    seed: int = param(
+        0, "base seed: network init, exploration and replay sampling, the env's first reset", low=0, high=2**32 - 1
+    )
+    total_steps: int = param(100_000, "environment steps of training", low=1, high=10**9)
+    buffer_size: int = param(50_000, "replay buffer capacity in transitions (>= batch_size)", low=1, high=10**9)
+    batch_size: int = param(128, "transitions per gradient step", low=1, high=10**6)
+    lr: float = param(5e-4, "Adam learning rate", low=0.0, high=1.0, low_open=True)
+    gamma: float = param(0.99, "discount factor", low=0.0, high=1.0, high_open=True)
+    target_update_every: int = param(
+        500, "copy the online network into the target network every this many env steps", low=1
+    )
+    eps_start: float = param(1.0, "exploration rate at step 0", low=0.0, high=1.0)
+    eps_end: float = param(0.02, "exploration rate after the decay (<= eps_start)", low=0.0, high=1.0)
+    eps_fraction: float = param(
+        0.2, "fraction of total_steps over which epsilon decays linearly", low=0.0, high=1.0, low_open=True
+    )
+    learning_starts: int = param(
+        1_000, "env steps of pure collection before the first gradient step (>= batch_size)", low=1
+    )
+    train_every: int = param(1, "one gradient step every this many env steps", low=1)
+    loss_fn: str = param("huber", "TD loss: huber or mse", choices=tuple(TD_LOSSES))
+    double_dqn: bool = param(
+        True, "double DQN targets (online argmax, target value) instead of max over the target network"
+    )
+    max_grad_norm: float | None = param(
+        10.0, "gradient-norm clip (null: no clipping)", low=0.0, high=1e6, low_open=True
+    )
+    eval_every: int = param(
+        5_000, "evaluate the greedy network every this many env steps to pick the best checkpoint", low=1
+    )
+    eval_episodes: int = param(10, "selection episodes per evaluation", low=1, high=100_000)
+    eval_seed: int = param(
+        20_000, "first seed of the selection episodes; must not overlap the test seeds", low=0, high=2**31
+    )
 
-    def __post_init__(self) -> None:
-        ints = ("seed", "total_steps", "buffer_size", "batch_size", "target_update_every", "learning_starts")
-        ints += ("train_every", "eval_every", "eval_episodes", "eval_seed")
-        for name in ints:
-            if not _is_int(getattr(self, name)):
-                raise ValueError(f"{name}={getattr(self, name)!r}: must be an integer")
-        for name in ("lr", "gamma", "eps_start", "eps_end", "eps_fraction"):
-            value = getattr(self, name)
-            if not _is_number(value) or not math.isfinite(value):
-                raise ValueError(f"{name}={value!r}: must be a finite number")
-            object.__setattr__(self, name, float(value))
-        self._check(self.seed >= 0, "seed", "must be >= 0 (gymnasium seeds are non-negative)")
-        self._check(self.total_steps >= 1, "total_steps", "must be >= 1")
-        self._check(self.batch_size >= 1, "batch_size", "must be >= 1")
-        self._check(self.buffer_size >= self.batch_size, "buffer_size", f"must be >= batch_size={self.batch_size}")
-        self._check(self.lr > 0.0, "lr", "must be > 0")
-        self._check(0.0 <= self.gamma < 1.0, "gamma", "must be in [0, 1)")
-        self._check(self.target_update_every >= 1, "target_update_every", "must be >= 1")
-        self._check(0.0 <= self.eps_start <= 1.0, "eps_start", "must be in [0, 1]")
-        self._check(0.0 <= self.eps_end <= self.eps_start, "eps_end", f"must be in [0, eps_start={self.eps_start:g}]")
-        self._check(0.0 < self.eps_fraction <= 1.0, "eps_fraction", "must be in (0, 1]")
-        self._check(
-            self.learning_starts >= self.batch_size, "learning_starts", f"must be >= batch_size={self.batch_size}"
-        )
-        self._check(self.train_every >= 1, "train_every", "must be >= 1")
-        self._check(self.loss_fn in TD_LOSSES, "loss_fn", f"must be one of {', '.join(TD_LOSSES)}")
-        self._check(isinstance(self.double_dqn, bool), "double_dqn", "must be True or False")
-        if self.max_grad_norm is not None:
-            ok = _is_number(self.max_grad_norm) and math.isfinite(self.max_grad_norm) and self.max_grad_norm > 0
-            self._check(ok, "max_grad_norm", "must be > 0, or None for no clipping")
-            object.__setattr__(self, "max_grad_norm", float(self.max_grad_norm))
-        self._check(self.eval_every >= 1, "eval_every", "must be >= 1")
-        self._check(self.eval_episodes >= 1, "eval_episodes", "must be >= 1")
-        self._check(self.eval_seed >= 0, "eval_seed", "must be >= 0")
+    def check(self) -> None:
+        super().check()
+        if self.buffer_size < self.batch_size:
+            raise self.fail("buffer_size", f"must be >= batch_size={self.batch_size}")
+        if self.eps_end > self.eps_start:
+            raise self.fail("eps_end", f"must be in [0, eps_start={self.eps_start:g}]")
+        if self.learning_starts < self.batch_size:
+            raise self.fail("learning_starts", f"must be >= batch_size={self.batch_size}")
         disjoint = self.eval_seed + self.eval_episodes <= TEST_SEED or self.eval_seed >= TEST_SEED + TEST_EPISODES
-        self._check(
-            disjoint,
-            "eval_seed",
-            f"selection seeds {self.eval_seed}..{self.eval_seed + self.eval_episodes - 1} overlap the test seeds "
-            f"{TEST_SEED}..{TEST_SEED + TEST_EPISODES - 1}; choose eval_seed >= {TEST_SEED + TEST_EPISODES}",
-        )
-
-    def _check(self, ok: bool, name: str, rule: str) -> None:
-        if not ok:
-            raise ValueError(f"{name}={getattr(self, name)!r}: {rule}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> DQNConfig:
-        """Build from a parameter mapping (e.g. a notebook's globals), ignoring other keys."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in params.items() if k in names})
+        if not disjoint:
+            raise self.fail(
+                "eval_seed",
+                f"selection seeds {self.eval_seed}..{self.eval_seed + self.eval_episodes - 1} overlap the test seeds "
+                f"{TEST_SEED}..{TEST_SEED + TEST_EPISODES - 1}; choose eval_seed >= {TEST_SEED + TEST_EPISODES}",
+            )
 
 
 class ReplayBuffer:

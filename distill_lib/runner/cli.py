@@ -68,18 +68,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_params() -> int:
-    from .params import SPECS
-    from .study import _default_params
+    """Every parameter, grouped by the experiment that reads it first, with its default and meaning."""
+    from ..experiments import EXPERIMENTS
+    from .params import RunnerParams
 
-    defaults = _default_params()
-    for name, spec in SPECS.items():
-        print(f"{name:<20} {defaults.get(name)!r:<40} {spec.help}")
+    groups: list[tuple[str, dict]] = [("runner", RunnerParams.specs())]
+    groups += [(f"{e.name}: {e.title}", {**e.params.specs(), **e.step_type.specs()}) for e in EXPERIMENTS.values()]
+    shown: set[str] = set()
+    rows = []
+    for title, specs in groups:
+        names = [n for n in specs if n not in shown]
+        if names:
+            rows.append((title, None))
+            rows += [(n, specs[n]) for n in names]
+            shown |= set(names)
+    width = max(len(n) for n, spec in rows if spec is not None)
+    default_width = min(40, max(len(repr(spec.default)) for _, spec in rows if spec is not None))
+    for name, spec in rows:
+        if spec is None:
+            print(f"\n{name}")
+            continue
+        default = repr(spec.default)
+        rule = f" ({spec.rule.describe()})" if spec.rule.describe() else ""
+        print(f"  {name:<{width}}  {default:<{default_width}}  {spec.help}{rule}")
     return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from ..report.results import markdown_table
-    from .study import plan_study, run_study
+    from ..records.atomic import read_json
+    from .plan import plan_study
+    from .study import run_study
 
     if args.jobs is not None and args.jobs < 1:
         raise ValueError(f"--jobs={args.jobs}: must be >= 1")
@@ -95,18 +113,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
-    import json
-
-    results_path = plan.out_dir / "results.json"
-    rows = json.loads(results_path.read_text())["results"] if results_path.is_file() else []
-    if rows:
-        print(markdown_table(rows), end="")
-    print(f"Report: {plan.out_dir / 'html' / 'index.html'}  ({outcome.seconds:.1f} s)")
+    sections = (read_json(plan.work_dir / "analysis" / "sections.json") or {}).get("sections", [])
+    for section in sections:
+        if section.get("headline"):
+            print(section["headline"], end="")
+    print(f"Report: {plan.out_dir / 'html' / 'index.html'}  ({outcome.wall:.1f} s)")
     if outcome.failed:
-        tasks = {t.name: t for t in plan.steps}
+        steps = {s.name: s for s in plan.steps}
         print(f"distill-study: {len(outcome.failed)} step(s) did not finish:", file=sys.stderr)
         for name in outcome.failed:
-            print(f"  {name}: {outcome.errors.get(name, 'failed')} (notebook: {tasks[name].output})", file=sys.stderr)
+            print(f"  {name}: {outcome.errors.get(name, 'failed')} (notebook: {steps[name].output})", file=sys.stderr)
         print("Fix the cause and run the same command again: finished steps are reused.", file=sys.stderr)
         return 1
     return 0

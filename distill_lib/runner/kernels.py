@@ -10,11 +10,14 @@ that ``python -m ipykernel_launcher`` would start, with the imports already done
 
 Fork safety: the parent must not hold ZeroMQ sockets or started thread pools when it
 forks (the runner's worker forks before it opens its kernel client; torch's intra-op
-pool is created lazily, and ``OMP_NUM_THREADS`` is set before torch is imported).
+pool is created lazily, and ``OMP_NUM_THREADS`` is set before torch is imported). The
+fork happens in a helper thread so that the child does not inherit the running event
+loop of the manager that launches it (see ``_fork_kernel``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -35,10 +38,8 @@ PRELOAD = (
     "ipykernel.kernelapp",
     "ipykernel.ipkernel",
     "IPython.display",
-    "distill_lib.experiments.artifacts",
-    "distill_lib.report.plots",
-    "distill_lib.report.results",
-    "distill_lib.core.training",
+    "distill_lib.experiments",
+    "distill_lib.runner.analysis",
 )
 
 
@@ -106,11 +107,7 @@ def _run_kernel(connection_file: str, env: dict[str, str] | None, cwd: str | Non
             os.chdir(cwd)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        # forked from inside the manager's event loop: the kernel starts one of its own
-        import asyncio
-
-        asyncio.events._set_running_loop(None)
-        asyncio.set_event_loop(asyncio.new_event_loop())
+        asyncio.set_event_loop(asyncio.new_event_loop())  # the kernel's own loop
         from ipykernel.kernelapp import IPKernelApp
 
         # --parent: exit when the process that forked us dies (as an exec'd kernel does via
@@ -128,6 +125,22 @@ def _run_kernel(connection_file: str, env: dict[str, str] | None, cwd: str | Non
         os._exit(code)
 
 
+def _fork_kernel(connection_file: str, env: dict[str, str] | None, cwd: str | None) -> int:
+    """Fork; the child becomes the kernel (never returns), the parent gets its pid.
+
+    Called in a helper thread (``asyncio.to_thread``), not in the event loop's thread: the
+    child then starts with no running event loop of the parent's, so the kernel can run
+    its own; after a fork the forking thread is the child's main thread, so the kernel can
+    install its signal handlers.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        _run_kernel(connection_file, env, cwd)
+    return pid
+
+
 class ForkProvisioner(LocalProvisioner):  # type: ignore[misc]
     """Starts ``python -m ipykernel_launcher -f FILE`` kernels by forking this process."""
 
@@ -136,11 +149,7 @@ class ForkProvisioner(LocalProvisioner):  # type: ignore[misc]
             return await super().launch_kernel(cmd, **kwargs)  # not an IPython kernel: exec it
         connection_file = cmd[cmd.index("-f") + 1]
         env, cwd = kwargs.get("env"), kwargs.get("cwd")
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            _run_kernel(connection_file, env, None if cwd is None else str(cwd))
+        pid = await asyncio.to_thread(_fork_kernel, connection_file, env, None if cwd is None else str(cwd))
         self.process = _ForkedProcess(pid)
         self.pid = pid
         self.pgid = pid  # the child's own session (setsid): never this process's group

@@ -1,233 +1,155 @@
-"""Study parameters: the declared names, their types, and YAML layering.
+"""Study parameters: the known names, YAML layering, and values read from files and the command line.
 
 Parameters live in ``params/*.yaml`` and are layered the way papermill layers ``-f``
-files: later files and ``-p NAME VALUE`` pairs override earlier ones, key by key.
-Every name must be declared in ``SPECS`` (the union of the notebooks' ``parameters``
-cells; a test keeps the two in step). Values are coerced to the declared type or
-rejected, so a YAML 1.1 string such as ``1e-3`` becomes the number it means and
-``epochs: ten`` is an error, not a silent default.
+files: later files and ``-p NAME VALUE`` pairs override earlier ones, key by key. The
+known names and their types are the experiments' config fields (``core.schema``) plus
+the runner's own (``RunnerParams``); nothing is declared twice. Values are converted to
+the declared type or rejected, with a message naming the file, the parameter and the value.
+
+Params files are read with YAML's safe loader, with two guards: aliases are refused (a
+few hundred bytes of nested aliases expand to gigabytes) and so are duplicate keys (the
+second would silently win).
 """
 
 from __future__ import annotations
 
-import math
+import difflib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["PROJECT_ROOT", "SPECS", "ParamError", "ParamSpec", "coerce", "layer_params", "load_yaml", "resolve_path"]
+from ..core.schema import ParamError, Params, ParamSpec, coerce, param, short_repr
 
-#: the repository root (holds params/ and notebooks/); relative paths in parameters are resolved against it
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-class ParamError(ValueError):
-    """A bad parameter, file or value; the message is one line meant for the user."""
+__all__ = [
+    "ParamError",
+    "RunnerParams",
+    "layer_params",
+    "load_yaml",
+    "read_sources",
+    "specs_of",
+]
 
 
 @dataclass(frozen=True)
-class ParamSpec:
-    """A declared parameter: its type and a one-line description."""
+class RunnerParams(Params):
+    """Parameters of the runner itself: where things go, and plug-in experiments."""
 
-    kind: str  # int | float | str | bool | path | str_list | int_list | float_list (lists may be empty)
-    help: str
-    optional: bool = False
-
-
-SPECS: dict[str, ParamSpec] = {
-    # the world: teacher, states, student initialisation
-    "seed": ParamSpec("int", "base seed: teacher, states (+10000), student init (+20000), training (+30000)"),
-    "input_dim": ParamSpec("int", "state dimension"),
-    "output_dim": ParamSpec("int", "number of actions"),
-    "teacher_hidden": ParamSpec("int", "teacher hidden width"),
-    "student_hidden": ParamSpec("int", "student hidden width (null: max(16, teacher_hidden // 2))", optional=True),
-    "n_states": ParamSpec("int", "states in the buffer (train + validation)"),
-    "source": ParamSpec("str", "where states and teacher come from: synthetic, cartpole (the shipped teacher) or file"),
-    "states_file": ParamSpec("path", "a .npy state buffer (source: file)", optional=True),
-    "teacher_checkpoint": ParamSpec("path", "a teacher state-dict checkpoint (source: file)", optional=True),
-    # one training run
-    "mode": ParamSpec("str", "objective: hard_only, blended or soft_only"),
-    "alpha": ParamSpec(
-        "float", "weight of the soft term; in a study, the blended mode's (hard_only uses 0, soft_only 1)"
-    ),
-    "temperature": ParamSpec("float", "softmax temperature of the soft term"),
-    "temp_decay": ParamSpec("float", "temperature multiplier per epoch"),
-    "epochs": ParamSpec("int", "training epochs"),
-    "batch_size": ParamSpec("int", "mini-batch size"),
-    "lr": ParamSpec("float", "Adam learning rate"),
-    "val_fraction": ParamSpec("float", "fraction of states held out for validation"),
-    "loss_fn": ParamSpec("str", "soft-term loss: kl or mse"),
-    "max_grad_norm": ParamSpec("float", "gradient-norm clip (null: none)", optional=True),
-    # beyond one seed (an empty list turns a section off)
-    "world_seeds": ParamSpec(
-        "int_list", "world seeds of the multi-seed section: teacher, states, init and training all change"
-    ),
-    "training_seeds": ParamSpec(
-        "int_list", "training seeds: the study's teacher and states, other student init and training"
-    ),
-    "n_bins": ParamSpec("int", "action-gap quantile bins for the where-do-students-disagree analysis"),
-    # the alpha x temperature sweep
-    "sweep_temperatures": ParamSpec("float_list", "temperatures of the sweep grid (empty: no sweep)"),
-    "sweep_alphas": ParamSpec("float_list", "alphas of the sweep grid"),
-    "sweep_seeds": ParamSpec("int_list", "world seeds of every sweep cell"),
-    "sweep_mse": ParamSpec("bool", "add the MSE-on-Q-values comparison row to the sweep"),
-    "sweep_temperature": ParamSpec("float", "one sweep cell's temperature (set by the runner)"),
-    "sweep_loss_fn": ParamSpec("str", "one sweep cell's loss, kl or mse (set by the runner)"),
-    # a real teacher: CartPole (an empty width list turns the section off)
-    "cartpole_widths": ParamSpec(
-        "int_list", "student hidden widths distilled from the CartPole teacher (empty: no section)"
-    ),
-    "cartpole_seeds": ParamSpec("int_list", "student seeds of the CartPole section"),
-    "cartpole_episodes": ParamSpec("int", "teacher episodes collected for the CartPole state buffer"),
-    "cartpole_eval_episodes": ParamSpec("int", "further teacher episodes for the held-out CartPole states"),
-    "cartpole_epsilon": ParamSpec(
-        "float", "exploration rate of the CartPole buffers (random actions, off-path states)"
-    ),
-    "cartpole_episodes_eval": ParamSpec("int", "closed-loop test episodes per network"),
-    # the study
-    "modes": ParamSpec("str_list", "the objectives to compare"),
-    "work_dir": ParamSpec("path", "where data, runs and executed notebooks go"),
-    "out_dir": ParamSpec("path", "where the results table, figures and HTML go"),
-}
+    work_dir: str = param(
+        "reports/work",
+        "where data, runs and executed notebooks go",
+        set_by="the runner uses OUTDIR/work; choose OUTDIR with -o",
+    )
+    out_dir: str = param(
+        "reports", "where the results table, figures and HTML go", set_by="choose the output folder with -o"
+    )
+    plugins: list[str] = param([], "modules that add experiments (each defines EXPERIMENT; see README)", unique=True)
 
 
-def _fail(name: str, value: Any, expected: str) -> ParamError:
-    return ParamError(f"parameter {name}={value!r}: expected {expected}")
-
-
-def _as_float(name: str, value: Any) -> float:
-    if isinstance(value, bool):
-        raise _fail(name, value, "a number")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())  # YAML 1.1 reads 1e-3 as a string
-        except ValueError:
-            raise _fail(name, value, "a number") from None
-        if math.isfinite(number):
-            return number
-    raise _fail(name, value, "a finite number")
-
-
-def _as_int(name: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise _fail(name, value, "an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise _fail(name, value, "an integer")
-
-
-def coerce(name: str, value: Any) -> Any:
-    """Return ``value`` converted to ``name``'s declared type, or raise ``ParamError``."""
-    if name not in SPECS:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(SPECS), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ParamError(f"unknown parameter {name!r}: {hint}the notebooks declare {', '.join(sorted(SPECS))}")
-    spec = SPECS[name]
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("null", "none", "~") and spec.optional):
-        if spec.optional:
-            return None
-        raise _fail(name, value, f"a value ({spec.kind}); null is not allowed")
-    if spec.kind == "int":
-        return _as_int(name, value)
-    if spec.kind == "float":
-        return _as_float(name, value)
-    if spec.kind in ("str", "path"):
-        if isinstance(value, (str, os.PathLike)):
-            return str(value)
-        raise _fail(name, value, "a string")
-    if spec.kind == "str_list":
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-            return list(value)
-        raise _fail(name, value, "a non-empty list of names")
-    if spec.kind in ("int_list", "float_list"):
-        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
-            value = [v for v in str(value).split(",") if v.strip()]
-        if isinstance(value, list):
-            item = _as_int if spec.kind == "int_list" else _as_float
-            try:
-                return [item(name, v) for v in value]
-            except ParamError:
-                pass
-        kind = "integers" if spec.kind == "int_list" else "numbers"
-        raise _fail(name, value, f"a list of {kind}, e.g. [0, 1, 2]")
-    if spec.kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no"):
-            return value.strip().lower() in ("true", "yes")
-        raise _fail(name, value, "true or false")
-    raise AssertionError(f"unhandled kind {spec.kind}")  # pragma: no cover
-
-
-def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a params file with the safe loader; it must be a mapping of declared names."""
-    p = Path(path)
-    if not p.is_file():
-        raise ParamError(f"params file {str(p)!r}: no such file")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ParamError(f"params file {str(p)!r}: cannot be read ({err.__class__.__name__}: {err})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        where = getattr(err, "problem_mark", None)
-        at = f" at line {where.line + 1}" if where is not None else ""
-        raise ParamError(
-            f"params file {str(p)!r}: malformed YAML{at} ({getattr(err, 'problem', None) or err})"
-        ) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ParamError(
-            f"params file {str(p)!r}: expected a mapping of parameter names to values, got {type(data).__name__}"
-        )
-    out = {}
-    for key, value in data.items():
-        if not isinstance(key, str):
-            raise ParamError(f"params file {str(p)!r}: parameter names must be strings, got {key!r}")
-        try:
-            out[key] = coerce(key, value)
-        except ParamError as err:
-            raise ParamError(f"params file {str(p)!r}: {err}") from None
+def specs_of(experiments: Mapping[str, Any]) -> dict[str, ParamSpec]:
+    """Every parameter the experiments and the runner declare (each name once, one spec)."""
+    out: dict[str, ParamSpec] = {}
+    classes = [RunnerParams] + [c for e in experiments.values() for c in (e.params, e.step_type)]
+    for cls in classes:
+        for name, spec in cls.specs().items():
+            known = out.get(name)
+            if known is not None and (known.type, known.rule, known.help) != (spec.type, spec.rule, spec.help):
+                raise TypeError(f"parameter {name!r} is declared differently by {known.owner} and {spec.owner}")
+            out.setdefault(name, spec)
     return out
 
 
-def layer_params(files: list[str | os.PathLike[str]], overrides: list[tuple[str, str]] | None = None) -> dict[str, Any]:
-    """Merge params files in order, then ``-p NAME VALUE`` pairs (values read as YAML scalars)."""
-    params: dict[str, Any] = {}
+class _StrictLoader(yaml.SafeLoader):
+    """The safe loader without aliases and with duplicate keys refused."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.constructor.ConstructorError(None, None, "aliases (*name) are not allowed in params files", mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """A params file as a mapping of names to raw values (not yet checked against the specs)."""
+    label = f"params file {str(path)!r}"
+    if path.is_dir():
+        raise ParamError(f"{label}: is a directory, not a YAML file")
+    if not path.is_file():
+        raise ParamError(f"{label}: no such file")
+    if path.stat().st_size > 1_000_000:
+        raise ParamError(f"{label}: larger than 1 MB; a params file is a short list of names and values")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ParamError(f"{label}: cannot be read ({err.__class__.__name__}: {err})") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        raise ParamError(f"{label}: malformed YAML{at} ({getattr(err, 'problem', None) or err})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParamError(f"{label}: expected a mapping of parameter names to values, got {type(data).__name__}")
+    for key in data:
+        if not isinstance(key, str):
+            raise ParamError(f"{label}: parameter names must be strings, got {short_repr(key)}")
+    return data
+
+
+def read_sources(
+    files: list[str | os.PathLike[str]], overrides: list[tuple[str, str]] | None = None
+) -> list[tuple[str, str, Any]]:
+    """Raw ``(where, name, value)`` entries in layering order: files, then ``-p`` pairs (read as YAML)."""
+    entries = []
     for f in files:
-        params.update(load_yaml(f))
+        path = Path(f)
+        entries += [(f"params file {str(path)!r}: ", k, v) for k, v in _read_yaml(path).items()]
     for name, raw in overrides or []:
         try:
-            value = yaml.safe_load(raw) if raw.strip() else raw
+            value = yaml.load(raw, Loader=_StrictLoader) if raw.strip() else raw
         except yaml.YAMLError:
             value = raw
-        params[name] = coerce(name, value)
+        entries.append(("", name, value))
+    return entries
+
+
+def _unknown(name: str, specs: Mapping[str, ParamSpec]) -> ParamError:
+    close = difflib.get_close_matches(name, list(specs), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return ParamError(f"unknown parameter {short_repr(name)}: {hint}see 'distill-study params' for the known ones")
+
+
+def layer_params(entries: list[tuple[str, str, Any]], specs: Mapping[str, ParamSpec]) -> dict[str, Any]:
+    """Check every entry against ``specs`` and merge them in order (later wins)."""
+    params: dict[str, Any] = {}
+    for where, name, value in entries:
+        if name not in specs:
+            raise ParamError(f"{where}{_unknown(name, specs)}")
+        try:
+            params[name] = coerce(specs[name], value)
+        except ParamError as err:
+            raise ParamError(f"{where}{err}") from None
     return params
 
 
-def resolve_path(path: str | os.PathLike[str]) -> Path:
-    """Absolute path; relative ones are taken relative to the project root, not the cwd.
+def load_yaml(path: str | os.PathLike[str], specs: Mapping[str, ParamSpec] | None = None) -> dict[str, Any]:
+    """One params file, checked against ``specs`` (default: every built-in parameter)."""
+    if specs is None:
+        from ..experiments import EXPERIMENTS
 
-    (JupyterLab runs a kernel in the notebook's folder, papermill in the caller's; resolving
-    against the root makes the default parameters mean the same thing in both.)
-    """
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else PROJECT_ROOT / p
+        specs = specs_of(EXPERIMENTS)
+    return layer_params(read_sources([path]), specs)

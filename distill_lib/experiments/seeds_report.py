@@ -1,0 +1,189 @@
+"""The multi-seed section's reading: tables of means and CIs, verdicts, the action-gap bins, figures.
+
+Every sentence is decided by a number: a verdict comes from the paired test and its CI
+(``report.stats.verdict``); "disagreements concentrate at near-ties" is said only when the
+smallest-gap bin holds more than its share of the disagreements, and regret is called
+small only relative to the teacher's own action gap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..report.plots import mode_color
+from ..report.tables import ci_text, markdown_table
+from .base import Section
+
+if TYPE_CHECKING:
+    from .seeds import SeedKind, SeedsSummary
+
+__all__ = ["gap_agreement", "gap_text", "paired_seeds", "section", "verdicts"]
+
+#: a disagreement's cost is called small when the mean regret is below this share of the mean action gap
+SMALL_REGRET_SHARE = 0.1
+
+
+def _table(summary: dict[str, Any], modes: list[str]) -> str:
+    from .seeds import SUMMARY_METRICS
+
+    rows = [
+        [label]
+        + [ci_text(summary["per_mode"][metric][m], 4 if metric in ("kl_t1", "q_mse", "regret") else 3) for m in modes]
+        for metric, label in SUMMARY_METRICS.items()
+    ]
+    return markdown_table(["metric", *modes], rows)
+
+
+def verdicts(summary: dict[str, Any]) -> str:
+    """Sentences on agreement, distribution match and regret, from the paired tests."""
+    pairs = summary["pairs"]
+    if not pairs:
+        return ""
+    out = []
+    agree = pairs.get("action_agreement", {})
+    found = [c for c in agree.values() if not c["verdict"].startswith("no detectable")]
+    if agree and not found:
+        out.append(
+            f"No detectable difference in top-1 agreement between any two objectives over {summary['n_seeds']} "
+            f"{summary['kind']} seeds."
+        )
+    out.extend(f"Top-1 agreement: {c['verdict']}." for c in found)
+    for metric, label in (("prob_similarity_t1", "Probability similarity at T = 1"), ("regret", "Regret")):
+        out.extend(f"{label}: {c['verdict']}." for c in pairs.get(metric, {}).values())
+    return " ".join(out)
+
+
+def gap_text(gap: dict[str, list[dict[str, float]]]) -> str:
+    """Where disagreements sit, and what they cost, in sentences the bins decide."""
+    modes = list(gap)
+    n_bins = len(gap[modes[0]])
+    low = {m: gap[m][0]["agreement"] for m in modes}
+    high = {m: gap[m][-1]["agreement"] for m in modes}
+    parts = [
+        f"In the smallest-gap bin (near-ties) agreement is {', '.join(f'{m} {v:.1%}' for m, v in low.items())}; "
+        f"in the largest-gap bin {', '.join(f'{m} {v:.1%}' for m, v in high.items())}."
+    ]
+    if len(modes) > 1:
+        best = max(low, key=low.get)
+        tied = [m for m in modes if round(low[m], 3) == round(low[best], 3)]
+        parts.append(
+            "Near ties, all objectives agree equally often."
+            if len(tied) == len(modes)
+            else f"Near ties, {' and '.join(tied)} agree{'s' * (len(tied) == 1)} most often."
+        )
+    if n_bins > 1:
+        shares = {}
+        for m in modes:
+            misses = np.array([1.0 - b["agreement"] for b in gap[m]])  # equal-count bins: a share per bin
+            shares[m] = float(misses[0] / misses.sum()) if misses.sum() > 0 else None
+        known = {m: s for m, s in shares.items() if s is not None}
+        if known:
+            concentrated = all(s > 1.0 / n_bins for s in known.values())
+            share_text = ", ".join(f"{m} {s:.0%}" for m, s in known.items())
+            if concentrated:
+                parts.append(
+                    f"Disagreements concentrate where the teacher barely prefers one action: the smallest-gap fifth "
+                    f"of states holds {share_text} of each objective's disagreements (an even spread would be "
+                    f"{1 / n_bins:.0%})."
+                    if n_bins == 5
+                    else f"Disagreements concentrate at near-ties: the smallest-gap bin holds {share_text} of "
+                    f"each objective's disagreements (an even spread would be {1 / n_bins:.0%})."
+                )
+            else:
+                parts.append(
+                    f"Disagreements do not concentrate at near-ties for every objective: the smallest-gap bin "
+                    f"holds {share_text} of them (an even spread would be {1 / n_bins:.0%})."
+                )
+    regret = {m: float(np.mean([b["mean_regret"] for b in gap[m]])) for m in modes}
+    mean_gap = float(np.mean([(b["gap_low"] + b["gap_high"]) / 2 for b in gap[modes[0]]]))
+    if mean_gap > 0:
+        ratio = max(regret.values()) / mean_gap
+        size = "small" if ratio < SMALL_REGRET_SHARE else "not small"
+        parts.append(
+            f"Mean regret per state ({', '.join(f'{m} {v:.4f}' for m, v in regret.items())}) is at most "
+            f"{ratio:.1%} of the teacher's typical action gap ({mean_gap:.3f}): {size} by that yardstick."
+        )
+    return " ".join(parts)
+
+
+def _gap_table(gap: dict[str, list[dict[str, float]]]) -> str:
+    modes = list(gap)
+    header = ["action-gap bin", *(f"{m} agreement" for m in modes), *(f"{m} regret" for m in modes)]
+    rows = [
+        [f"{b['gap_low']:.3f}-{b['gap_high']:.3f}"]
+        + [f"{gap[m][k]['agreement']:.3f}" for m in modes]
+        + [f"{gap[m][k]['mean_regret']:.4f}" for m in modes]
+        for k, b in enumerate(gap[modes[0]])
+    ]
+    return markdown_table(header, rows)
+
+
+def section(summary: SeedsSummary, others: dict[str, Any] | None = None) -> Section:
+    """Per kind: the table and its verdicts; then the action-gap analysis; the figures."""
+    parts, answers = [], []
+    for kind, s in summary.kinds.items():
+        modes = summary.records[kind].ordered_modes()
+        parts.append(f"### {kind.capitalize()} seeds (n = {s['n_seeds']}): mean [95% CI]\n\n{_table(s, modes)}")
+        said = verdicts(s)
+        if said:
+            parts.append("**Verdict.** " + said)
+            answers.append(said)
+    gap_summary = summary.kinds.get("world") or summary.kinds.get("training")
+    figures: dict[str, Any] = {
+        f"seeds_{kind}.png": (lambda rec=rec: paired_seeds(rec)) for kind, rec in summary.records.items()
+    }
+    if gap_summary:
+        kind = gap_summary["kind"]
+        parts.append(
+            f"### Where students disagree with the teacher ({kind} seeds)\n\n" + _gap_table(gap_summary["gap"])
+        )
+        parts.append(gap_text(gap_summary["gap"]))
+        figures["gap_agreement.png"] = lambda: gap_agreement(gap_summary)
+    if not summary.kinds:
+        parts.append("*The multi-seed section did not run in this work folder.*")
+    return Section("Beyond one seed", "\n\n".join(parts), " ".join(answers), figures)
+
+
+def paired_seeds(
+    record: SeedKind, metrics: tuple[str, ...] = ("action_agreement", "prob_similarity_t1", "regret")
+) -> Figure:
+    """Per-seed values of each mode joined by a line (one line per seed), mean marked."""
+    modes = record.ordered_modes()
+    labels = {
+        "action_agreement": "top-1 agreement",
+        "prob_similarity_t1": "prob. similarity (T = 1)",
+        "regret": "regret (teacher Q)",
+    }
+    fig = Figure(figsize=(4 * len(metrics), 3.8), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(metrics)))
+    for ax, metric in zip(axes, metrics, strict=True):
+        table = np.stack([record.values(m, metric) for m in modes])  # (modes, seeds)
+        ax.plot(range(len(modes)), table, color="#999999", lw=0.8, alpha=0.7)
+        for i, m in enumerate(modes):
+            ax.scatter([i], [table[i].mean()], color=mode_color(m), s=60, zorder=3)
+        ax.set_xticks(range(len(modes)), modes)
+        ax.set_title(labels.get(metric, metric))
+    fig.suptitle(f"{record.kind} seeds (n = {len(record.seeds)}): one grey line per seed, dot = mean")
+    return fig
+
+
+def gap_agreement(summary: dict[str, Any]) -> Figure:
+    """Agreement and regret per teacher-action-gap bin (mean over seeds), one line per mode."""
+    fig = Figure(figsize=(10, 3.6), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2)
+    for mode, bins in summary["gap"].items():
+        x = [b["bin"] for b in bins]
+        ax1.plot(x, [b["agreement"] for b in bins], marker="o", label=mode, color=mode_color(mode))
+        ax2.plot(x, [b["mean_regret"] for b in bins], marker="o", label=mode, color=mode_color(mode))
+    first = next(iter(summary["gap"].values()))
+    ticks = [f"{b['gap_low']:.2f}-{b['gap_high']:.2f}" for b in first]
+    for ax in (ax1, ax2):
+        ax.set_xticks(range(len(ticks)), ticks, rotation=20, fontsize=8)
+        ax.set_xlabel("teacher's action gap (quantile bin, mean edges)")
+    ax1.set(title="top-1 agreement by action gap", ylabel="agreement")
+    ax2.set(title="regret by action gap", ylabel="q_t[best] - q_t[student's choice]")
+    ax1.legend()
+    return fig

@@ -1,0 +1,187 @@
+"""The planner: parameters in, validated steps out. Pure: no process starts, nothing is written.
+
+``plan_study`` layers the params files and ``-p`` overrides, checks every value against the
+experiments' declared parameters, builds each experiment's config (which validates it,
+files included), asks each experiment for its units, and returns a ``Plan``: the steps
+(one notebook execution each) with their parameters, content keys, folders and
+dependencies, then the analysis. The analysis notebook calls the same planner on its own
+parameters (``plan_from_params``), so it reads exactly the steps the runner ran.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..core.schema import ParamError, Params
+from ..experiments import Experiment, registry, resolve, step_folder
+from ..experiments.base import NOTEBOOK_DIR, PROJECT_ROOT, _slug, project_path
+from ..records.provenance import content_key
+from .params import RunnerParams, layer_params, read_sources, specs_of
+
+__all__ = [
+    "ANALYSIS_NOTEBOOK",
+    "DEFAULT_PARAMS_FILE",
+    "Plan",
+    "Step",
+    "notebook_parameters",
+    "plan_from_params",
+    "plan_study",
+]
+
+DEFAULT_PARAMS_FILE = PROJECT_ROOT / "params" / "study.yaml"
+ANALYSIS_NOTEBOOK = NOTEBOOK_DIR / "03_analysis.ipynb"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One notebook execution."""
+
+    name: str  # display name: "data", "blended", "sweep T=1", "analysis"
+    experiment: str  # registry key ("analysis" for the analysis)
+    unit: str
+    notebook: Path
+    parameters: dict[str, Any]  # what papermill passes
+    key: str  # content key
+    folder: Path  # its record.json marks it finished
+    output: Path  # the executed notebook
+    needs: tuple[str, ...] = ()  # names of the steps that must finish first
+
+    @property
+    def page(self) -> str:
+        """File name of its HTML page."""
+        return self.output.stem + ".html"
+
+
+@dataclass
+class Plan:
+    """Everything a study will do, validated."""
+
+    params: dict[str, Any]
+    out_dir: Path
+    work_dir: Path
+    experiments: dict[str, Experiment[Any]]
+    configs: dict[str, Params]  # experiment -> its validated study-level config
+    units: dict[str, dict[str, str]]  # experiment -> unit -> step name
+    steps: list[Step]  # dependency order; the analysis is last
+    notes: list[str] = field(default_factory=list)  # what the plan left out, for the user
+
+    @property
+    def analysis(self) -> Step:
+        return self.steps[-1]
+
+    def step(self, name: str) -> Step:
+        return next(s for s in self.steps if s.name == name)
+
+
+def notebook_parameters(notebook: str | os.PathLike[str]) -> dict[str, Any]:
+    """Names and default values assigned in a notebook's ``parameters`` cell (no kernel)."""
+    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            values = {}
+            for node in ast.parse("".join(cell["source"])).body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    values[node.targets[0].id] = ast.literal_eval(node.value)
+            return values
+    raise ValueError(f"{notebook}: no cell tagged 'parameters'")
+
+
+def _defaults(specs: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: spec.default for name, spec in specs.items()}
+
+
+def _config(experiment: Experiment[Any], cls: type[Params], params: Mapping[str, Any]) -> Params:
+    try:
+        return cls.from_params(params)
+    except ValueError as err:
+        raise ParamError(str(err).splitlines()[0]) from None
+
+
+def plan_from_params(params: Mapping[str, Any], out_dir: str | os.PathLike[str] | None = None) -> Plan:
+    """The plan for a complete, type-checked parameter mapping (defaults filled in)."""
+    runner = RunnerParams.from_params(params)
+    experiments = registry(runner.plugins)
+    specs = specs_of(experiments)
+    full = {**_defaults(specs), **{k: v for k, v in params.items() if k in specs}}
+    for name in ("states_file", "teacher_checkpoint"):
+        if full.get(name):
+            full[name] = str(Path(full[name]).expanduser().resolve())
+    try:
+        full = resolve(full, experiments)
+    except ValueError as err:
+        raise ParamError(str(err).splitlines()[0]) from None
+    out = Path(out_dir if out_dir is not None else project_path(full["out_dir"])).expanduser().resolve()
+    work = out / "work" if out_dir is not None else Path(project_path(full["work_dir"])).resolve()
+    full["out_dir"], full["work_dir"] = str(out), str(work)
+
+    configs, units, steps, notes = {}, {}, [], []
+    for name, experiment in experiments.items():
+        config = _config(experiment, experiment.params, full)
+        configs[name] = config
+        plan = experiment.plan_units(config)
+        if plan.note:
+            notes.append(plan.note)
+        units[name] = {}
+        declared = set(experiment.step_type.specs()) | {"work_dir"}
+        for unit, overrides in plan.steps.items():
+            step_params = {**full, **overrides}
+            _config(experiment, experiment.step_type, step_params)  # every step's own parameters, validated
+            label = experiment.step_label(unit, len(plan.steps))
+            stem = experiment.notebook.stem if len(plan.steps) == 1 else f"{experiment.notebook.stem}_{_slug(unit)}"
+            folder = step_folder(work, experiment, unit, step_params)
+            needs = tuple(s.name for s in steps if s.experiment in experiment.needs)
+            steps.append(
+                Step(
+                    name=label,
+                    experiment=name,
+                    unit=unit,
+                    notebook=experiment.notebook,
+                    parameters={k: v for k, v in step_params.items() if k in declared},
+                    key=folder.name.rsplit("-", 1)[-1],
+                    folder=folder,
+                    output=work / "notebooks" / f"{stem}.ipynb",
+                    needs=needs,
+                )
+            )
+            units[name][unit] = label
+    analysis_params = {k: v for k, v in full.items() if k in specs}
+    key = content_key("analysis", [s.key for s in steps], analysis_params)
+    steps.append(
+        Step(
+            name="analysis",
+            experiment="analysis",
+            unit="analysis",
+            notebook=ANALYSIS_NOTEBOOK,
+            parameters=analysis_params,
+            key=key,
+            folder=work / "analysis",
+            output=work / "notebooks" / f"{ANALYSIS_NOTEBOOK.stem}.ipynb",
+            needs=tuple(s.name for s in steps),
+        )
+    )
+    return Plan(full, out, work, experiments, configs, units, steps, notes)
+
+
+def plan_study(
+    files: list[str | os.PathLike[str]] | None = None,
+    overrides: list[tuple[str, str]] | None = None,
+    out_dir: str | os.PathLike[str] = "reports",
+) -> Plan:
+    """Layer and validate the parameters and inputs for ``out_dir``; raises ``ParamError`` on bad input."""
+    if str(out_dir).strip() == "":
+        raise ParamError("output directory '': give a folder name (-o OUTDIR)")
+    entries = read_sources([DEFAULT_PARAMS_FILE] if not files else list(files), overrides)
+    plugins = [v for _, k, v in entries if k == "plugins"]
+    runner = layer_params([("", "plugins", plugins[-1])], RunnerParams.specs()) if plugins else {}
+    specs = specs_of(registry(runner.get("plugins", [])))
+    given = layer_params(entries, specs)
+    for name, value in given.items():
+        if specs[name].rule.set_by:
+            raise ParamError(f"parameter {name}={value!r}: {specs[name].rule.set_by}")
+    return plan_from_params(given, out_dir)
