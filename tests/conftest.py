@@ -39,3 +39,12 @@ def run_cli(*args: str, timeout: float = 300, env: dict[str, str] | None = None)
         cwd=ROOT,
         env=full_env,
     )
+
+
+def plan_for(args: list[str], out: Path):
+    """The plan the command would make for these ``-f``/``-p`` arguments and output folder."""
+    from distill_lib.runner.plan import plan_study
+
+    files = [args[i + 1] for i, a in enumerate(args) if a == "-f"]
+    overrides = [(args[i + 1], args[i + 2]) for i, a in enumerate(args) if a == "-p"]
+    return plan_study(files, overrides, out)

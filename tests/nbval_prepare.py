@@ -20,7 +20,15 @@ def main(out: Path) -> None:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     smoke = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text())
-    common = {**smoke, "work_dir": str(out / "work"), "out_dir": str(out / "report")}
+    # one mode and one sweep cell, the same in every notebook, so that the analysis finds every step
+    common = {
+        **smoke,
+        "modes": ["blended"],
+        "sweep_temperatures": [1.0],
+        "sweep_mse": False,
+        "work_dir": str(out / "work"),
+        "out_dir": str(out / "report"),
+    }
     jobs = {
         "a_00_cartpole_teacher.ipynb": (
             "00_cartpole_teacher.ipynb",
@@ -37,15 +45,7 @@ def main(out: Path) -> None:
         "d_04_seeds.ipynb": ("04_seeds.ipynb", common),
         "e_05_sweep.ipynb": ("05_sweep.ipynb", {**common, "sweep_temperature": 1.0, "sweep_loss_fn": "kl"}),
         "f_06_cartpole.ipynb": ("06_cartpole.ipynb", common),
-        "g_03_analysis.ipynb": (
-            "03_analysis.ipynb",
-            {
-                **common,
-                "modes": ["blended"],
-                "sweep_temperatures": [1.0],
-                "sweep_mse": False,
-            },
-        ),
+        "g_03_analysis.ipynb": ("03_analysis.ipynb", common),
     }
     for name, (source, params) in jobs.items():
         declared = pm.inspect_notebook(str(ROOT / "notebooks" / source))

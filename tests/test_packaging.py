@@ -1,14 +1,16 @@
-"""The project's own files: dependencies in step, notebooks clean and in step with params/."""
+"""The project's own files: dependencies in step, notebooks clean and declaring exactly their parameters."""
 
 import json
 import tomllib
 
+import pytest
 import yaml
 from conftest import ROOT
 
 from distill_lib.core.config import MODES
-from distill_lib.runner.params import SPECS
-from distill_lib.runner.study import NOTEBOOKS, notebook_parameters
+from distill_lib.experiments import EXPERIMENTS
+from distill_lib.runner.params import RunnerParams, specs_of
+from distill_lib.runner.plan import ANALYSIS_NOTEBOOK, notebook_parameters
 
 NOTEBOOK_FILES = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
@@ -31,26 +33,27 @@ def test_notebooks_are_committed_without_outputs():
                 assert cell["outputs"] == [] and cell["execution_count"] is None, path.name
 
 
-def test_every_notebook_has_a_parameters_cell_declared_in_specs():
-    declared = set()
-    for path in NOTEBOOK_FILES:
-        names = set(notebook_parameters(path))
-        assert names, path.name
-        declared |= names
-    study_names = set()
-    for name in NOTEBOOKS.values():
-        study_names |= set(notebook_parameters(ROOT / "notebooks" / name))
-    assert study_names == set(SPECS)
+@pytest.mark.parametrize("experiment", list(EXPERIMENTS.values()), ids=list(EXPERIMENTS))
+def test_each_notebook_declares_exactly_its_steps_parameters_with_their_defaults(experiment):
+    declared = notebook_parameters(experiment.notebook)
+    specs = experiment.step_type.specs()
+    assert set(declared) == set(specs) | {"work_dir"}, experiment.notebook.name
+    for name, spec in specs.items():
+        assert declared[name] == spec.default, (experiment.notebook.name, name)
 
 
-def test_notebook_defaults_are_the_default_study():
+def test_the_analysis_notebook_declares_every_parameter():
+    declared = notebook_parameters(ANALYSIS_NOTEBOOK)
+    specs = specs_of(EXPERIMENTS)
+    assert set(declared) == set(specs) and set(RunnerParams.specs()) <= set(declared)
+    assert all(declared[n] == s.default for n, s in specs.items())
+
+
+def test_the_default_study_file_is_the_declared_defaults():
     study = yaml.safe_load((ROOT / "params" / "study.yaml").read_text())
-    for name in NOTEBOOKS.values():
-        for key, value in notebook_parameters(ROOT / "notebooks" / name).items():
-            if key in study and key not in ("lr",):
-                assert study[key] == value, (name, key)
-            if key == "lr":
-                assert float(study[key]) == value
+    specs = specs_of(EXPERIMENTS)
+    for name, value in study.items():
+        assert specs[name].default == (float(value) if isinstance(specs[name].default, float) else value), name
 
 
 def test_reference_params_are_the_original_comparison():

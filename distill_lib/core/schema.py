@@ -216,7 +216,7 @@ def _check(name: str, tp: Any, rule: Rule, value: Any) -> Any:
     if value is None:
         if optional:
             return None
-        raise ParamError(f"{name}=None: must be a {_type_name(tp)} (null is not allowed)")
+        raise ParamError(f"{name}=None: null is not allowed (expected {_type_name(tp)})")
     if typing.get_origin(inner) is list:
         (item,) = typing.get_args(inner)
         if not isinstance(value, (list, tuple)):

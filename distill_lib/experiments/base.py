@@ -63,12 +63,13 @@ R = TypeVar("R", bound=Record)
 class Units:
     """The notebook executions an experiment needs: unit name -> parameter overrides.
 
-    No units means the experiment does not run in this study; ``note`` says why (or what
-    part was left out), in words for the user.
+    ``note`` tells the user what was asked for but left out (and why); ``reason`` says why
+    nothing runs when nothing was asked for (an empty list of seeds, say).
     """
 
     steps: dict[str, dict[str, Any]]
     note: str = ""
+    reason: str = ""
 
 
 @dataclass(frozen=True)

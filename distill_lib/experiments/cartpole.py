@@ -9,19 +9,16 @@ Distillation", ICLR, sec. 5.2: students with 4-25% of the teacher's parameters r
 
 Protocol (``run``):
 
-1. Teacher: ``rl.cartpole.load_cartpole_teacher()``, frozen. Its file is an input of the
-   step, so a retrained teacher gives a new content key.
+1. Teacher: ``rl.cartpole.load_cartpole_teacher()``, frozen; its file is an input of the step.
 2. States: the teacher's own epsilon-greedy episodes (``rl.cartpole.collect_buffers``):
    ``cartpole_episodes`` episodes from seeds ``COLLECT_SEED ..`` form the training buffer
    (``n_states`` = its size; ``val_fraction`` of it is the run's validation split), the next
    ``cartpole_eval_episodes`` episodes the held-out states. The exploration rate
-   ``cartpole_epsilon`` puts recovery states in the buffer, states the greedy teacher never
-   visits but a slightly wrong student will (Ross et al. 2011, "A Reduction of Imitation
-   Learning ... to No-Regret Online Learning").
+   ``cartpole_epsilon`` puts recovery states in the buffer, which a slightly wrong student
+   will visit (Ross et al. 2011, "A Reduction of Imitation Learning ... to No-Regret Online Learning").
 3. Students: for every width of ``cartpole_widths``, all ``cartpole_seeds`` x modes in one
-   ``core.training.train_batched`` call (per-student random streams). A seed's students
-   share their initialisation (``build_student(seed, ...)``) and random stream, so the
-   modes are compared on paired runs.
+   ``core.training.train_batched`` call (per-student random streams); a seed's students share
+   their initialisation and random stream, so the modes are compared on paired runs.
 4. Fidelity: each final (last-epoch) student against the teacher on the held-out states
    (``core.metrics.fidelity_metrics``).
 5. Closed loop: the student acting greedily for ``cartpole_episodes_eval`` episodes from
@@ -291,16 +288,9 @@ def run(config: CartpoleConfig, folder: Path | None = None) -> CartpoleRecord:
 
 def _ci(values: np.ndarray) -> dict[str, Any]:
     """Mean and 95% bootstrap CI (``stats.mean_ci``); a single seed has no interval."""
-    if len(values) < 2:
-        return {
-            "mean": float(values[0]),
-            "low": None,
-            "high": None,
-            "confidence": None,
-            "n": 1,
-            "method": "single seed",
-        }
-    return dict(bootstrap_ci(values).__dict__)
+    if len(values) >= 2:
+        return dict(bootstrap_ci(values).__dict__)
+    return {"mean": float(values[0]), "low": None, "high": None, "confidence": None, "n": 1, "method": "single seed"}
 
 
 @dataclass(frozen=True)
@@ -382,12 +372,12 @@ def summarize_record(record: CartpoleRecord) -> CartpoleSummary:
     )
 
 
-def summarize(config: CartpoleConfig, records: dict[str, CartpoleRecord]) -> CartpoleSummary | None:
-    return summarize_record(records["cartpole"]) if "cartpole" in records else None
+def summarize(config: CartpoleConfig, records: dict[str, CartpoleRecord]) -> CartpoleSummary:
+    return summarize_record(records["cartpole"])
 
 
 def units(config: CartpoleConfig) -> Units:
-    return Units({"cartpole": {}}) if config.cartpole_widths else Units({}, "no CartPole widths given")
+    return Units({"cartpole": {}}) if config.cartpole_widths else Units({}, reason="no CartPole widths given")
 
 
 EXPERIMENT: Experiment[CartpoleRecord] = Experiment(

@@ -245,7 +245,7 @@ def units(config: SeedsConfig) -> Units:
         overrides["world_seeds"] = []
         note = f"source={config.source!r}: world seeds make their own synthetic teachers, so they are skipped"
     if not (overrides.get("world_seeds", config.world_seeds) or config.training_seeds):
-        return Units({}, note or "no world or training seeds given")
+        return Units({}, note, "no world or training seeds given")
     return Units({"seeds": overrides}, note)
 
 
@@ -297,9 +297,9 @@ class SeedsSummary(Record):
 
 
 def summarize(config: SeedsConfig, records: dict[str, SeedsRecord]) -> SeedsSummary:
-    record = records.get("seeds")
-    sections = record.sections if record else {}
-    return SeedsSummary({kind: summarize_kind(rec) for kind, rec in sections.items()}, dict(sections))
+    sections = records["seeds"].sections
+    kinds = [kind for kind in SEED_KINDS if kind in sections]  # world first, whatever the JSON order
+    return SeedsSummary({k: summarize_kind(sections[k]) for k in kinds}, {k: sections[k] for k in kinds})
 
 
 EXPERIMENT: Experiment[SeedsRecord] = Experiment(

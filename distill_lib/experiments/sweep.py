@@ -192,7 +192,7 @@ def run(config: SweepCellConfig, folder: Path | None = None) -> SweepCell:
 def units(config: SweepConfig) -> Units:
     """One step per temperature, plus the MSE row; none for a source that has no synthetic worlds."""
     if not config.sweep_temperatures:
-        return Units({}, "no sweep temperatures given")
+        return Units({}, reason="no sweep temperatures given")
     if config.source != "synthetic":
         return Units({}, f"source={config.source!r}: the sweep makes its own synthetic worlds, so it is skipped")
     cells = [(t, "kl") for t in config.sweep_temperatures] + ([(1.0, "mse")] if config.sweep_mse else [])

@@ -53,7 +53,8 @@ def analyse(params: dict[str, Any], out_dir: str | os.PathLike[str] | None = Non
     for name, experiment in plan.experiments.items():
         config, units = plan.configs[name], plan.units[name]
         if not units:
-            result.not_run[name] = experiment.plan_units(config).note
+            units_plan = experiment.plan_units(config)
+            result.not_run[name] = units_plan.note or units_plan.reason
             continue
         records, folders = {}, []
         for unit, label in units.items():

@@ -1,4 +1,4 @@
-"""The real command end to end at smoke size: table, HTML, determinism, resume, failures, kill."""
+"""Tests of distill_lib.runner.study: the real command end to end at smoke size (table, HTML, resume, failures, kill)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SMALL, SMOKE, run_cli
+from conftest import ROOT, SMALL, SMOKE, plan_for, run_cli
 
 MODES = ["hard_only", "blended", "soft_only"]
 
@@ -78,9 +78,11 @@ def test_table_and_html_name_every_mode(study):
         "seeds_training.png",
         "gap_agreement.png",
         "sweep_heatmaps.png",
+        "cartpole_returns.png",
+        "cartpole_fidelity.png",
     ]:
         assert (out / "figures" / fig).stat().st_size > 1000
-        assert f"../figures/{fig}" in index
+        assert f'src="figures/{fig}"' in index and (out / "html" / "figures" / fig).is_file()
     for page in ["04_seeds.html", "05_sweep_T=1.html", "05_sweep_T=3.html", "05_sweep_mse.html", "06_cartpole.html"]:
         assert (out / "html" / page).is_file() and page in index
     results = json.loads((out / "results.json").read_text())
@@ -89,6 +91,7 @@ def test_table_and_html_name_every_mode(study):
     assert results["cartpole"]["widths"] == [8] and results["cartpole"]["n_seeds"] == 2
     analysis = (out / "html" / "03_analysis.html").read_text()
     assert "Verdict" in analysis and "no detectable difference" in analysis
+    assert "no detectable difference" in index  # the verdicts are on the index too
     provenance = json.loads((out / "results.json").read_text())["provenance"]
     assert provenance["versions"]["torch"] == "2.13.0+cpu" or provenance["versions"]["torch"].startswith("2.13.0")
     assert {"commit", "code_hash", "python"} <= set(provenance)
@@ -143,7 +146,7 @@ def test_changing_a_parameter_reruns_what_depends_on_it(study, tmp_path):
 
 def test_a_failing_mode_does_not_stop_the_others_and_resumes(small, tmp_path):
     out = small
-    blocker = tmp_path / "work" / "runs" / "blended"
+    blocker = plan_for(SMALL, tmp_path).step("blended").folder
     blocker.parent.mkdir(parents=True)
     blocker.write_text("a file where the run folder should be")  # blended cannot save its run
     proc = run_cli("run", *SMALL, "-o", str(tmp_path))
@@ -201,7 +204,8 @@ def test_killed_study_stops_promptly_leaves_no_orphans_and_resumes(small, tmp_pa
         text=True,
     )
     deadline = time.time() + 120
-    while not (tmp_path / "work" / "data" / "data.json").is_file():  # the modes are running now
+    data_record = plan_for(SMALL, tmp_path).step("data").folder / "record.json"
+    while not data_record.is_file():  # the modes are running now
         assert proc.poll() is None and time.time() < deadline, proc.communicate()
         time.sleep(0.05)
     time.sleep(1.0)
@@ -230,7 +234,8 @@ def test_a_kernel_that_dies_fails_its_step_without_hanging_the_study(tmp_path):
     args = [sys.executable, "-m", "distill_lib", "run", *SMALL, "-p", "epochs", "40", "-o", str(tmp_path), "-q"]
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while not (tmp_path / "work" / "data" / "data.json").is_file():
+    data_record = plan_for([*SMALL, "-p", "epochs", "40"], tmp_path).step("data").folder / "record.json"
+    while not data_record.is_file():
         assert proc.poll() is None and time.time() < deadline, proc.communicate()
         time.sleep(0.05)
     kernels = []  # forked kernels lead sessions of their own

@@ -1,0 +1,253 @@
+"""Tests of distill_lib.experiments.cartpole and cartpole_report: the real-teacher section at smoke size."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from distill_lib.experiments import cartpole as cp
+from distill_lib.experiments import cartpole_report as report
+from distill_lib.experiments.base import step_key
+from distill_lib.experiments.comparison import ResultRow
+from distill_lib.rl.cartpole import TEST_SEED, collect_buffers, load_cartpole_teacher, mean_ci
+
+#: the section at smoke size: one width, two seeds, a few short runs (about a second)
+SMOKE = {
+    "cartpole_widths": [8],
+    "cartpole_seeds": [0, 1],
+    "cartpole_episodes": 2,
+    "cartpole_eval_episodes": 2,
+    "cartpole_epsilon": 0.1,
+    "cartpole_episodes_eval": 3,
+    "epochs": 2,
+    "batch_size": 64,
+}
+MODE_ORDER = ["hard_only", "blended", "soft_only"]
+
+
+@pytest.fixture(scope="module")
+def record() -> cp.CartpoleRecord:
+    return cp.run(cp.CartpoleConfig(**SMOKE))
+
+
+def _hand_count(h: int, d: int = 4, a: int = 2) -> int:
+    """Linear(d, h) + LayerNorm(h) + Linear(h, h) + LayerNorm(h) + Linear(h, a), weights and biases."""
+    return (d * h + h) + 2 * h + (h * h + h) + 2 * h + (h * a + a)
+
+
+def test_record_has_one_run_per_width_seed_and_mode(record):
+    assert record.widths == [8] and record.seeds == [0, 1]
+    assert record.modes == {"hard_only": 0.0, "blended": 0.7, "soft_only": 1.0}
+    assert [(r.width, r.seed, r.mode) for r in record.runs] == [(8, s, m) for s in (0, 1) for m in MODE_ORDER]
+    for run in record.runs:
+        assert len(run.returns) == 3 and run.alpha == record.modes[run.mode]
+        assert set(run.held_out) >= {"action_agreement", "prob_similarity_t1", "kl_t1", "regret"}
+        assert 0.0 <= run.held_out["action_agreement"] <= 1.0 and run.held_out["kl_t1"] >= 0.0
+    assert len(record.teacher["returns"]) == 3
+    assert record.closed_loop == {"episodes": 3, "seed": TEST_SEED, "max_return": 500.0, "solved_return": 475.0}
+
+
+def test_buffers_are_the_teachers_epsilon_greedy_episodes(record):
+    train, held_out = collect_buffers(load_cartpole_teacher(), 2, 2, 0.1)
+    buf = record.buffer
+    assert (buf["n_states"], buf["n_held_out"]) == (len(train), len(held_out))
+    assert buf["n_val"] == max(1, int(len(train) * 0.1))
+    assert (buf["epsilon"], buf["train_episodes"], buf["held_out_episodes"]) == (0.1, 2, 2)
+
+
+def test_return_percentages_come_from_the_records_own_returns(record):
+    teacher = np.array(record.teacher["returns"])
+    assert record.teacher["return_mean"] == pytest.approx(teacher.mean())
+    for run in record.runs:
+        returns = np.array(run.returns)
+        mean, lo, hi = mean_ci(returns)
+        assert run.return_mean == pytest.approx(returns.mean()) == mean
+        assert run.return_ci == pytest.approx([lo, hi])
+        assert run.return_pct == pytest.approx(100.0 * returns.mean() / teacher.mean())
+        assert run.return_pct_ci == pytest.approx([100.0 * lo / teacher.mean(), 100.0 * hi / teacher.mean()])
+
+
+def test_parameter_counts_match_the_architecture(record):
+    assert _hand_count(8) == 162 and _hand_count(64) == 4866
+    assert record.teacher["params"] == _hand_count(64)
+    assert record.students == [{"width": 8, "params": 162, "params_pct": pytest.approx(100 * 162 / 4866)}]
+    assert all(r.params == 162 for r in record.runs)
+
+
+def test_same_params_give_the_same_record(record):
+    again = cp.run(cp.CartpoleConfig(**copy.deepcopy(SMOKE)))
+    assert {**again.to_json(), "seconds": None} == {**record.to_json(), "seconds": None}
+
+
+def test_key_changes_with_each_parameter_and_only_with_them(tmp_path, monkeypatch):
+    key = step_key(cp.EXPERIMENT, "cartpole", SMOKE)
+    assert step_key(cp.EXPERIMENT, "cartpole", {**SMOKE, "world_seeds": [3], "work_dir": "elsewhere"}) == key
+    assert step_key(cp.EXPERIMENT, "cartpole", {**SMOKE, "lr": 1e-3}) == step_key(
+        cp.EXPERIMENT, "cartpole", {**SMOKE, "lr": 0.001}
+    )
+    changes = {
+        "cartpole_widths": [8, 4],
+        "cartpole_seeds": [0, 2],
+        "cartpole_episodes": 3,
+        "cartpole_eval_episodes": 3,
+        "cartpole_epsilon": 0.2,
+        "cartpole_episodes_eval": 4,
+        "alpha": 0.5,
+        "temperature": 2.0,
+        "epochs": 3,
+        "max_grad_norm": None,
+    }
+    keys = {name: step_key(cp.EXPERIMENT, "cartpole", {**SMOKE, name: value}) for name, value in changes.items()}
+    assert key not in keys.values() and len(set(keys.values())) == len(changes)
+    retrained = tmp_path / "teacher.pt"
+    retrained.write_bytes(cp.TEACHER_FILE.read_bytes() + b"\0")
+    monkeypatch.setattr(cp, "TEACHER_FILE", retrained)
+    experiment = cp.EXPERIMENT.__class__(**{**cp.EXPERIMENT.__dict__, "inputs": lambda config: [retrained]})
+    assert step_key(experiment, "cartpole", SMOKE) != key
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("cartpole_widths", [8, 0]),
+        ("cartpole_widths", [8, 8]),
+        ("cartpole_widths", [8.0]),
+        ("cartpole_seeds", []),
+        ("cartpole_seeds", [0, 1, 0]),
+        ("cartpole_epsilon", 1.5),
+        ("cartpole_epsilon", -0.1),
+        ("cartpole_episodes", 0),
+        ("cartpole_eval_episodes", 0),
+        ("cartpole_episodes_eval", 1),
+        ("alpha", 1.0),
+        ("temperature", 0.0),
+    ],
+)
+def test_bad_parameters_are_rejected_by_name(name, value):
+    with pytest.raises(ValueError, match=f"^{name}="):
+        cp.CartpoleConfig(**{**SMOKE, name: value})
+
+
+def test_no_widths_no_section():
+    assert cp.units(cp.CartpoleConfig(cartpole_widths=[])).steps == {}
+
+
+def test_summary_means_and_paired_tests_come_from_the_runs(record):
+    summary = cp.summarize_record(record)
+    assert summary.modes == MODE_ORDER and summary.compare_width == 8 and summary.n_seeds == 2
+    for row in summary.rows:
+        runs = [r for r in record.runs if r.mode == row["mode"]]
+        assert row["return_pct"]["mean"] == pytest.approx(np.mean([r.return_pct for r in runs]))
+        agree = [r.held_out["action_agreement"] for r in runs]
+        assert row["action_agreement"]["mean"] == pytest.approx(np.mean(agree))
+        assert row["action_agreement"]["low"] <= np.mean(agree) <= row["action_agreement"]["high"]
+    assert set(summary.pairs) == {"return_pct", "action_agreement"}
+    assert set(summary.pairs["return_pct"]) == {"hard_only - blended", "hard_only - soft_only", "blended - soft_only"}
+    one_seed = cp.CartpoleRecord.from_json(
+        {**record.to_json(), "seeds": [0], "runs": [r.to_json() for r in record.runs if r.seed == 0]}
+    )
+    single = cp.summarize_record(one_seed)
+    assert single.pairs == {} and all(r["return_pct"]["low"] is None for r in single.rows)
+
+
+def _fake(returns: dict[str, float], agreement: dict[str, float], widths=(32,)) -> cp.CartpoleSummary:
+    """A summary of chosen per-mode values (three seeds, +-1 point around them)."""
+    runs = [
+        cp.CartpoleRun(
+            w, s, m, {"hard_only": 0.0, "blended": 0.7, "soft_only": 1.0}[m], _hand_count(w),
+            {"action_agreement": agreement[m] + 0.01 * (s - 1), "prob_similarity_t1": 0.9, "regret": 0.01},
+            {}, 1, [500.0], 500.0, [500.0, 500.0], returns[m] + (s - 1), [0.0, 0.0],
+        )
+        for w in widths
+        for s in (0, 1, 2)
+        for m in MODE_ORDER
+    ]  # fmt: skip
+    students = [{"width": w, "params": _hand_count(w), "params_pct": 100 * _hand_count(w) / 4866} for w in widths]
+    teacher = {"params": 4866, "hidden": 64, "return_mean": 500.0, "return_ci": [500.0, 500.0], "returns": [500.0] * 4}
+    modes = {"soft_only": 1.0, "blended": 0.7, "hard_only": 0.0}  # JSON order: sorted by name, not alpha
+    rec = cp.CartpoleRecord({}, "", "CartPole-v1", list(widths), [0, 1, 2], modes, teacher, {}, {}, students, runs, {})
+    return cp.summarize_record(rec)
+
+
+def test_interpretation_ranks_the_modes_from_the_numbers():
+    soft_best = _fake(
+        {"hard_only": 80.0, "blended": 90.0, "soft_only": 99.0}, {"hard_only": 0.9, "blended": 0.8, "soft_only": 0.7}
+    )
+    text = report.interpretation(soft_best)
+    assert "closed-loop return as soft_only (99.0%) > blended (90.0%) > hard_only (80.0%)" in text
+    assert "agreement as hard_only (90.0%) > blended (80.0%) > soft_only (70.0%)" in text
+    assert "The leaders differ" in text and "width 32: soft_only (99.0%)" in text
+
+    hard_best = _fake(
+        {"hard_only": 99.0, "blended": 90.0, "soft_only": 80.0}, {"hard_only": 0.9, "blended": 0.8, "soft_only": 0.7}
+    )
+    assert "The two rankings are the same" in report.interpretation(hard_best)
+
+    same_leader = _fake(
+        {"hard_only": 99.0, "blended": 80.0, "soft_only": 90.0}, {"hard_only": 0.9, "blended": 0.8, "soft_only": 0.7}
+    )
+    text = report.interpretation(same_leader)
+    assert "Both rankings put hard_only first" in text and "leaders differ" not in text
+
+    tie = _fake(dict.fromkeys(MODE_ORDER, 100.0), {"hard_only": 0.9, "blended": 0.8, "soft_only": 0.7})
+    assert "return as a tie between all modes (100.0%)" in report.interpretation(tie)
+
+
+def _rows(agreements: dict[str, float]) -> list[ResultRow]:
+    zero = dict.fromkeys(ResultRow.__dataclass_fields__, 0.0)
+    return [
+        ResultRow(
+            **{
+                **zero,
+                "mode": m,
+                "loss_fn": "kl",
+                "n_val": 1,
+                "best_epoch": 0,
+                "final_action_agreement": a,
+                "final_prob_similarity_t1": 0.9,
+            }
+        )
+        for m, a in agreements.items()
+    ]
+
+
+def test_interpretation_compares_with_the_synthetic_ranking():
+    summary = _fake(
+        {"hard_only": 80.0, "blended": 90.0, "soft_only": 99.0}, {"hard_only": 0.9, "blended": 0.8, "soft_only": 0.7}
+    )
+    assert "table is absent" in report.interpretation(summary, None)
+    assert "table is absent" in report.interpretation(summary, [])
+    like_agreement = report.interpretation(summary, _rows({"hard_only": 0.95, "blended": 0.94, "soft_only": 0.93}))
+    assert "rank by agreement as hard_only (95.0%) > blended (94.0%) > soft_only (93.0%)" in like_agreement
+    assert "held-out agreement gives the same order and closed-loop return a different order" in like_agreement
+    like_return = report.interpretation(summary, _rows({"hard_only": 0.93, "blended": 0.94, "soft_only": 0.95}))
+    assert "held-out agreement gives a different order and closed-loop return the same order" in like_return
+
+
+def test_rank_modes_groups_ties_at_the_shown_precision():
+    assert report.rank_modes({"a": 0.91, "b": 0.95, "c": 0.9504}, 3) == [["b", "c"], ["a"]]
+    assert report.rank_modes({"a": 1.0, "b": 2.0}, 0) == [["b"], ["a"]]
+
+
+def test_compression_table_lists_sizes_and_returns():
+    summary = _fake(
+        {"hard_only": 80.0, "blended": 90.0, "soft_only": 99.0}, dict.fromkeys(MODE_ORDER, 0.8), widths=(32, 4)
+    )
+    lines = report.compression_table(summary).strip().splitlines()
+    assert len(lines) == 2 + 1 + 2  # header, rule, teacher, two widths
+    assert lines[2].startswith("| teacher (width 64) | 4,866 | 100.0 |")
+    assert lines[3].startswith(f"| student width 32 | 1,410 | {100 * 1410 / 4866:.1f} | 80.0 [")
+    assert lines[4].startswith("| student width 4 | 66 | 1.4 | 80.0 [")
+    assert "99.0 [" in lines[3]
+    assert report.fidelity_table(summary).count("\n") == 2 + 6
+
+
+def test_figures_are_matplotlib_figures(record):
+    summary = cp.summarize_record(record)
+    returns, fidelity = report.figure_returns(summary), report.figure_fidelity(summary)
+    assert isinstance(returns, Figure) and isinstance(fidelity, Figure)
+    assert len(returns.axes) == 1 and len(fidelity.axes) == 3
+    assert len(returns.axes[0].get_legend().get_texts()) == 2 + len(MODE_ORDER)  # Rusu box, teacher, modes
