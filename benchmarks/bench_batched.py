@@ -1,4 +1,4 @@
-"""Throughput of ``distill_lib.core.batched``: S students trained at once vs one at a time.
+"""Throughput of the stacked training loop (``train_batched``): S students trained at once vs one at a time.
 
 Prints student training steps per second (one step = one mini-batch update of one
 student, validation included in the wall time) for ``train_batched`` over S students and
@@ -26,9 +26,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from distill_lib.core.batched import train_alone, train_batched
 from distill_lib.core.config import RunConfig, mode_for_alpha
 from distill_lib.core.networks import build_student, build_teacher
+from distill_lib.core.training import train_alone, train_batched
 
 
 def sweep_configs(n: int, epochs: int) -> list[RunConfig]:

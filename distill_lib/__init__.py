@@ -1,9 +1,11 @@
 """distill_lib: a small library for distilling Q-network policies.
 
-One concept per module: ``config`` (the validated run config), ``networks`` (teacher and
-student Q-networks), ``losses`` and ``metrics`` (pure functions of logits), ``data``
-(state buffers and checkpoints), ``training`` (the loop), ``batched`` (many students at
-once), ``stats`` (statistics over seeds), ``study`` (the runner), ``report`` and ``plots``.
+Four layers, one folder each (lower layers never import higher ones): ``core`` (what a
+student is and how it learns: config, networks, losses, metrics, the training loop, data),
+``rl`` (environments, closed-loop evaluation, the DQN that trains teachers), ``report``
+(statistics, tables, figures, HTML), ``experiments`` (one module per question, and the
+registry), ``runner`` (planning and executing a study); ``records`` below them all
+(atomic files, provenance, JSON records).
 
 The names below are imported on first use, so ``distill-study`` starts without loading
 torch (its kernels load it while they wait for their turn).

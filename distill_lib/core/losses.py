@@ -1,72 +1,271 @@
-"""Distillation losses: pure functions of ``(B, A)`` logit tensors.
+"""Distillation losses: pure functions of Q-value logits, for one student or many at once.
 
-The student's and teacher's Q-values are treated as logits over actions.
+The student's and teacher's Q-values are treated as logits over actions. Every loss takes
+logits with the actions on axis ``dim`` of the last two (``(B, A)`` with ``dim=-1`` for one
+student; ``(S, B, A)``, or ``(S, A, B)`` with ``dim=-2``, for S students) and returns one
+value per student: a scalar for ``(B, A)``, ``(S,)`` for a leading student axis. Per-student
+``alpha`` and ``temperature`` may be Python floats or tensors of shape ``(...)``.
 
 - Soft term (Hinton, Vinyals & Dean 2015, "Distilling the Knowledge in a Neural
   Network"): ``KL(softmax(t/T) || softmax(s/T)) * T^2``. The ``T^2`` keeps the gradient
   magnitude of the soft term roughly independent of T, since the softened logits'
   gradients scale as ``1/T^2``.
 - Hard term: cross-entropy of the student's logits against the teacher's argmax action.
-- Blend: ``alpha * soft + (1 - alpha) * hard``; at ``alpha == 1`` the hard term is not
-  computed at all (as in the original trainer).
-- MSE alternative (Rusu et al. 2016, "Policy Distillation", sec. 3): mean squared error on
-  the raw Q-values; it has no temperature and no hard term.
+- Blend (``"kl"``): ``alpha * soft + (1 - alpha) * hard``; at ``alpha == 1`` the hard term is
+  not computed at all, at ``alpha == 0`` the soft term (as in the original trainer).
+- MSE alternative (``"mse"``; Rusu et al. 2016, "Policy Distillation", sec. 3): mean squared
+  error on the raw Q-values; it has no temperature and no hard term.
+
+``LOSSES`` is the one place an objective is defined: a new objective is one entry there
+(``RunConfig.loss_fn`` names it; the training loop calls it for one student or for S).
+
+The teacher's side may be passed as logits or as ``Targets``, the teacher's probabilities
+and greedy actions computed once (the stacked trainer builds them once per temperature for
+its whole buffer: a softmax over a size-4 last axis is slow on the CPU, so the stacked
+trainer also keeps its logits as ``(S, A, B)``, ``dim=-2``, where the student's softmax runs
+vectorised over states).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, Protocol
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["SOFT_LOSSES", "distillation_loss", "hard_ce_loss", "mse_q_loss", "soft_kl_loss"]
+__all__ = [
+    "LOSSES",
+    "Loss",
+    "PerStudent",
+    "Targets",
+    "distillation_loss",
+    "expand_per_student",
+    "greedy_action",
+    "hard_ce_loss",
+    "kl_blend_loss",
+    "mse_q_loss",
+    "per_student_loss",
+    "soft_kl_loss",
+    "teacher_logits",
+    "teacher_probs",
+]
+
+#: a per-student hyper-parameter: one float for every student, or a tensor ``(...)``, one value each
+PerStudent = float | torch.Tensor
 
 
-def soft_kl_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
-    """``KL(softmax(t/T) || softmax(s/T)) * T^2``, averaged over the batch (``batchmean``)."""
-    log_p_s = F.log_softmax(student / temperature, dim=-1)  # (B, A)
-    p_t = F.softmax(teacher / temperature, dim=-1)  # (B, A)
-    return F.kl_div(log_p_s, p_t, reduction="batchmean") * temperature * temperature
+def expand_per_student(value: PerStudent, like: torch.Tensor) -> PerStudent:
+    """A per-student value ``(...)`` broadcast over the last two axes, ``(..., 1, 1)``, in ``like``'s dtype."""
+    return value.to(like.dtype)[..., None, None] if isinstance(value, torch.Tensor) else value
 
 
-def hard_ce_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of the student's logits against the teacher's greedy action."""
-    return F.cross_entropy(student, teacher.argmax(dim=-1))
+class Targets(NamedTuple):
+    """The teacher's side of the losses at one temperature, laid out as its logits (actions on ``dim``)."""
+
+    q: torch.Tensor  # (..., B, A) the teacher's logits
+    p: torch.Tensor  # (..., B, A) softmax(q / T)
+    plogp: torch.Tensor  # (..., B, A) xlogy(p, p): the teacher's part of KL(p || p_s)
+    action: torch.Tensor  # (..., B, 1) greedy action (keepdim on the action axis)
+
+    @classmethod
+    def of(cls, teacher: torch.Tensor, temperature: PerStudent) -> Targets:
+        """From the teacher's logits ``(..., B, A)`` (actions last) at per-student temperatures ``(...)``."""
+        # Row by row, as per-batch code does, whatever layout the caller wants afterwards: a softmax
+        # along the other axis of a transposed copy differs in the last bit (the stacked trainer's
+        # published numbers come from this form).
+        p = F.softmax(teacher / expand_per_student(temperature, teacher), dim=-1)  # (..., B, A)
+        return cls(q=teacher, p=p, plogp=torch.xlogy(p, p), action=teacher.argmax(-1, keepdim=True))
+
+    def narrow(self, dim: int, start: int, length: int) -> Targets:
+        """States ``start:start + length`` along ``dim`` of every field (``torch.Tensor.narrow``)."""
+        return Targets(*(t.narrow(dim, start, length) for t in self))
 
 
-def mse_q_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """Mean squared error on raw Q-values; ``temperature`` is accepted and ignored."""
-    del temperature
-    return F.mse_loss(student, teacher)
+def teacher_logits(teacher: torch.Tensor | Targets) -> torch.Tensor:
+    """The teacher's Q-values, from logits or ``Targets``."""
+    return teacher.q if isinstance(teacher, Targets) else teacher
 
 
-#: soft-term choice by ``RunConfig.loss_fn``
-SOFT_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]] = {
-    "kl": soft_kl_loss,
+def teacher_probs(
+    teacher: torch.Tensor | Targets, temperature: PerStudent, dim: int = -1
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(p, xlogy(p, p))`` with ``p = softmax(t / T)`` over the action axis ``dim``."""
+    if isinstance(teacher, Targets):
+        return teacher.p, teacher.plogp
+    p = F.softmax(teacher / expand_per_student(temperature, teacher), dim=dim)
+    return p, torch.xlogy(p, p)
+
+
+def greedy_action(logits: torch.Tensor | Targets, dim: int = -1) -> torch.Tensor:
+    """The argmax action over axis ``dim``, kept as a size-1 axis (``Targets`` carry the teacher's).
+
+    Computed with the actions last: on the CPU an argmax along a strided axis is several times slower.
+    """
+    if isinstance(logits, Targets):
+        return logits.action
+    if dim in (-1, logits.ndim - 1):
+        return logits.argmax(-1, keepdim=True)
+    return logits.movedim(dim, -1).contiguous().argmax(-1, keepdim=True).movedim(-1, dim)
+
+
+def soft_kl_loss(
+    student: torch.Tensor, teacher: torch.Tensor | Targets, temperature: PerStudent, dim: int = -1
+) -> torch.Tensor:
+    """``KL(softmax(t/T) || softmax(s/T)) * T^2``, summed over actions, averaged over states (Hinton et al. 2015).
+
+    The expression of ``F.kl_div(log_p_s, p_t, reduction="batchmean")`` (``sum(xlogy(p_t, p_t)
+    - p_t * log_p_s) / B``), written out so that it reduces per student; for ``(B, A)`` input it
+    is bit for bit ``F.kl_div``'s value and gradient.
+    """
+    p, plogp = teacher_probs(teacher, temperature, dim)
+    log_p_s = F.log_softmax(student / expand_per_student(temperature, student), dim=dim)
+    t = _scalar(temperature, student)
+    return (plogp - p * log_p_s).sum((-2, -1)) / _n_states(student, dim) * t * t
+
+
+def hard_ce_loss(student: torch.Tensor, teacher: torch.Tensor | Targets, dim: int = -1) -> torch.Tensor:
+    """``-mean_b log softmax(s_b)[argmax t_b]``: cross-entropy against the teacher's greedy action.
+
+    The "hard target" term of Hinton et al. 2015, with the teacher's argmax as the label.
+    """
+    action = greedy_action(teacher, dim)
+    if student.ndim == 2 and dim in (-1, 1):
+        # Exact form for one student: F.cross_entropy's nll_loss sums the batch in cascaded partial
+        # sums of 16, which round differently from a tensor sum. The seed-compatible path's losses
+        # (its train/val loss, hence its best epoch and the acceptance table) depend on those bits;
+        # the gradient is the same either way.
+        return F.cross_entropy(student, action.squeeze(-1))
+    return -F.log_softmax(student, dim=dim).gather(dim, action).sum((-2, -1)) / _n_states(student, dim)
+
+
+def mse_q_loss(
+    student: torch.Tensor,
+    teacher: torch.Tensor | Targets,
+    alpha: PerStudent | None = None,
+    temperature: PerStudent | None = None,
+    dim: int = -1,
+) -> torch.Tensor:
+    """``mean (s - t)^2`` over states and actions (Rusu et al. 2016); ``alpha`` and ``temperature`` are ignored.
+
+    For ``(B, A)`` input this is bit for bit ``F.mse_loss(s, t)``'s value and gradient.
+    """
+    del alpha, temperature, dim
+    return F.mse_loss(student, teacher_logits(teacher), reduction="none").mean((-2, -1))
+
+
+def kl_blend_loss(
+    student: torch.Tensor, teacher: torch.Tensor | Targets, alpha: PerStudent, temperature: PerStudent, dim: int = -1
+) -> torch.Tensor:
+    """``alpha * KL(p_t^T || p_s^T) * T^2 + (1 - alpha) * CE(s, argmax t)`` (Hinton et al. 2015).
+
+    A term whose weight is zero for every student is not computed (``alpha == 1``: soft only,
+    as the original trainer; ``alpha == 0``: hard only). Where only some students need a
+    term, the others multiply it by an exact zero, which changes neither value nor gradient.
+    For a tensor ``alpha`` pass float64 (the configs' Python floats): ``1 - alpha`` is then
+    rounded once, as with Python floats.
+    """
+    if _everywhere(alpha, 0.0):
+        return hard_ce_loss(student, teacher, dim)  # 0 * soft + 1 * hard is hard exactly, value and gradient
+    soft = soft_kl_loss(student, teacher, temperature, dim)
+    if _everywhere(alpha, 1.0):
+        return soft
+    hard = hard_ce_loss(student, teacher, dim)
+    return _scalar(alpha, soft) * soft + _scalar(1.0 - alpha, soft) * hard
+
+
+class Loss(Protocol):
+    """An objective: per-student loss ``(...)`` from student and teacher logits ``(..., B, A)``."""
+
+    def __call__(
+        self,
+        student: torch.Tensor,
+        teacher: torch.Tensor | Targets,
+        alpha: PerStudent,
+        temperature: PerStudent,
+        dim: int = -1,
+    ) -> torch.Tensor: ...
+
+
+#: objective by ``RunConfig.loss_fn``: the one place an objective is defined
+LOSSES: dict[str, Loss] = {
+    "kl": kl_blend_loss,
     "mse": mse_q_loss,
 }
 
 
 def distillation_loss(
     student: torch.Tensor,
-    teacher: torch.Tensor,
-    alpha: float,
-    temperature: float,
+    teacher: torch.Tensor | Targets,
+    alpha: PerStudent,
+    temperature: PerStudent,
     loss_fn: str = "kl",
+    dim: int = -1,
 ) -> torch.Tensor:
-    """``alpha * soft + (1 - alpha) * hard``, or the soft term alone when ``alpha == 1``.
+    """The objective ``LOSSES[loss_fn]`` for one student (``(B, A)``) or S (``(S, B, A)``).
 
-    With ``loss_fn == "mse"`` the objective is the MSE on Q-values alone.
+    ``"kl"``: ``alpha * KL(p_t^T || p_s^T) * T^2 + (1 - alpha) * CE(s, argmax t)`` (Hinton et al.
+    2015); ``"mse"``: ``mean (s - t)^2`` on the Q-values (Rusu et al. 2016).
     """
-    if loss_fn == "kl" and alpha == 0.0:
-        # 0 * soft + 1 * hard is hard exactly, in value and gradient: skip the unused term
-        return hard_ce_loss(student, teacher)
-    soft = SOFT_LOSSES[loss_fn](student, teacher, temperature)
-    if loss_fn == "mse" or alpha == 1.0:
-        return soft
-    return alpha * soft + (1.0 - alpha) * hard_ce_loss(student, teacher)
+    return LOSSES[loss_fn](student, teacher, alpha, temperature, dim=dim)
 
 
-#: every objective by name (temporary alias; the unified losses module defines it)
-LOSSES = SOFT_LOSSES
+def per_student_loss(
+    names: Sequence[str],
+    student: torch.Tensor,
+    teacher: torch.Tensor | Targets,
+    alpha: PerStudent,
+    temperature: PerStudent,
+    dim: int = -1,
+) -> torch.Tensor:
+    """Each student's own objective ``LOSSES[names[s]]``, S students at once: ``(S,)`` (a scalar for one student).
+
+    Students are grouped by objective; a student's value does not depend on its group (every
+    reduction is per student), so a batch may mix objectives.
+    """
+    if len(set(names)) == 1:
+        return LOSSES[names[0]](student, teacher, alpha, temperature, dim=dim)
+    parts, order = [], []
+    for name in dict.fromkeys(names):
+        rows = [s for s, n in enumerate(names) if n == name]
+        idx = torch.tensor(rows, device=student.device)
+        pick = _pick(idx)
+        parts.append(LOSSES[name](student[idx], pick(teacher), pick(alpha), pick(temperature), dim=dim))
+        order += rows
+    inverse = torch.empty(len(order), dtype=torch.long, device=student.device)
+    inverse[torch.tensor(order, device=student.device)] = torch.arange(len(order), device=student.device)
+    return torch.cat(parts)[inverse]
+
+
+# ----------------------------------------------------------------------------------------
+# Per-student arguments
+# ----------------------------------------------------------------------------------------
+
+
+def _pick(idx: torch.Tensor) -> Callable[[Any], Any]:
+    """Rows ``idx`` of the student axis of a tensor, ``Targets`` or per-student value (floats pass through)."""
+
+    def pick(value: Any) -> Any:
+        if isinstance(value, Targets):
+            return Targets(*(t[idx] for t in value))
+        return value[idx] if isinstance(value, torch.Tensor) else value
+
+    return pick
+
+
+def _scalar(value: PerStudent, like: torch.Tensor) -> PerStudent:
+    """A per-student value ``(...)`` in ``like``'s dtype (a float stays a float)."""
+    return value.to(like.dtype) if isinstance(value, torch.Tensor) else value
+
+
+def _everywhere(value: PerStudent, target: float) -> bool:
+    """Whether every student's value is ``target`` (a host-side check: cheaper than two tensor ops)."""
+    values = value.reshape(-1).tolist() if isinstance(value, torch.Tensor) else [value]
+    return all(v == target for v in values)
+
+
+def _n_states(logits: torch.Tensor, dim: int) -> int:
+    """The number of states of the batch: the one of the last two axes that is not ``dim``."""
+    if dim not in (-1, -2, logits.ndim - 1, logits.ndim - 2):
+        raise ValueError(f"dim={dim}: the action axis must be one of the last two (-1 or -2)")
+    return logits.shape[-2] if dim in (-1, logits.ndim - 1) else logits.shape[-1]

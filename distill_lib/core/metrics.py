@@ -1,13 +1,23 @@
-"""Fidelity metrics of a student against its teacher: pure functions of ``(B, A)`` Q-values.
+"""Fidelity metrics of a student against its teacher: pure functions of Q-values, one student or many.
 
-All take the student's Q-values first and the teacher's second and return a Python float
-(a mean over the batch) unless stated otherwise.
+All take the student's Q-values first and the teacher's second, states on the second-last
+axis and actions on the last (``(N, A)`` for one student, ``(S, N, A)`` for S), and return
+a tensor with one value per student: a scalar for ``(N, A)``, ``(S,)`` for ``(S, N, A)``
+(``.item()`` / ``.tolist()`` give Python floats). ``regret`` and ``action_gap`` are
+per-state ``(..., N)``. ``prob_similarity`` and ``action_agreement`` also take the actions
+on axis ``dim=-2`` and the teacher as ``losses.Targets`` (the stacked trainer's layout).
+
+The probability metrics follow the original note (``1 - mean |p_t - p_s|``); the KL is the
+soft term of Hinton et al. 2015 without its ``T^2``; regret is measured in the teacher's
+Q-values; the action gap is the gap between the teacher's two best actions (Farahmand 2011).
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from .losses import PerStudent, Targets, expand_per_student, greedy_action, teacher_probs
 
 __all__ = [
     "action_agreement",
@@ -23,68 +33,83 @@ __all__ = [
 ]
 
 
-def action_agreement(student: torch.Tensor, teacher: torch.Tensor) -> float:
-    """Fraction of states where the student's greedy action equals the teacher's."""
-    return (student.argmax(-1) == teacher.argmax(-1)).double().mean().item()
+def action_agreement(student: torch.Tensor, teacher: torch.Tensor | Targets, dim: int = -1) -> torch.Tensor:
+    """Fraction of states where the student's greedy action equals the teacher's (float64)."""
+    same = greedy_action(student, dim) == greedy_action(teacher, dim)  # (..., N, 1) or (..., 1, N)
+    return same.double().mean((-2, -1))
 
 
-def top2_agreement(student: torch.Tensor, teacher: torch.Tensor) -> float:
-    """Fraction of states where the teacher's greedy action is among the student's top two."""
-    top2 = student.topk(2, dim=-1).indices  # (B, 2)
-    return (top2 == teacher.argmax(-1, keepdim=True)).any(-1).double().mean().item()
+def top2_agreement(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Fraction of states where the teacher's greedy action is among the student's top two (float64)."""
+    top2 = student.topk(2, dim=-1).indices  # (..., N, 2)
+    return (top2 == teacher.argmax(-1, keepdim=True)).any(-1).double().mean(-1)
 
 
-def prob_similarity(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 1.0) -> float:
+def prob_similarity(
+    student: torch.Tensor, teacher: torch.Tensor | Targets, temperature: PerStudent = 1.0, dim: int = -1
+) -> torch.Tensor:
     """``1 - mean |softmax(t/T) - softmax(s/T)|`` over actions and states (the original's metric)."""
-    p_t = F.softmax(teacher / temperature, dim=-1)
-    p_s = F.softmax(student / temperature, dim=-1)
-    return (1.0 - (p_t - p_s).abs().mean()).item()
+    p_t, _ = teacher_probs(teacher, temperature, dim)
+    p_s = F.softmax(student / expand_per_student(temperature, student), dim=dim)
+    return 1.0 - (p_t - p_s).abs().mean((-2, -1))
 
 
-def kl_divergence(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 1.0) -> float:
+def kl_divergence(student: torch.Tensor, teacher: torch.Tensor, temperature: PerStudent = 1.0) -> torch.Tensor:
     """``KL(p_t || p_s)`` at temperature T, mean over states (no ``T^2`` factor)."""
-    log_p_s = F.log_softmax(student / temperature, dim=-1)
-    log_p_t = F.log_softmax(teacher / temperature, dim=-1)
-    return (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1).mean().item()
+    log_p_s = F.log_softmax(student / expand_per_student(temperature, student), dim=-1)
+    log_p_t = F.log_softmax(teacher / expand_per_student(temperature, teacher), dim=-1)
+    return _kl(log_p_s, log_p_t)
 
 
-def q_mse(student: torch.Tensor, teacher: torch.Tensor) -> float:
+def _kl(log_p_s: torch.Tensor, log_p_t: torch.Tensor) -> torch.Tensor:
+    """``sum_a p_t (log p_t - log p_s)``, mean over states, from log-probabilities ``(..., N, A)``."""
+    return (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1).mean(-1)
+
+
+def q_mse(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     """Mean squared error of the Q-values."""
-    return F.mse_loss(student, teacher).item()
+    return F.mse_loss(student, teacher, reduction="none").mean((-2, -1))
 
 
-def q_mae(student: torch.Tensor, teacher: torch.Tensor) -> float:
+def q_mae(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     """Mean absolute error of the Q-values."""
-    return F.l1_loss(student, teacher).item()
+    return F.l1_loss(student, teacher, reduction="none").mean((-2, -1))
 
 
-def q_cosine(student: torch.Tensor, teacher: torch.Tensor) -> float:
+def q_cosine(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     """Mean cosine similarity of the per-state Q-vectors."""
-    return F.cosine_similarity(student, teacher, dim=-1).mean().item()
+    return F.cosine_similarity(student, teacher, dim=-1).mean(-1)
 
 
 def regret(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
-    """Per-state cost of the student's choice in teacher Q terms: ``q_t[a_t*] - q_t[a_s*]`` (B,)."""
+    """Per-state cost of the student's choice in teacher Q terms: ``q_t[a_t*] - q_t[a_s*]`` ``(..., N)``."""
     best = teacher.max(-1).values
     chosen = teacher.gather(-1, student.argmax(-1, keepdim=True)).squeeze(-1)
     return best - chosen
 
 
 def action_gap(teacher: torch.Tensor) -> torch.Tensor:
-    """Per-state gap between the teacher's two largest Q-values (B,): small means a near-tie."""
+    """Per-state gap between the teacher's two largest Q-values ``(..., N)``: small means a near-tie."""
     top2 = teacher.topk(2, dim=-1).values
-    return top2[:, 0] - top2[:, 1]
+    return top2[..., 0] - top2[..., 1]
 
 
-def fidelity_metrics(student: torch.Tensor, teacher: torch.Tensor) -> dict[str, float]:
-    """Every temperature-free metric (probabilities at T = 1) over a whole set of states."""
+def fidelity_metrics(student: torch.Tensor, teacher: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every temperature-free metric (probabilities at T = 1) over a whole set of states: each ``(...)``."""
+    log_p_s, log_p_t = F.log_softmax(student, dim=-1), F.log_softmax(teacher, dim=-1)  # T = 1: x / 1 is x
+    if student.ndim == 2:
+        similarity = prob_similarity(student, teacher, 1.0)
+    else:
+        # Exact form of the stacked trainer's published numbers: exp(log_softmax), not softmax
+        # (the two differ in the last bit); one student keeps the original's softmax above.
+        similarity = 1.0 - (log_p_t.exp() - log_p_s.exp()).abs().mean((-2, -1))
     return {
         "action_agreement": action_agreement(student, teacher),
         "top2_agreement": top2_agreement(student, teacher),
-        "prob_similarity_t1": prob_similarity(student, teacher, 1.0),
-        "kl_t1": kl_divergence(student, teacher, 1.0),
+        "prob_similarity_t1": similarity,
+        "kl_t1": _kl(log_p_s, log_p_t),
         "q_mse": q_mse(student, teacher),
         "q_mae": q_mae(student, teacher),
         "q_cosine": q_cosine(student, teacher),
-        "regret": regret(student, teacher).mean().item(),
+        "regret": regret(student, teacher).mean(-1),
     }

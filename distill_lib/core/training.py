@@ -1,45 +1,71 @@
-"""The training loop: one student distilled from a frozen teacher under one objective.
+"""The training loop: students distilled from frozen teachers, one at a time or many at once.
 
-Reads top to bottom as the reference protocol (steps 4-8):
+``train`` is the one loop; it reads top to bottom as the reference protocol:
 
-4. seed ``random``, numpy's global RNG and torch with ``seed + 30000``; split with
-   ``numpy.random.permutation`` (train = first ``N - n_val``, validation = the rest);
-5. each epoch: student in train mode, batches in ``torch.randperm`` order, teacher
-   forward without grad, loss, zero_grad, backward, gradient clipping, Adam step;
-6. the loss of ``distill_lib.losses.distillation_loss``;
-7. after each epoch, student in eval mode; validation in mini-batches in the order of a
-   fresh ``torch.randperm(n_val)`` (it consumes the RNG, so it is kept even though the
-   order does not change the metrics much); loss and T-probability similarity are means
-   over batches, agreement over samples; every other metric over the whole split;
-8. the temperature decays after each epoch; the best validation loss and its epoch are
-   tracked, the best student is kept, "final" means the last epoch.
+1. the split: train = the first ``N - n_val`` states of a random permutation, validation the rest;
+2. the students' weights and their Adam optimiser (Kingma & Ba 2015);
+3. each epoch: the order of the training batches and the dropout masks;
+4. each batch: the teacher's targets, the students' forward pass (train mode), the loss
+   ``losses.LOSSES[config.loss_fn]``, backward, gradient-norm clipping (Pascanu et al.
+   2013), an Adam step;
+5. after each epoch, validation (students in eval mode) in mini-batches, in the order of a
+   fresh random permutation of the split: loss and T-probability similarity are means over
+   batches, agreement over samples; every other metric is over the whole split
+   (``metrics.fidelity_metrics``);
+6. records, and the best validation loss and its epoch (the best student is kept; "final"
+   means the last epoch);
+7. the temperature decays after each epoch.
+
+Two parameters choose how the loop is executed, not what it computes:
+
+- ``streams``: where the random draws of steps 1, 3 and 5 come from: ``"global"``, torch's
+  global RNG seeded as the original trainer did (seed-compatible, one student), or
+  ``"per_student"``, one generator per student (``streams.StudentStreams``);
+- ``stacked``: how the students' weights are held and updated: one ``nn.Module`` with
+  ``torch.optim.Adam`` (``module_student.ModuleStudent``), or S students in one flat buffer with a batched
+  forward, clipping and Adam (``stacked.StackedStudents``; a leading student axis).
+
+The entry points keep their earlier signatures: ``train_student`` (global, module: the
+seed-compatible path, bit-identical to a plain implementation of the protocol),
+``train_alone`` (per-student streams, module: the executable specification of the stacked
+run) and ``train_batched`` (per-student streams, stacked).
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
-import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
-from .config import TRAINING_SEED_OFFSET, RunConfig
-from .losses import distillation_loss
-from .metrics import fidelity_metrics, prob_similarity
+from .config import RunConfig
+from .losses import per_student_loss
+from .metrics import action_agreement, fidelity_metrics, prob_similarity
+from .module_student import ModuleStudent
+from .networks import QNetwork
+from .stacked import NORM_KEYS, StackedStudents
+from .streams import GlobalDraws, StudentStreams
 
 __all__ = [
     "TrainResult",
     "epoch_progress",
-    "evaluate",
-    "seed_everything",
     "single_thread",
-    "split_indices",
+    "train",
+    "train_alone",
+    "train_batched",
     "train_student",
 ]
+
+#: the keys shared by every run of one stacked call (the rest may differ per student)
+SHARED_FIELDS = ("input_dim", "output_dim", "n_states", "epochs", "batch_size", "lr", "val_fraction", "student_width")
+
+#: ``TrainResult.extra["protocol"]`` of the per-student streams
+STREAMS_PROTOCOL = "per-student streams (distill_lib.core.streams)"
 
 
 @dataclass
@@ -65,8 +91,6 @@ class TrainResult:
 @contextlib.contextmanager
 def epoch_progress(config: RunConfig) -> Iterator[Callable[[dict[str, float]], None]]:
     """A progress bar over epochs (tqdm) whose callback shows the latest agreement and loss."""
-    from tqdm.auto import tqdm
-
     bar = tqdm(total=config.epochs, desc=f"{config.mode} (alpha={config.alpha:g})", unit="epoch")
 
     def on_epoch(record: dict[str, float]) -> None:
@@ -90,45 +114,136 @@ def single_thread() -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def seed_everything(seed: int) -> None:
-    """Seed ``random``, numpy's global RNG and torch's global RNG."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+def train(
+    teachers: nn.Module | Sequence[nn.Module],
+    states: torch.Tensor,
+    students: Sequence[nn.Module],
+    configs: Sequence[RunConfig],
+    *,
+    streams: Literal["global", "per_student"],
+    stacked: bool,
+    progress: bool = False,
+    on_epoch: Callable[[list[dict[str, float]]], None] | None = None,
+) -> list[TrainResult]:
+    """Distil each ``teachers[s]`` into ``students[s]`` under ``configs[s]``: the one training loop.
 
+    Args:
+        teachers: one frozen teacher for all students, or one per student (any module
+            mapping ``(N, D)`` states to ``(N, A)`` Q-values; put in eval mode here).
+        states: the buffer, ``(n_states, input_dim)`` shared or, stacked,
+            ``(S, n_states, input_dim)`` one per student; its device is the run's.
+        students: the initial students; a module student is trained in place, stacked
+            students (``networks.QNetwork`` of one width) are read, not modified.
+        configs: one ``RunConfig`` per student. Stacked, ``seed``, ``alpha``, ``mode``,
+            ``temperature``, ``temp_decay``, ``loss_fn`` and ``max_grad_norm`` may differ per
+            student; the fields in ``SHARED_FIELDS`` must agree.
+        streams: ``"global"`` (seed-compatible; one module student) or ``"per_student"``.
+        stacked: hold the students in one flat buffer (``stacked.StackedStudents``), or
+            train one ``nn.Module`` (``module_student.ModuleStudent``).
+        progress: show a tqdm bar over epochs.
+        on_epoch: called after each epoch with the students' records.
 
-def split_indices(n_states: int, n_val: int) -> tuple[np.ndarray, np.ndarray]:
-    """Train/validation indices from numpy's global RNG (call after ``seed_everything``)."""
-    perm = np.random.permutation(n_states)
-    return perm[: n_states - n_val], perm[n_states - n_val :]
+    Returns:
+        One ``TrainResult`` per student.
+    """
+    teacher_list = _check_call(teachers, states, students, configs, streams, stacked)
+    ref, names = configs[0], [c.loss_fn for c in configs]
+    n_students, n_train, n_val, batch = len(configs), ref.n_states - ref.n_val, ref.n_val, ref.batch_size
+    for teacher in teacher_list:
+        teacher.eval()  # the teacher is frozen: dropout off, always
+    with single_thread() if states.device.type == "cpu" else contextlib.nullcontext():
+        # 1. the split (the global path first seeds random, numpy and torch with seed + 30000)
+        draws = (
+            GlobalDraws(ref.seed) if streams == "global" else StudentStreams([c.seed for c in configs], states.device)
+        )
+        train_idx, val_idx = draws.split(ref.n_states, n_val)  # (S, n_train), (S, n_val)
 
+        # 2. the students' weights and optimiser
+        net = (StackedStudents if stacked else ModuleStudent)(
+            teacher_list, states, students, configs, train_idx, val_idx
+        )
+        axis = -1 if net.action_dim == -2 else -2  # the states' axis of the losses' layout
+        alpha = net.per_student([c.alpha for c in configs], torch.float64)  # float64: 1 - alpha rounds once
+        temperatures = [c.temperature for c in configs]  # Python floats, decayed as the original did
+        histories: list[list[dict[str, float]]] = [[] for _ in range(n_students)]
+        best_val_loss, best_epoch = [float("inf")] * n_students, [-1] * n_students
 
-def evaluate(
-    student: nn.Module,
-    teacher: nn.Module,
-    x_val: torch.Tensor,
-    order: torch.Tensor,
-    config: RunConfig,
-    temperature: float,
-) -> dict[str, float]:
-    """Validation metrics after an epoch (protocol step 7), batches taken in ``order``."""
-    student.eval()
-    losses, similarities, agree = [], [], 0
-    with torch.no_grad():
-        for start in range(0, len(x_val), config.batch_size):
-            xb = x_val[order[start : start + config.batch_size]]
-            q_t, q_s = teacher(xb), student(xb)  # (B, A)
-            losses.append(distillation_loss(q_s, q_t, config.alpha, temperature, config.loss_fn).item())
-            similarities.append(prob_similarity(q_s, q_t, temperature))
-            agree += int((q_s.argmax(-1) == q_t.argmax(-1)).sum())
-        whole = fidelity_metrics(student(x_val), teacher(x_val))
-    whole.pop("action_agreement")  # same quantity as the sample count below
-    return {
-        "val_loss": float(np.mean(losses)),
-        "action_agreement": agree / len(x_val),
-        "mean_prob_similarity": float(np.mean(similarities)),
-        **whole,
-    }
+        for epoch in tqdm(range(ref.epochs), disable=not progress, desc=f"{n_students} students", unit="epoch"):
+            temperature = net.per_student(temperatures)
+            # 3. this epoch's batch order and dropout masks (None: nn.Dropout draws them in the forward)
+            order = draws.order(n_train)  # (S, n_train)
+            keep = draws.dropout(n_train, net.width, net.dropout_p, states.dtype)  # (S, 2, n_train, H)
+            net.start_epoch(order, temperatures)
+
+            # 4. one pass over the training split
+            train_losses = []
+            for start in range(0, n_train, batch):
+                x, target = net.batch(start, start + batch)  # the batch's states, the teacher's targets
+                q_s = net.forward(x, None if keep is None else keep[:, :, start : start + batch])  # (B, A) | (S, A, B)
+                loss = per_student_loss(names, q_s, target, alpha, temperature, dim=net.action_dim)  # () | (S,)
+                net.step(loss)  # backward, clipping, Adam
+                train_losses.append(loss.detach())
+
+            # 5. validation: batch means in the stream's order, agreement over samples, the rest on the whole split
+            val_order = draws.order(n_val)  # (S, n_val)
+            with torch.no_grad():
+                q_s, target = net.predict(val_order)
+                val_losses, similarities = [], []
+                for start in range(0, n_val, batch):
+                    n = min(batch, n_val - start)
+                    q_b, t_b = q_s.narrow(axis, start, n), target.narrow(axis, start, n)  # (B, A) | (S, A, B)
+                    val_losses.append(per_student_loss(names, q_b, t_b, alpha, temperature, dim=net.action_dim))
+                    similarities.append(prob_similarity(q_b, t_b, temperature, dim=net.action_dim))
+                agreement = action_agreement(q_s, target, dim=net.action_dim).reshape(-1).tolist()
+                whole = fidelity_metrics(*net.predict_split())
+                del whole["action_agreement"]  # the same quantity as the sample count above
+            means = {
+                key: torch.stack(values, -1).double().cpu().numpy().reshape(n_students, -1)  # (S, n_batches)
+                for key, values in (("train_loss", train_losses), ("val_loss", val_losses), ("sim", similarities))
+            }
+            whole_lists = {k: v.reshape(-1).tolist() for k, v in whole.items()}
+
+            # 6. records and the best epoch
+            records, improved = [], []
+            for i in range(n_students):
+                record = {
+                    "epoch": epoch,
+                    "temperature": temperatures[i],
+                    "train_loss": float(np.mean(means["train_loss"][i])),
+                    "val_loss": float(np.mean(means["val_loss"][i])),
+                    "action_agreement": agreement[i],
+                    "mean_prob_similarity": float(np.mean(means["sim"][i])),
+                    **{k: v[i] for k, v in whole_lists.items()},
+                }
+                histories[i].append(record)
+                records.append(record)
+                if record["val_loss"] < best_val_loss[i]:
+                    best_val_loss[i], best_epoch[i] = record["val_loss"], epoch
+                    improved.append(i)
+            net.keep_best(improved)
+            if on_epoch is not None:
+                on_epoch(records)
+
+            # 7. temperature schedule
+            temperatures = [t * c.temp_decay for t, c in zip(temperatures, configs)]
+
+    extra = {} if streams == "global" else {"protocol": STREAMS_PROTOCOL}
+    if stacked:
+        extra["batched_with"] = n_students
+    return [
+        TrainResult(
+            config=configs[i],
+            history=histories[i],
+            best_epoch=best_epoch[i],
+            best_val_loss=best_val_loss[i],
+            best_state=net.state_dict(i, best=True),
+            final_state=net.state_dict(i),
+            train_idx=train_idx[i].cpu().numpy().copy(),
+            val_idx=val_idx[i].cpu().numpy().copy(),
+            extra=dict(extra),
+        )
+        for i in range(n_students)
+    ]
 
 
 def train_student(
@@ -138,69 +253,104 @@ def train_student(
     config: RunConfig,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> TrainResult:
-    """Distil ``teacher`` into ``student`` (trained in place) on ``states`` ``(N, input_dim)``.
+    """Distil ``teacher`` into ``student`` (trained in place) on ``states`` ``(N, input_dim)``: the seed-compatible path.
 
     ``on_epoch`` is called with each epoch's record (for progress display).
     """
-    if states.ndim != 2 or states.shape[0] != config.n_states or states.shape[1] != config.input_dim:
+    callback = None if on_epoch is None else lambda records: on_epoch(records[0])
+    return train(teacher, states, [student], [config], streams="global", stacked=False, on_epoch=callback)[0]
+
+
+def train_alone(teacher: nn.Module, student: QNetwork, states: torch.Tensor, config: RunConfig) -> TrainResult:
+    """Train one ``student`` (in place) on its per-student stream: the executable specification of ``train_batched``."""
+    return train(teacher, states, [student], [config], streams="per_student", stacked=False)[0]
+
+
+def train_batched(
+    teachers: nn.Module | Sequence[nn.Module],
+    states: torch.Tensor,
+    students: Sequence[QNetwork],
+    configs: Sequence[RunConfig],
+    progress: bool = False,
+) -> list[TrainResult]:
+    """Train S students at once, each as ``train_alone`` would (to float32 rounding); one ``TrainResult`` each.
+
+    Memory: about 3 MB per student at the study's size (the epoch's dropout multipliers
+    ``(S, 2, n_train, width)`` and the gathered states and targets; 200 students peaked at
+    0.94 GB resident on the CPU, PyTorch included).
+    """
+    return train(teachers, states, students, configs, streams="per_student", stacked=True, progress=progress)
+
+
+# ----------------------------------------------------------------------------------------
+# Input checks
+# ----------------------------------------------------------------------------------------
+
+
+def _check_student(student: nn.Module, config: RunConfig, i: int) -> None:
+    if not isinstance(student, QNetwork):
+        raise ValueError(f"students[{i}] is a {type(student).__name__}; expected a networks.QNetwork (build_student)")
+    dims = (student.input_dim, student.hidden_dim, student.output_dim)
+    want = (config.input_dim, config.student_width, config.output_dim)
+    if dims != want:
         raise ValueError(
-            f"states has shape {tuple(states.shape)}; the config expects ({config.n_states}, {config.input_dim})"
+            f"students[{i}] has (input, hidden, output) = {dims}; configs[{i}] expects {want} "
+            "(set RunConfig.student_hidden to the student's width)"
         )
-    teacher.eval()  # the teacher is frozen: dropout off, always
-    with single_thread():
-        # 4. seeding and split
-        seed_everything(config.seed + TRAINING_SEED_OFFSET)
-        train_idx, val_idx = split_indices(config.n_states, config.n_val)
-        x_train = states[torch.from_numpy(train_idx)]
-        x_val = states[torch.from_numpy(val_idx)]
-        # foreach: one fused call per step for all parameters; the same arithmetic, element
-        # for element, as the default per-parameter loop (a test compares them bit for bit)
-        optimizer = torch.optim.Adam(student.parameters(), lr=config.lr, foreach=True)
-        temperature = config.temperature
-        history: list[dict[str, float]] = []
-        best_val_loss, best_epoch = float("inf"), -1
-        best_state = copy.deepcopy(student.state_dict())
 
-        for epoch in range(config.epochs):
-            # 5. one pass over the training split in a fresh random order
-            student.train()
-            order = torch.randperm(len(x_train))
-            train_losses = []
-            for start in range(0, len(x_train), config.batch_size):
-                xb = x_train[order[start : start + config.batch_size]]
-                with torch.no_grad():
-                    q_t = teacher(xb)  # (B, A)
-                q_s = student(xb)  # (B, A)
-                # 6. the objective
-                loss = distillation_loss(q_s, q_t, config.alpha, temperature, config.loss_fn)
-                optimizer.zero_grad()
-                loss.backward()
-                if config.max_grad_norm is not None:
-                    nn.utils.clip_grad_norm_(student.parameters(), config.max_grad_norm, foreach=True)
-                optimizer.step()
-                train_losses.append(loss.item())
 
-            # 7. validation
-            record = {"epoch": epoch, "temperature": temperature, "train_loss": float(np.mean(train_losses))}
-            order = torch.randperm(len(x_val))  # consumes the RNG exactly as the original did
-            record.update(evaluate(student, teacher, x_val, order, config, temperature))
-            history.append(record)
-            if record["val_loss"] < best_val_loss:
-                best_val_loss, best_epoch = record["val_loss"], epoch
-                best_state = copy.deepcopy(student.state_dict())
-            if on_epoch is not None:
-                on_epoch(record)
-
-            # 8. temperature schedule
-            temperature *= config.temp_decay
-
-    return TrainResult(
-        config=config,
-        history=history,
-        best_epoch=best_epoch,
-        best_val_loss=best_val_loss,
-        best_state=best_state,
-        final_state=copy.deepcopy(student.state_dict()),
-        train_idx=train_idx,
-        val_idx=val_idx,
-    )
+def _check_call(
+    teachers: nn.Module | Sequence[nn.Module],
+    states: torch.Tensor,
+    students: Sequence[nn.Module],
+    configs: Sequence[RunConfig],
+    streams: str,
+    stacked: bool,
+) -> list[nn.Module]:
+    """Validate a call of ``train``; returns the teachers as a list (length 1 or S)."""
+    if streams not in ("global", "per_student"):
+        raise ValueError(f"streams={streams!r}: must be 'global' or 'per_student'")
+    if streams == "global" and stacked:
+        raise ValueError("streams='global' draws dropout inside nn.Dropout, one student at a time: use stacked=False")
+    if len(configs) == 0:
+        raise ValueError("configs is empty; pass one RunConfig per student (at least one)")
+    if len(students) != len(configs):
+        raise ValueError(f"len(students)={len(students)} != len(configs)={len(configs)}; pass one student per config")
+    if not stacked and len(configs) != 1:
+        raise ValueError(
+            f"{len(configs)} students with stacked=False; a module student trains alone (use stacked=True)"
+        )
+    for i, config in enumerate(configs):
+        if not isinstance(config, RunConfig):
+            raise ValueError(f"configs[{i}] is a {type(config).__name__}; expected a RunConfig")
+    for name in SHARED_FIELDS:
+        values = {getattr(c, name) for c in configs}
+        if len(values) > 1:
+            raise ValueError(
+                f"{name} differs between configs ({sorted(values)}); one batched call needs one {name} "
+                "(group the runs by it and make one call per group)"
+            )
+    if streams == "per_student" or stacked:  # the streams' dropout replaces QNetwork's two Dropout layers
+        for i, (student, config) in enumerate(zip(students, configs)):
+            _check_student(student, config, i)
+        eps = {s[int(k)].eps for s in students for k in NORM_KEYS}
+        if len(eps) > 1:
+            raise ValueError(f"LayerNorm eps differs between students ({sorted(eps)}); it must be one value")
+    if not isinstance(states, torch.Tensor) or not states.is_floating_point():
+        raise ValueError(f"states must be a floating-point tensor, got {type(states).__name__}")
+    tail = (configs[0].n_states, configs[0].input_dim)
+    if tuple(states.shape) not in (tail, *([(len(configs), *tail)] if stacked else [])):
+        allowed = f"({tail[0]}, {tail[1]})" + (f" or ({len(configs)}, {tail[0]}, {tail[1]})" if stacked else "")
+        raise ValueError(f"states has shape {tuple(states.shape)}; the config expects {allowed} (n_states, input_dim)")
+    teacher_list = [teachers] if isinstance(teachers, nn.Module) else list(teachers)
+    if len(teacher_list) not in (1, len(configs)):
+        raise ValueError(
+            f"len(teachers)={len(teacher_list)}; allowed: one shared teacher or one per student ({len(configs)})"
+        )
+    for i, teacher in enumerate(teacher_list):
+        devices = {p.device for p in teacher.parameters()}
+        if devices - {states.device}:
+            raise ValueError(
+                f"teachers[{i}] is on {sorted(map(str, devices))}, states on {states.device}; move them together"
+            )
+    return teacher_list

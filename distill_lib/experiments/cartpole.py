@@ -39,7 +39,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core.batched import train_batched  # TODO(merge): core.training
 from ..core.config import (
     MAX_SEED,
     MODES,
@@ -53,6 +52,7 @@ from ..core.config import (
 from ..core.metrics import fidelity_metrics
 from ..core.networks import QNetwork, build_student
 from ..core.schema import param
+from ..core.training import train_batched
 from ..records.provenance import file_sha256
 from ..records.record import Record
 from ..report.stats import mean_ci as bootstrap_ci
@@ -229,7 +229,7 @@ def run(config: CartpoleConfig, folder: Path | None = None) -> CartpoleRecord:
         for cfg, result, net, ret in zip(configs, results, nets, returns, strict=True):
             # 4. fidelity on the held-out states
             with torch.no_grad():
-                held = fidelity_metrics(net(x_held), q_held)
+                held = {k: v.item() for k, v in fidelity_metrics(net(x_held), q_held).items()}
             mean, lo, hi = return_ci(ret)
             runs.append(
                 CartpoleRun(
@@ -251,7 +251,7 @@ def run(config: CartpoleConfig, folder: Path | None = None) -> CartpoleRecord:
 
     return CartpoleRecord(
         params=p.to_dict(),
-        protocol="per-student random streams (distill_lib.core.batched)",
+        protocol="per-student random streams (distill_lib.core.streams)",
         env="CartPole-v1",
         widths=list(p.cartpole_widths),
         seeds=list(p.cartpole_seeds),

@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core.batched import train_batched  # TODO(merge): core.training
 from ..core.config import MAX_SEED, ModesParams, ObjectiveParams, RunConfig, ScheduleParams
 from ..core.data import synthetic_states
 from ..core.networks import QNetwork, build_student, build_teacher
 from ..core.schema import param
+from ..core.training import train_batched
 from ..records.record import Record
 from ..report.stats import agreement_by_gap_bin, mean_ci, paired_difference, verdict
 from . import seeds_report
@@ -219,7 +219,7 @@ def run_seeds(
         )
         for cfg, result, teacher, x in zip(configs, results, teachers, states, strict=True)
     ]
-    protocol = "per-student random streams (distill_lib.core.batched)"
+    protocol = "per-student random streams (distill_lib.core.streams)"
     return SeedKind(kind, list(seeds), dict(modes), base, n_bins, protocol, runs)
 
 

@@ -21,7 +21,6 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..core.batched import train_batched  # TODO(merge): core.training
 from ..core.config import (
     MAX_SEED,
     ModesParams,
@@ -33,6 +32,7 @@ from ..core.config import (
     mode_for_alpha,
 )
 from ..core.schema import Params, param
+from ..core.training import train_batched
 from ..records.record import Record
 from ..report.tables import markdown_table
 from .base import NOTEBOOK_DIR, Experiment, Section, Units
@@ -183,7 +183,7 @@ def run(config: SweepCellConfig, folder: Path | None = None) -> SweepCell:
         CellRun(c.seed, c.alpha, {k: r.final[k] for k in CELL_METRICS}, r.best_epoch)
         for c, r in zip(configs, results, strict=True)
     ]
-    protocol = "per-student random streams (distill_lib.core.batched)"
+    protocol = "per-student random streams (distill_lib.core.streams)"
     return SweepCell(
         config.sweep_temperature, config.sweep_loss_fn, alphas, list(config.sweep_seeds), base, protocol, runs
     )

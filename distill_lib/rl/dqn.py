@@ -51,7 +51,8 @@ from tqdm.auto import tqdm
 
 from ..core.networks import freeze
 from ..core.schema import Params, param
-from ..core.training import seed_everything, single_thread
+from ..core.streams import seed_everything
+from ..core.training import single_thread
 from ..records.atomic import atomic_torch_save, atomic_write_json
 from .cartpole import (
     N_ACTIONS,

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from distill_lib.core.networks import PairedLayerNorm, QNetwork, build_student, build_teacher, student_hidden_dim
+from distill_lib.core.networks import PairedLayerNorm, build_student, build_teacher, student_hidden_dim
 
 
 def test_architecture_order_and_init():
@@ -30,14 +30,19 @@ def test_seeding_reproduces_and_differs():
 
 
 def test_seed_compatible_init_consumes_default_init_first():
+    # The protocol: construct every layer with PyTorch's default init (which draws from the
+    # RNG), then re-draw each Linear weight with xavier_uniform_ in module order. Written out:
     torch.manual_seed(5)
-    for _ in range(3):  # the three default-initialised Linear layers run first
-        pass
-    expected = QNetwork(8, 16, 4, 0.1)
+    layers = [nn.Linear(8, 16), nn.LayerNorm(16), nn.Linear(16, 16), nn.LayerNorm(16), nn.Linear(16, 4)]
+    for layer in layers:
+        if isinstance(layer, nn.Linear):
+            nn.init.xavier_uniform_(layer.weight)
+    teacher = build_teacher(5, 8, 16, 4)
+    assert torch.equal(teacher[0].weight, layers[0].weight) and torch.equal(teacher[8].weight, layers[4].weight)
+    # xavier alone, without the default init's draws first, gives other weights
     torch.manual_seed(5)
-    raw = nn.Linear(8, 16)  # default init draws from the RNG before xavier does
-    assert not torch.equal(raw.weight, expected[0].weight)
-    assert torch.equal(build_teacher(5, 8, 16, 4)[0].weight, expected[0].weight)
+    direct = nn.init.xavier_uniform_(torch.empty(16, 8))
+    assert not torch.equal(direct, teacher[0].weight)
 
 
 @pytest.mark.parametrize("batch", [64, 20, 7, 2])

@@ -1,4 +1,4 @@
-"""Tests of ``distill_lib.core.batched``: S students at once equal each student trained alone."""
+"""Tests of ``distill_lib.core.stacked``: S students at once equal each student trained alone."""
 
 from __future__ import annotations
 
@@ -10,29 +10,21 @@ import pytest
 import torch
 from torch import nn
 
-from distill_lib.core.batched import (
-    _Adam,
-    _clip_,
-    _fidelity,
-    _loss,
-    _Objective,
-    _Targets,
-    draw_dropout_noise,
-    draw_split,
-    stream_generator,
-    train_alone,
-    train_batched,
-)
 from distill_lib.core.config import RunConfig
-from distill_lib.core.losses import distillation_loss
 from distill_lib.core.metrics import fidelity_metrics
 from distill_lib.core.networks import build_student, build_teacher
+from distill_lib.core.stacked import DROPOUT_INDEX, FlatAdam, FlatLayout, clip_per_student_, stacked_forward
+from distill_lib.core.streams import stream_dropout
+from distill_lib.core.training import train_alone, train_batched
 
 torch.set_num_threads(1)
 
-#: float32 drift allowed between the batched run and the run alone (LayerNorm backward
+#: float32 drift allowed between the stacked run and the run alone (LayerNorm backward
 #: reduces in another order; see the module docstring)
 TOL = 1e-5
+
+#: the drift the module docstring documents (~2e-7 after 3 epochs of 5 steps), with headroom
+DOCUMENTED_DRIFT = 2e-6
 
 BASE = RunConfig(seed=1, n_states=300, epochs=3, teacher_hidden=16)
 
@@ -98,7 +90,8 @@ def test_batched_equals_each_student_trained_alone(shared_run):
     for student, config, batched in zip(students, CONFIGS, results):
         alone = train_alone(teacher, copy.deepcopy(student), states, config)
         worst = max(worst, _assert_same_run(alone, batched))
-    print(f"max metric difference batched vs alone: {worst:.3g}")
+    # the two runs differ only by float32 reduction order: a few ulps per step, not a different training
+    assert worst <= DOCUMENTED_DRIFT, f"max metric difference batched vs alone: {worst:.3g}"
 
 
 def test_students_are_read_not_modified(shared_run):
@@ -169,7 +162,7 @@ def test_final_state_loads_into_qnetwork_and_reproduces_metrics(shared_run):
     with torch.no_grad():
         metrics = fidelity_metrics(net(x_val), teacher(x_val))
     for key in ("action_agreement", "q_mse", "q_cosine", "kl_t1", "regret"):
-        assert metrics[key] == pytest.approx(result.final[key], abs=1e-6)
+        assert metrics[key].item() == pytest.approx(result.final[key], abs=1e-6)
 
 
 def test_compression_width_is_a_parameter():
@@ -178,7 +171,42 @@ def test_compression_width_is_a_parameter():
     assert results[0].final_state["4.weight"].shape == (4, 4)
 
 
-# ---- building blocks against the library's per-student functions --------------------------
+# ---- building blocks against torch's per-student modules ------------------------------------
+
+
+def test_flat_layout_round_trips_state_dicts():
+    students = _students(CONFIGS[:3])
+    layout = FlatLayout(students[0].state_dict())
+    flat = layout.flatten([s.state_dict() for s in students])  # (S, P)
+    assert flat.shape == (3, sum(p.numel() for p in students[0].parameters()))
+    for i, student in enumerate(students):
+        for key, value in student.state_dict().items():
+            assert torch.equal(layout.state_dict(flat, i)[key], value)
+
+
+def test_stacked_forward_equals_each_qnetwork_bit_for_bit():
+    students = _students(CONFIGS[:3])
+    layout = FlatLayout(students[0].state_dict())
+    params = layout.views(layout.flatten([s.state_dict() for s in students]))
+    x = torch.randn(3, 40, 8, generator=torch.Generator().manual_seed(2))  # (S, B, D)
+    keep = torch.rand(3, 2, 40, 16, generator=torch.Generator().manual_seed(3)) >= 0.05  # (S, 2, B, H)
+    mult = keep.float() * (1.0 / (1.0 - 0.05))
+    eps = students[0][1].eps
+    with torch.no_grad():
+        q_eval = stacked_forward(params, x, eps)
+        q_train = stacked_forward(params, x, eps, mult)
+    for i, student in enumerate(students):
+        student.eval()
+        with torch.no_grad():
+            assert torch.equal(q_eval[i], student(x[i]))
+            h = x[i]
+            for k, module in enumerate(student):
+                h = (
+                    stream_dropout(h, keep[i, DROPOUT_INDEX.index(k)], 0.05)
+                    if isinstance(module, nn.Dropout)
+                    else module(h)
+                )
+        assert torch.equal(q_train[i], h)
 
 
 def test_adam_matches_torch_adam_bit_for_bit():
@@ -187,7 +215,7 @@ def test_adam_matches_torch_adam_bit_for_bit():
     ref = [param[i].clone().requires_grad_() for i in range(3)]
     optims = [torch.optim.Adam([p], lr=1e-2) for p in ref]
     flat = param.clone()
-    adam = _Adam(flat, lr=1e-2)
+    adam = FlatAdam(flat, lr=1e-2)
     for _ in range(4):
         grad = torch.randn(3, 50, generator=gen)
         for i in range(3):
@@ -201,7 +229,7 @@ def test_clip_is_per_student():
     gen = torch.Generator().manual_seed(4)
     flat = torch.randn(3, 10, generator=gen) * torch.tensor([[0.01], [5.0], [5.0]])  # (S, P): 0 small, 1 and 2 large
     clipped = flat.clone()
-    _clip_(clipped, torch.tensor([1.0, 1.0, 1.0]), torch.tensor([True, True, False]))
+    clip_per_student_(clipped, torch.tensor([1.0, 1.0, 1.0]), torch.tensor([True, True, False]))
     for i, clip in enumerate((True, True, False)):
         g = flat[i].clone().requires_grad_()
         g.grad = flat[i].clone()
@@ -210,43 +238,6 @@ def test_clip_is_per_student():
         torch.testing.assert_close(clipped[i], g.grad, atol=1e-7, rtol=1e-6)
     assert torch.equal(clipped[0], flat[0])  # small norm: untouched
     assert torch.linalg.vector_norm(clipped[1]).item() == pytest.approx(1.0, rel=1e-5)
-
-
-@pytest.mark.parametrize("alpha, loss_fn", [(0.0, "kl"), (0.7, "kl"), (1.0, "kl"), (0.3, "mse")])
-def test_loss_matches_distillation_loss(alpha, loss_fn):
-    gen = torch.Generator().manual_seed(5)
-    q_s, q_t = torch.randn(3, 64, 4, generator=gen), torch.randn(3, 64, 4, generator=gen)
-    temps = [1.0, 2.5, 4.0]
-    configs = [dataclasses.replace(_cfg(1, alpha), loss_fn=loss_fn) for _ in temps]
-    temp = torch.tensor(temps)
-    got = _loss(
-        q_s.transpose(1, 2).contiguous(),
-        _Targets.build(q_t, temp),
-        _Objective.build(configs, "cpu", torch.float32),
-        temp,
-    )
-    want = torch.stack([distillation_loss(q_s[i], q_t[i], alpha, temps[i], loss_fn) for i in range(3)])
-    torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-6)
-
-
-def test_fidelity_matches_metrics():
-    gen = torch.Generator().manual_seed(6)
-    q_s, q_t = torch.randn(2, 100, 4, generator=gen), torch.randn(2, 100, 4, generator=gen)
-    got = _fidelity(q_s, q_t)
-    for i in range(2):
-        want = fidelity_metrics(q_s[i], q_t[i])
-        for key, value in got.items():
-            assert value[i].item() == pytest.approx(want[key], abs=1e-6), key
-
-
-def test_stream_protocol_draws_in_order():
-    g = stream_generator(9)
-    train, val = draw_split(g, 10, 3)
-    noise = draw_dropout_noise(g, 4, 2, torch.float32)
-    h = torch.Generator().manual_seed(9 + 30000)
-    perm = torch.randperm(10, generator=h)
-    assert torch.equal(train, perm[:7]) and torch.equal(val, perm[7:])
-    assert torch.equal(noise, torch.rand((2, 4, 2), generator=h))
 
 
 # ---- input validation ----------------------------------------------------------------------

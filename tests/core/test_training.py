@@ -132,3 +132,69 @@ def test_rejects_states_of_the_wrong_shape():
         train_student(
             build_teacher(1, 8, 16, 4), build_student(1, 8, 16, 4), torch.zeros(100, 8), RunConfig(n_states=200)
         )
+
+
+# ---- the one loop: its parameters, and an objective added in one place ----------------------
+
+
+def _small_world(seed=2):
+    teacher, student = build_teacher(seed, 8, 16, 4), build_student(seed, 8, 16, 4)
+    return teacher, student, torch.from_numpy(synthetic_states(seed, 200, 8))
+
+
+def test_a_new_objective_is_one_registry_entry_and_both_paths_use_it(monkeypatch):
+    """``mse + 100``: the loop reports its values, and trains exactly as MSE (same gradient)."""
+    from distill_lib.core import config as config_module
+    from distill_lib.core import losses
+    from distill_lib.core.training import train_alone, train_batched
+
+    calls = []
+
+    def offset_mse(student, teacher, alpha, temperature, dim=-1):
+        calls.append(tuple(student.shape))
+        return losses.mse_q_loss(student, teacher) + 100.0
+
+    monkeypatch.setitem(losses.LOSSES, "offset_mse", offset_mse)
+    assert "offset_mse" in config_module.loss_names()  # the config's objectives are the registry's
+    base = RunConfig(n_states=200, epochs=2, teacher_hidden=16, seed=2, alpha=0.5, loss_fn="mse")
+    toy = RunConfig(**{**base.to_dict(), "loss_fn": "offset_mse"})
+    kl = RunConfig(**{**base.to_dict(), "loss_fn": "kl"})
+
+    def run(path, config):
+        teacher, student, states = _small_world()
+        if path == "global":
+            return train_student(teacher, student, states, config)
+        if path == "alone":
+            return train_alone(teacher, student, states, config)
+        return train_batched(teacher, states, [student, build_student(2, 8, 16, 4)], [config, kl])[0]
+
+    for path in ("global", "alone", "stacked"):
+        calls.clear()
+        got, mse = run(path, toy), run(path, base)
+        assert calls and all(len(shape) == (3 if path == "stacked" else 2) for shape in calls), path
+        for record, reference in zip(got.history, mse.history):
+            assert record["train_loss"] == pytest.approx(reference["train_loss"] + 100.0), path
+            assert record["val_loss"] == pytest.approx(reference["val_loss"] + 100.0), path
+        for key, value in got.final_state.items():
+            assert torch.equal(value, mse.final_state[key]), (path, key)
+
+
+def test_the_loop_refuses_combinations_it_cannot_execute():
+    from distill_lib.core.training import train
+
+    teacher, student, states = _small_world()
+    cfg = RunConfig(n_states=200, epochs=1, teacher_hidden=16, seed=2)
+    with pytest.raises(ValueError, match="streams='global' draws dropout inside nn.Dropout"):
+        train(teacher, states, [student], [cfg], streams="global", stacked=True)
+    with pytest.raises(ValueError, match="2 students with stacked=False"):
+        train(teacher, states, [student, student], [cfg, cfg], streams="per_student", stacked=False)
+    with pytest.raises(ValueError, match="streams='numpy'"):
+        train(teacher, states, [student], [cfg], streams="numpy", stacked=False)
+
+
+def test_on_epoch_sees_each_record_as_it_is_made():
+    teacher, student, states = _small_world()
+    cfg = RunConfig(n_states=200, epochs=3, teacher_hidden=16, seed=2)
+    seen = []
+    result = train_student(teacher, student, states, cfg, on_epoch=lambda record: seen.append(dict(record)))
+    assert seen == result.history

@@ -1,0 +1,171 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from distill_lib.core.losses import (
+    LOSSES,
+    Targets,
+    distillation_loss,
+    hard_ce_loss,
+    kl_blend_loss,
+    mse_q_loss,
+    per_student_loss,
+    soft_kl_loss,
+)
+
+torch.manual_seed(0)
+S, T_ = torch.randn(16, 4, dtype=torch.float64), torch.randn(16, 4, dtype=torch.float64)
+
+
+def test_kl_is_zero_for_equal_logits_and_positive_otherwise():
+    assert soft_kl_loss(T_, T_, 3.0).item() == pytest.approx(0.0, abs=1e-12)
+    assert soft_kl_loss(T_ + 5.0, T_, 3.0).item() == pytest.approx(0.0, abs=1e-12)  # softmax is shift-invariant
+    assert soft_kl_loss(S, T_, 3.0).item() > 0
+
+
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 3.0, 10.0])
+def test_soft_term_is_t_squared_times_kl_of_softened_distributions(temperature):
+    p_t = F.softmax(T_ / temperature, -1)
+    p_s = F.softmax(S / temperature, -1)
+    kl = (p_t * (p_t.log() - p_s.log())).sum(-1).mean()
+    assert soft_kl_loss(S, T_, temperature).item() == pytest.approx(temperature**2 * kl.item(), rel=1e-10)
+
+
+def test_t_squared_keeps_gradient_scale_at_high_temperature():
+    # d(soft)/ds -> (s - t) / (A * T^0) as T grows: the T^2 factor cancels the 1/T^2 shrinkage
+    s = S.clone().requires_grad_(True)
+    soft_kl_loss(s, T_, 100.0).backward()
+    centred = lambda x: x - x.mean(-1, keepdim=True)  # noqa: E731
+    expected = (centred(S) - centred(T_)) / 4 / len(S)
+    assert torch.allclose(s.grad, expected, atol=1e-3)
+
+
+def test_alpha_endpoints_and_blend():
+    hard, soft = hard_ce_loss(S, T_), soft_kl_loss(S, T_, 3.0)
+    assert torch.equal(distillation_loss(S, T_, 0.0, 3.0), 0.0 * soft + 1.0 * hard)  # the skipped term is exactly 0
+    assert distillation_loss(S, T_, 0.0, 3.0).item() == pytest.approx(hard.item(), rel=1e-12)
+    assert torch.equal(distillation_loss(S, T_, 1.0, 3.0), soft)
+    assert distillation_loss(S, T_, 0.7, 3.0).item() == pytest.approx(0.7 * soft.item() + 0.3 * hard.item(), rel=1e-12)
+
+
+def test_hard_term_targets_teacher_argmax():
+    assert hard_ce_loss(S, T_).item() == pytest.approx(F.cross_entropy(S, T_.argmax(-1)).item())
+    confident = 50.0 * F.one_hot(T_.argmax(-1), 4).double()
+    assert hard_ce_loss(confident, T_).item() < 1e-10
+
+
+def test_mse_ignores_temperature_and_alpha():
+    expected = ((S - T_) ** 2).mean().item()
+    assert mse_q_loss(S, T_).item() == pytest.approx(expected)
+    assert distillation_loss(S, T_, 0.3, 7.0, loss_fn="mse").item() == pytest.approx(expected)
+
+
+# ---- one student: the exact forms of the original trainer ---------------------------------
+
+
+@pytest.mark.parametrize("batch", [64, 20, 7])
+def test_one_student_is_bit_for_bit_the_torch_functional_losses(batch):
+    """The seed-compatible path's numbers: value and gradient of ``F.kl_div``, ``F.cross_entropy``, ``F.mse_loss``."""
+    gen = torch.Generator().manual_seed(batch)
+    s, t = torch.randn(batch, 4, generator=gen) * 3, torch.randn(batch, 4, generator=gen) * 3
+    reference = {
+        "soft": lambda x: (
+            F.kl_div(F.log_softmax(x / 2.4, -1), F.softmax(t / 2.4, -1), reduction="batchmean") * 2.4 * 2.4
+        ),
+        "hard": lambda x: F.cross_entropy(x, t.argmax(-1)),
+        "mse": lambda x: F.mse_loss(x, t),
+    }
+    ours = {
+        "soft": lambda x: soft_kl_loss(x, t, 2.4),
+        "hard": lambda x: hard_ce_loss(x, t),
+        "mse": lambda x: mse_q_loss(x, t),
+    }
+    for name, fn in reference.items():
+        a, b = s.clone().requires_grad_(), s.clone().requires_grad_()
+        want, got = fn(a), ours[name](b)
+        want.backward()
+        got.backward()
+        assert torch.equal(got, want), name
+        assert torch.equal(b.grad, a.grad), name
+
+
+# ---- a leading student axis -----------------------------------------------------------------
+
+Q_S = torch.randn(3, 32, 4, generator=torch.Generator().manual_seed(1))  # (S, B, A)
+Q_T = torch.randn(3, 32, 4, generator=torch.Generator().manual_seed(2))
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("alpha", [0.0, 0.3, 1.0])
+def test_leading_axis_is_one_loss_per_student(name, alpha):
+    temps = [1.0, 2.5, 4.0]
+    got = LOSSES[name](Q_S, Q_T, torch.tensor([alpha] * 3, dtype=torch.float64), torch.tensor(temps))  # (S,)
+    want = torch.stack([LOSSES[name](Q_S[i], Q_T[i], alpha, temps[i]) for i in range(3)])
+    assert got.shape == (3,)
+    torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-6)  # the hard term's batch sum rounds differently
+
+
+def test_actions_first_layout_and_precomputed_targets_agree():
+    temps = torch.tensor([1.0, 2.5, 4.0])
+    alpha = torch.tensor([0.0, 0.7, 1.0], dtype=torch.float64)
+    rows = kl_blend_loss(Q_S, Q_T, alpha, temps)
+    cols = kl_blend_loss(Q_S.transpose(1, 2), Q_T.transpose(1, 2), alpha, temps, dim=-2)  # (S, A, B)
+    table = Targets(*(t.transpose(1, 2) for t in Targets.of(Q_T, temps)))
+    precomputed = kl_blend_loss(Q_S.transpose(1, 2), table, alpha, temps, dim=-2)
+    torch.testing.assert_close(cols, rows, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(precomputed, rows, atol=1e-6, rtol=1e-6)
+
+
+def test_per_student_alpha_complement_is_rounded_once():
+    """``1 - alpha`` from the float64 alpha, as with Python floats: 0.1f, not 1 - 0.9f."""
+    soft, hard = soft_kl_loss(Q_S, Q_T, 3.0), hard_ce_loss(Q_S, Q_T)
+    got = kl_blend_loss(Q_S, Q_T, torch.tensor([0.9] * 3, dtype=torch.float64), 3.0)
+    assert torch.equal(got, torch.tensor(0.9) * soft + torch.tensor(0.1) * hard)
+    assert torch.tensor(0.1).item() != 1.0 - torch.tensor(0.9).item()  # the case in which the two differ
+
+
+def test_a_term_no_student_needs_is_skipped_exactly():
+    temps = torch.tensor([1.0, 2.5, 4.0])
+    ones, zeros = torch.ones(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    assert torch.equal(kl_blend_loss(Q_S, Q_T, ones, temps), soft_kl_loss(Q_S, Q_T, temps))
+    assert torch.equal(kl_blend_loss(Q_S, Q_T, zeros, temps), hard_ce_loss(Q_S, Q_T))
+    # not computed at all: a poisoned term would show (NaN probabilities, an action out of range)
+    targets = Targets.of(Q_T, temps)
+    no_soft = targets._replace(p=torch.full_like(targets.p, float("nan")))
+    no_hard = targets._replace(action=torch.full_like(targets.action, 99))
+    assert torch.equal(kl_blend_loss(Q_S, no_soft, zeros, temps), hard_ce_loss(Q_S, Q_T))
+    assert torch.equal(kl_blend_loss(Q_S, no_hard, ones, temps), soft_kl_loss(Q_S, Q_T, temps))
+    with pytest.raises(RuntimeError):
+        kl_blend_loss(Q_S, no_hard, torch.full((3,), 0.5, dtype=torch.float64), temps)
+
+
+def test_mixed_objectives_are_bit_for_bit_each_students_own():
+    names = ["mse", "kl", "kl", "mse"]
+    q_s, q_t = torch.cat([Q_S, Q_S[:1]]), torch.cat([Q_T, Q_T[:1]])  # (4, B, A)
+    alpha = torch.tensor([0.5, 0.7, 0.2, 0.5], dtype=torch.float64)
+    temps = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    s = q_s.clone().requires_grad_()
+    got = per_student_loss(names, s, q_t, alpha, temps)
+    got.sum().backward()
+    kl = LOSSES["kl"](q_s[1:3], q_t[1:3], alpha[1:3], temps[1:3])
+    mse = LOSSES["mse"](q_s[[0, 3]], q_t[[0, 3]])
+    assert torch.equal(got.detach(), torch.stack([mse[0], kl[0], kl[1], mse[1]]))
+    expected_grad = torch.autograd.grad(LOSSES["mse"](s[[0]], q_t[[0]]).sum(), s)[0][0]
+    assert torch.equal(s.grad[0], expected_grad)
+
+
+def test_distillation_loss_reads_the_registry(monkeypatch):
+    monkeypatch.setitem(LOSSES, "double_mse", lambda s, t, alpha, temperature, dim=-1: 2 * mse_q_loss(s, t))
+    assert torch.equal(distillation_loss(S, T_, 0.5, 1.0, "double_mse"), 2 * mse_q_loss(S, T_))
+
+
+def test_action_axis_must_be_one_of_the_last_two():
+    with pytest.raises(ValueError, match="dim=0"):
+        soft_kl_loss(Q_S, Q_T, 1.0, dim=0)
+
+
+def test_targets_narrow_slices_every_field():
+    targets = Targets.of(Q_T, 2.0)
+    part = targets.narrow(-2, 4, 3)
+    assert all(t.shape[-2] == 3 for t in part)
+    assert torch.equal(part.p, targets.p[:, 4:7]) and torch.equal(part.action, targets.action[:, 4:7])
