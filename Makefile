@@ -1,5 +1,7 @@
 # make study   - set up .venv and run the default study into reports/
 # make test    - set up .venv and run the test suite (unit, nbval, end-to-end, acceptance)
+# make readme  - rewrite the README's results blocks from reports/results.json
+# make report-check - screenshots of every page of reports/html/ (needs chromium)
 # make lab     - JupyterLab on the notebooks
 # make bench   - the runner against a plain single-process loop
 # make bench-batched - 30 students batched vs one at a time
@@ -9,7 +11,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv study reference test lab bench bench-batched teacher lint clean
+.PHONY: venv study readme reference test lab bench bench-batched teacher lint clean report-check
 
 venv: $(STAMP)
 
@@ -23,6 +25,10 @@ $(STAMP): pyproject.toml
 
 study: $(STAMP)
 	$(VENV)/bin/distill-study run
+	$(PY) -m distill_lib.runner.readme
+
+readme: $(STAMP)
+	$(PY) -m distill_lib.runner.readme
 
 reference: $(STAMP)
 	$(VENV)/bin/distill-study run -f params/reference.yaml -o build/reference
@@ -44,6 +50,18 @@ bench-batched: $(STAMP)
 teacher: $(STAMP)
 	mkdir -p build
 	$(VENV)/bin/papermill --cwd notebooks notebooks/00_cartpole_teacher.ipynb build/00_cartpole_teacher.ipynb
+
+# Screenshots of every page of the report (headless Chromium: apt-get install chromium), to look at them.
+report-check:
+	@command -v chromium >/dev/null 2>&1 || { echo "make report-check: chromium not found (apt-get install chromium)"; exit 1; }
+	@test -f reports/html/index.html || { echo "make report-check: no reports/html/index.html; run make study first"; exit 1; }
+	mkdir -p build/screenshots
+	for page in reports/html/*.html; do \
+	  chromium --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
+	    --no-first-run --hide-scrollbars --screenshot=build/screenshots/$$(basename $$page .html).png \
+	    --window-size=1300,2400 file://$$(pwd)/$$page 2>/dev/null; \
+	done
+	@echo "screenshots in build/screenshots/"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check distill_lib tests benchmarks

@@ -32,13 +32,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
+from ..core import progress
 from ..core.config import (
     MAX_SEED,
     MODES,
@@ -55,8 +54,6 @@ from ..core.schema import param
 from ..core.training import train_batched
 from ..records.provenance import file_sha256
 from ..records.record import Record
-from ..report.stats import mean_ci as bootstrap_ci
-from ..report.stats import paired_difference, verdict
 from ..rl.cartpole import (
     ASSET_DIR,
     COLLECT_SEED,
@@ -74,23 +71,12 @@ from ..rl.cartpole import mean_ci as return_ci
 from ..rl.evaluation import closed_loop_returns, count_parameters
 from . import cartpole_report
 from .base import NOTEBOOK_DIR, Experiment, Units
+from .data import SourceParams
 
-__all__ = ["COMPARE_WIDTH", "EXPERIMENT", "SUMMARY_METRICS", "CartpoleConfig", "CartpoleRecord", "CartpoleSummary"]
+__all__ = ["EXPERIMENT", "CartpoleConfig", "CartpoleRecord", "CartpoleRun", "CartpoleStudyConfig"]
 
-#: the width whose modes are compared pairwise (the widest one if it is not in the list)
-COMPARE_WIDTH = 32
 #: the shipped teacher, an input of the step
 TEACHER_FILE = ASSET_DIR / "teacher.pt"
-
-#: per-student metrics summarised over seeds: key -> label
-SUMMARY_METRICS = {
-    "return_pct": "return (% of teacher)",
-    "action_agreement": "held-out agreement",
-    "prob_similarity_t1": "prob. similarity (T = 1)",
-    "regret": "regret (teacher Q)",
-}
-#: how paired differences are worded (``stats.verdict``'s scale and unit)
-_UNITS = {"return_pct": (1.0, "points"), "action_agreement": (100.0, "points")}
 
 
 @dataclass(frozen=True)
@@ -210,6 +196,8 @@ def run(config: CartpoleConfig, folder: Path | None = None) -> CartpoleRecord:
         # 3. every seed x mode of this width in one batched call
         started = time.perf_counter()
         configs = p.student_configs(width, len(train_states))
+        done = p.cartpole_widths.index(width)
+        progress.report(f"width {width}, training; widths done", done, len(p.cartpole_widths))
         initial = {s: build_student(s, OBS_DIM, TEACHER_HIDDEN, N_ACTIONS, hidden_dim=width) for s in p.cartpole_seeds}
         results = train_batched(teacher, x_train, [initial[c.seed] for c in configs], configs)
         nets = []
@@ -222,6 +210,7 @@ def run(config: CartpoleConfig, folder: Path | None = None) -> CartpoleRecord:
         seconds["train"] += time.perf_counter() - started
 
         # 5. closed loop, every student of this width
+        progress.report(f"width {width}, closed loop; widths done", done, len(p.cartpole_widths))
         started = time.perf_counter()
         returns = closed_loop_returns(nets, n_eval, TEST_SEED)
         seconds["closed_loop"] += time.perf_counter() - started
@@ -249,6 +238,7 @@ def run(config: CartpoleConfig, folder: Path | None = None) -> CartpoleRecord:
                 )
             )
 
+    progress.report("widths done", len(p.cartpole_widths), len(p.cartpole_widths))
     return CartpoleRecord(
         params=p.to_dict(),
         protocol="per-student random streams (distill_lib.core.streams)",
@@ -281,110 +271,29 @@ def run(config: CartpoleConfig, folder: Path | None = None) -> CartpoleRecord:
     )
 
 
-# ----------------------------------------------------------------------------------------
-# Summary
-# ----------------------------------------------------------------------------------------
-
-
-def _ci(values: np.ndarray) -> dict[str, Any]:
-    """Mean and 95% bootstrap CI (``stats.mean_ci``); a single seed has no interval."""
-    if len(values) >= 2:
-        return dict(bootstrap_ci(values).__dict__)
-    return {"mean": float(values[0]), "low": None, "high": None, "confidence": None, "n": 1, "method": "single seed"}
+def summarize(config: CartpoleConfig, records: dict[str, CartpoleRecord]) -> cartpole_report.CartpoleSummary:
+    return cartpole_report.summarize_record(records["cartpole"])
 
 
 @dataclass(frozen=True)
-class CartpoleSummary(Record):
-    """``results.json``'s ``cartpole``: per width and mode, means and CIs over seeds; paired tests."""
-
-    teacher: dict[str, Any]
-    widths: list[int]
-    modes: list[str]
-    n_seeds: int
-    compare_width: int
-    buffer: dict[str, Any]
-    rows: list[dict[str, Any]]
-    pairs: dict[str, dict[str, Any]]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"cartpole": {name: getattr(self, name) for name in self.__dataclass_fields__}}
-
-    def row(self, width: int, mode: str) -> dict[str, Any]:
-        return next(r for r in self.rows if r["width"] == width and r["mode"] == mode)
+class CartpoleStudyConfig(SourceParams, CartpoleConfig):
+    """The section's parameters and the study's source (it does not apply to a user's own teacher)."""
 
 
-def summarize_record(record: CartpoleRecord) -> CartpoleSummary:
-    """Per width and mode: mean (and 95% bootstrap CI over seeds) of each ``SUMMARY_METRICS``.
-
-    With two or more seeds, also paired comparisons of the modes at ``COMPARE_WIDTH`` (or
-    the widest width) for return and agreement (``stats.paired_difference``, ``verdict``).
-    """
-    modes = sorted(record.modes, key=lambda m: record.modes[m])  # by alpha
-    seeds = list(record.seeds)
-    size = {s["width"]: s for s in record.students}
-
-    def values(width: int, mode: str, metric: str) -> np.ndarray:
-        by_seed = {
-            r.seed: float(r.return_pct if metric == "return_pct" else r.held_out[metric])
-            for r in record.runs
-            if r.width == width and r.mode == mode
-        }
-        return np.array([by_seed[s] for s in seeds])
-
-    rows = []
-    for width in record.widths:
-        for mode in modes:
-            row = {"width": width, "mode": mode, "alpha": record.modes[mode]}
-            row.update(params=size[width]["params"], params_pct=size[width]["params_pct"])
-            row.update({metric: _ci(values(width, mode, metric)) for metric in SUMMARY_METRICS})
-            rows.append(row)
-    compare = COMPARE_WIDTH if COMPARE_WIDTH in record.widths else max(record.widths)
-    pairs: dict[str, dict[str, Any]] = {}
-    if len(seeds) >= 2:
-        for metric, (scale, unit) in _UNITS.items():
-            for a, b in combinations(modes, 2):
-                cmp = paired_difference(values(compare, a, metric), values(compare, b, metric))
-                pairs.setdefault(metric, {})[f"{a} - {b}"] = {
-                    "mean_a": cmp.mean_a,
-                    "mean_b": cmp.mean_b,
-                    "difference": dict(cmp.difference.__dict__),
-                    "p_value": cmp.p_value,
-                    "n": cmp.n,
-                    "test": cmp.test,
-                    "verdict": verdict(cmp, a, b, scale, unit),
-                }
-    teacher = record.teacher
-    return CartpoleSummary(
-        teacher={
-            "params": teacher["params"],
-            "hidden": teacher.get("hidden", TEACHER_HIDDEN),
-            "return_mean": teacher["return_mean"],
-            "return_ci": teacher["return_ci"],
-            "episodes": len(teacher["returns"]),
-        },
-        widths=list(record.widths),
-        modes=modes,
-        n_seeds=len(seeds),
-        compare_width=compare,
-        buffer=dict(record.buffer),
-        rows=rows,
-        pairs=pairs,
-    )
-
-
-def summarize(config: CartpoleConfig, records: dict[str, CartpoleRecord]) -> CartpoleSummary:
-    return summarize_record(records["cartpole"])
-
-
-def units(config: CartpoleConfig) -> Units:
-    return Units({"cartpole": {}}) if config.cartpole_widths else Units({}, reason="no CartPole widths given")
+def units(config: CartpoleStudyConfig) -> Units:
+    if not config.cartpole_widths:
+        return Units({}, reason="no CartPole widths given")
+    if config.source == "file":
+        return Units({}, "source='file': the CartPole section distils the shipped CartPole teacher, not yours; skipped")
+    return Units({"cartpole": {}})
 
 
 EXPERIMENT: Experiment[CartpoleRecord] = Experiment(
     name="cartpole",
     title="A real teacher: CartPole",
     notebook=NOTEBOOK_DIR / "06_cartpole.ipynb",
-    params=CartpoleConfig,
+    params=CartpoleStudyConfig,
+    step_params=CartpoleConfig,
     record=CartpoleRecord,
     run=run,
     summarize=summarize,

@@ -1,6 +1,6 @@
-"""The CartPole section's reading: the compression table, fidelity, sentences written from the numbers, figures.
+"""The CartPole section's reading: the summary over seeds, the compression and fidelity tables, sentences.
 
-Split from ``cartpole`` (which runs the section) to keep one concept per module. Every
+Split from ``cartpole`` (which runs the section; the figures are in ``cartpole_figures``). Every
 sentence is conditioned on the numbers: a ranking is stated with its ties, "the leaders
 differ" only when the best objective by one measure is not the best by the other, and
 the comparison with the synthetic teacher only when the original comparison ran.
@@ -8,22 +8,30 @@ the comparison with the synthetic teacher only when the original comparison ran.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.stats
-from matplotlib.figure import Figure
 
-from ..report.plots import mode_color
+from ..records.record import Record
+from ..report.stats import mean_ci as bootstrap_ci
+from ..report.stats import paired_difference, verdict
 from ..report.tables import ci_text, markdown_table
+from ..rl.cartpole import TEACHER_HIDDEN
 from .base import Section
+from .cartpole_figures import RUSU_PARAMS_PCT, RUSU_SCORE_PCT, figure_fidelity, figure_returns
 
 if TYPE_CHECKING:
-    from .cartpole import CartpoleSummary
+    from .cartpole import CartpoleRecord
 
 __all__ = [
+    "COMPARE_WIDTH",
     "RUSU_PARAMS_PCT",
     "RUSU_SCORE_PCT",
+    "SUMMARY_METRICS",
+    "CartpoleSummary",
     "compression_table",
     "fidelity_table",
     "figure_fidelity",
@@ -31,19 +39,116 @@ __all__ = [
     "interpretation",
     "rank_modes",
     "section",
+    "summarize_record",
 ]
 
-#: Rusu et al. 2016's compression result: students at 4-25% of the teacher's parameters ...
-RUSU_PARAMS_PCT = (4.0, 25.0)
-#: ... reached 84-108% of its score
-RUSU_SCORE_PCT = (84.0, 108.0)
+#: a paragraph break between the groups of sentences
+_BREAK = "\n\n"
 #: CartPole-v1's "solved" threshold
 SOLVED_RETURN = 475.0
-_LABELS = {
+#: per-student metrics summarised over seeds: key -> label
+SUMMARY_METRICS = {
+    "return_pct": "return (% of teacher)",
     "action_agreement": "held-out agreement",
     "prob_similarity_t1": "prob. similarity (T = 1)",
     "regret": "regret (teacher Q)",
 }
+#: how paired differences are worded (``stats.verdict``'s scale and unit)
+_UNITS = {"return_pct": (1.0, "points"), "action_agreement": (100.0, "points")}
+
+#: the width whose modes are compared pairwise (the widest one if it is not in the list)
+COMPARE_WIDTH = 32
+
+# ----------------------------------------------------------------------------------------
+# Summary
+# ----------------------------------------------------------------------------------------
+
+
+def _ci(values: np.ndarray) -> dict[str, Any]:
+    """Mean and 95% bootstrap CI (``stats.mean_ci``); a single seed has no interval."""
+    if len(values) >= 2:
+        return dict(bootstrap_ci(values).__dict__)
+    return {"mean": float(values[0]), "low": None, "high": None, "confidence": None, "n": 1, "method": "single seed"}
+
+
+@dataclass(frozen=True)
+class CartpoleSummary(Record):
+    """``results.json``'s ``cartpole``: per width and mode, means and CIs over seeds; paired tests."""
+
+    teacher: dict[str, Any]
+    widths: list[int]
+    modes: list[str]
+    n_seeds: int
+    compare_width: int
+    buffer: dict[str, Any]
+    rows: list[dict[str, Any]]
+    pairs: dict[str, dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cartpole": {name: getattr(self, name) for name in self.__dataclass_fields__}}
+
+    def row(self, width: int, mode: str) -> dict[str, Any]:
+        return next(r for r in self.rows if r["width"] == width and r["mode"] == mode)
+
+
+def summarize_record(record: CartpoleRecord) -> CartpoleSummary:
+    """Per width and mode: mean (and 95% bootstrap CI over seeds) of each ``SUMMARY_METRICS``.
+
+    With two or more seeds, also paired comparisons of the modes at ``COMPARE_WIDTH`` (or
+    the widest width) for return and agreement (``stats.paired_difference``, ``verdict``).
+    """
+    modes = sorted(record.modes, key=lambda m: record.modes[m])  # by alpha
+    seeds = list(record.seeds)
+    size = {s["width"]: s for s in record.students}
+
+    def values(width: int, mode: str, metric: str) -> np.ndarray:
+        by_seed = {
+            r.seed: float(r.return_pct if metric == "return_pct" else r.held_out[metric])
+            for r in record.runs
+            if r.width == width and r.mode == mode
+        }
+        return np.array([by_seed[s] for s in seeds])
+
+    rows = []
+    for width in record.widths:
+        for mode in modes:
+            row = {"width": width, "mode": mode, "alpha": record.modes[mode]}
+            row.update(params=size[width]["params"], params_pct=size[width]["params_pct"])
+            row.update({metric: _ci(values(width, mode, metric)) for metric in SUMMARY_METRICS})
+            rows.append(row)
+    compare = COMPARE_WIDTH if COMPARE_WIDTH in record.widths else max(record.widths)
+    pairs: dict[str, dict[str, Any]] = {}
+    if len(seeds) >= 2:
+        for metric, (scale, unit) in _UNITS.items():
+            for a, b in combinations(modes, 2):
+                cmp = paired_difference(values(compare, a, metric), values(compare, b, metric))
+                pairs.setdefault(metric, {})[f"{a} - {b}"] = {
+                    "mean_a": cmp.mean_a,
+                    "mean_b": cmp.mean_b,
+                    "difference": dict(cmp.difference.__dict__),
+                    "p_value": cmp.p_value,
+                    "p_text": cmp.p_text,
+                    "n": cmp.n,
+                    "test": cmp.test,
+                    "verdict": verdict(cmp, a, b, scale, unit),
+                }
+    teacher = record.teacher
+    return CartpoleSummary(
+        teacher={
+            "params": teacher["params"],
+            "hidden": teacher.get("hidden", TEACHER_HIDDEN),
+            "return_mean": teacher["return_mean"],
+            "return_ci": teacher["return_ci"],
+            "episodes": len(teacher["returns"]),
+        },
+        widths=list(record.widths),
+        modes=modes,
+        n_seeds=len(seeds),
+        compare_width=compare,
+        buffer=dict(record.buffer),
+        rows=rows,
+        pairs=pairs,
+    )
 
 
 def compression_table(summary: CartpoleSummary) -> str:
@@ -121,6 +226,7 @@ def interpretation(summary: CartpoleSummary, synthetic_rows: list[Any] | None = 
         f"{teacher['return_ci'][1]:.1f}]; 500 is the maximum, {SOLVED_RETURN:g} counts as solved)."
     ]
 
+    parts.append(_BREAK)
     # the modes at the comparison width: return and agreement rankings
     ret = {m: summary.row(width, m)["return_pct"]["mean"] for m in modes}
     agree = {m: summary.row(width, m)["action_agreement"]["mean"] for m in modes}
@@ -155,6 +261,7 @@ def interpretation(summary: CartpoleSummary, synthetic_rows: list[Any] | None = 
     if n < 2:
         parts.append("With one seed there is no interval and no paired test; differences may be noise.")
 
+    parts.append(_BREAK)
     # compression, against Rusu et al. (2016)
     rows = summary.rows
     best = []
@@ -200,6 +307,7 @@ def interpretation(summary: CartpoleSummary, synthetic_rows: list[Any] | None = 
         else:
             parts.append(f"{'Return' if len(set(y)) == 1 else 'Agreement'} is the same in every width x mode cell.")
 
+    parts.append(_BREAK)
     # synthetic vs CartPole ranking
     common = [m for m in modes if any(r.mode == m for r in synthetic_rows or [])]
     if not common:
@@ -230,69 +338,51 @@ def interpretation(summary: CartpoleSummary, synthetic_rows: list[Any] | None = 
         )
         if len(common) < len(modes):
             parts.append(f"The synthetic table lacks {', '.join(m for m in modes if m not in common)}.")
-    return " ".join(parts)
+    return " ".join(parts).replace(f" {_BREAK} ", _BREAK)
 
 
-# ----------------------------------------------------------------------------------------
-# Figures
-# ----------------------------------------------------------------------------------------
-
-
-def _errorbars(ax: Any, summary: CartpoleSummary, metric: str, scale: float = 1.0) -> None:
-    """One line per mode against % of the teacher's parameters (log x), CI as error bars."""
-    modes = summary.modes
-    for i, mode in enumerate(modes):
-        rows = sorted((r for r in summary.rows if r["mode"] == mode), key=lambda r: r["params_pct"])
-        x = np.array([r["params_pct"] for r in rows]) * (1.0 + 0.04 * (i - (len(modes) - 1) / 2))  # dodge
-        y = np.array([r[metric]["mean"] for r in rows]) * scale
-        has_ci = all(r[metric]["low"] is not None for r in rows)
-        err = (
-            np.array([[r[metric]["mean"] - r[metric]["low"], r[metric]["high"] - r[metric]["mean"]] for r in rows]).T
-            * scale
-            if has_ci
-            else None
+def short_verdict(summary: CartpoleSummary) -> str:
+    """The section's answer in three sentences: return and agreement at the comparison width, then smaller students."""
+    modes, width, n = summary.modes, summary.compare_width, summary.n_seeds
+    ret = {m: summary.row(width, m)["return_pct"]["mean"] for m in modes}
+    agree = {m: summary.row(width, m)["action_agreement"]["mean"] for m in modes}
+    by_return, by_agree = rank_modes(ret, 1), rank_modes({m: 100 * v for m, v in agree.items()}, 1)
+    pct = summary.row(width, modes[0])["params_pct"]
+    found = [c for c in summary.pairs.get("return_pct", {}).values() if not c["verdict"].startswith("no detectable")]
+    if not summary.pairs:
+        tested = "with one seed there is no paired test"
+    elif found:
+        tested = (
+            "paired over seeds, "
+            + "; ".join(c["verdict"] for c in found)
+            + " (not corrected for the other comparisons)"
         )
-        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=mode, color=mode_color(mode))
-    ticks = sorted({(r["params_pct"], r["width"]) for r in summary.rows})
-    ax.set_xscale("log")
-    ax.set_xticks([t for t, _ in ticks], [f"{t:.1f}%\n(w {w})" for t, w in ticks], fontsize=8)
-    ax.minorticks_off()
-    ax.set_xlabel("student parameters, % of the teacher's (width)")
-
-
-def figure_returns(summary: CartpoleSummary) -> Figure:
-    """Closed-loop return (% of the teacher's) against student size, per mode, with 95% CIs.
-
-    The shaded box is Rusu et al. (2016)'s compression result (4-25% of the parameters,
-    84-108% of the score).
-    """
-    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
-    ax = fig.subplots()
-    ax.fill_between(
-        RUSU_PARAMS_PCT, *RUSU_SCORE_PCT, color="#bbbbbb", alpha=0.3, lw=0, label="Rusu et al. 2016 (Atari)"
+    else:
+        tested = "paired over seeds, no two objectives differ detectably in return"
+    parts = [
+        f"At width {width} ({pct:.0f}% of the teacher's parameters; means over {n} seed{'s' * (n != 1)}), students "
+        f"earn {_ranking_text(by_return, ret, '{:.1f}%')} of the teacher's return; {tested}."
+    ]
+    leader = " = ".join(by_agree[0])
+    same = set(by_agree[0]) & set(by_return[0])
+    parts.append(
+        f"{leader} agree{'s' * (len(by_agree[0]) == 1)} with the teacher's action most often on held-out states "
+        f"({100 * agree[by_agree[0][0]]:.1f}%) and "
+        + (
+            "also earns the most return."
+            if same
+            else "yet does not earn the most return: agreement is not performance."
+        )
     )
-    ax.axhline(100.0, color="#444444", lw=0.8, ls="--", label="teacher")
-    _errorbars(ax, summary, "return_pct")
-    n = summary.n_seeds
-    ax.set(
-        ylabel="return, % of the teacher's",
-        title=f"CartPole closed-loop return ({summary.teacher['episodes']} episodes; mean over {n} seed{'s' * (n != 1)})",
-    )
-    ax.legend(fontsize=8)
-    return fig
-
-
-def figure_fidelity(summary: CartpoleSummary) -> Figure:
-    """Held-out agreement, probability similarity (T = 1) and regret against student size, per mode."""
-    fig = Figure(figsize=(13, 3.8), layout="constrained")
-    axes = fig.subplots(1, 3)
-    for ax, metric in zip(axes, ("action_agreement", "prob_similarity_t1", "regret"), strict=True):
-        _errorbars(ax, summary, metric)
-        ax.set_title(_LABELS[metric])
-    axes[0].legend(fontsize=8)
-    n_held = summary.buffer.get("n_held_out")
-    fig.suptitle(f"Fidelity on held-out teacher states{f' ({n_held} states)' if n_held else ''}")
-    return fig
+    smaller = [w for w in summary.widths if w != width]
+    if smaller:
+        best = []
+        for w in smaller:
+            returns = {m: summary.row(w, m)["return_pct"]["mean"] for m in modes}
+            top = rank_modes(returns, 1)[0]
+            best.append(f"width {w}: {' = '.join(top)} ({returns[top[0]]:.1f}%)")
+        parts.append("Best by return at the other widths: " + "; ".join(best) + ".")
+    return " ".join(parts)
 
 
 def section(summary: CartpoleSummary, others: dict[str, Any] | None = None) -> Section:
@@ -305,4 +395,4 @@ def section(summary: CartpoleSummary, others: dict[str, Any] | None = None) -> S
         "cartpole_returns.png": lambda: figure_returns(summary),
         "cartpole_fidelity.png": lambda: figure_fidelity(summary),
     }
-    return Section("A real teacher: CartPole", text, said, figures)
+    return Section("A real teacher: CartPole", text, short_verdict(summary), figures)

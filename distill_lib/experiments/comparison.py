@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from ..core import progress
 from ..core.config import STUDENT_DROPOUT, ModesParams, ObjectiveParams, RunConfig, ScheduleParams
 from ..core.networks import QNetwork
 from ..core.training import TrainResult, train_student
@@ -47,7 +48,9 @@ __all__ = [
 #: (key, header, format) of the published table: the original's shape plus the T = 1 column
 TABLE_COLUMNS: list[tuple[str, str, str]] = [
     ("mode", "mode", "{}"),
-    ("alpha", "alpha", "{:.1f}"),
+    ("alpha", "alpha", "{:g}"),
+    ("temperature", "T", "{:g}"),
+    ("loss_fn", "loss", "{}"),
     ("final_action_agreement", "final action agreement", "{:.3f}"),
     ("final_mean_prob_similarity", "final mean prob. similarity (T = run temperature)", "{:.6f}"),
     ("final_prob_similarity_t1", "final mean prob. similarity (T = 1)", "{:.6f}"),
@@ -164,7 +167,14 @@ def run(config: TrainConfig, folder: Path) -> RunRecord:
     """
     world = load_world(folder.parents[1], config.to_dict())
     run_config = config.run_config()
-    result = train_student(world.teacher, world.new_student(), torch.from_numpy(world.states), run_config)
+    epochs = run_config.epochs
+    result = train_student(
+        world.teacher,
+        world.new_student(),
+        torch.from_numpy(world.states),
+        run_config,
+        on_epoch=lambda record: progress.report("epochs", record["epoch"] + 1, epochs),
+    )
     save_checkpoints(folder, result)
     return RunRecord(
         config=run_config,
@@ -233,9 +243,11 @@ def result_csv(rows: list[ResultRow]) -> str:
 
 
 def section(summary: ComparisonSummary, others: dict[str, Any] | None = None) -> Section:
-    """The table, its reading, and the two figures."""
+    """Which world, the table, its reading, and the two figures."""
     rows = summary.results
-    text = result_table(rows)
+    world = report.world_text(summary.study["data"])
+    table = result_table(rows)
+    text = f"{world}\n\n{table}"
     if summary.missing_modes:
         text += f"\n**Missing:** {', '.join(summary.missing_modes)} (failed or not run in this work folder).\n"
     verdict = report.interpretation(rows, summary.missing_modes)
@@ -245,10 +257,8 @@ def section(summary: ComparisonSummary, others: dict[str, Any] | None = None) ->
             "learning_curves.png": lambda: report.study_curves(summary.histories),
             "final_metrics.png": lambda: report.final_comparison(rows),
         }
-    table = result_table(rows)
-    return Section(
-        "The original comparison (seed-compatible)", text + "\n" + verdict, verdict, figures, result_csv(rows), table
-    )
+    title = "The original comparison (seed-compatible)"
+    return Section(title, f"{text}\n{verdict}", f"{world} {verdict}", figures, result_csv(rows), table)
 
 
 EXPERIMENT: Experiment[RunRecord] = Experiment(

@@ -6,6 +6,7 @@ comparison, this one reads it.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,7 +17,22 @@ from ..report.plots import mode_color
 if TYPE_CHECKING:
     from .comparison import ResultRow
 
-__all__ = ["final_comparison", "interpretation", "learning_curves", "study_curves"]
+__all__ = ["final_comparison", "interpretation", "learning_curves", "study_curves", "world_text"]
+
+
+def world_text(data: dict[str, Any]) -> str:
+    """Which teacher and states the comparison ran on, in words (from ``results.json``'s ``study.data``)."""
+    n, source = data["n_states"], data["source"]
+    if source == "file":
+        states, teacher = Path(data["states_file"] or "").name, Path(data["teacher_checkpoint"] or "").name
+        return f"Your teacher ({teacher}) and your {n:,} states ({states})."
+    if source == "cartpole":
+        return f"The shipped CartPole DQN teacher and {n:,} states from its own epsilon-greedy episodes."
+    h = data["teacher_hidden"]
+    return (
+        f"A synthetic world (seed {data['seed']}): a random teacher network {data['input_dim']}→{h}→{h}→"
+        f"{data['output_dim']} and {n:,} Gaussian states."
+    )
 
 
 def interpretation(rows: list[ResultRow], missing: list[str] = ()) -> str:

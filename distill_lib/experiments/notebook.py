@@ -39,8 +39,12 @@ def params_of(experiment: Experiment[Any], namespace: Mapping[str, Any]) -> dict
     """The experiment's parameters from a notebook's variables, with derived ones resolved."""
     from . import resolve
 
-    names = set(experiment.step_type.specs())
+    specs = experiment.step_type.specs()
+    names = set(specs)
     params = {k: namespace[k] for k in names if k in namespace}
+    for name in names:  # file parameters: relative to the repository root, as for the command
+        if specs[name].rule.path and isinstance(params.get(name), str):
+            params[name] = str(project_path(params[name]))
     if params.get("source", "synthetic") != "synthetic":  # n_states comes from the buffer
         params = {k: v for k, v in resolve(params).items() if k in names}
     return params
@@ -49,7 +53,7 @@ def params_of(experiment: Experiment[Any], namespace: Mapping[str, Any]) -> dict
 def run(experiment: Experiment[Any], namespace: Mapping[str, Any]) -> NotebookStep:
     """Validate, run and save the notebook's step; ``namespace`` is the notebook's ``globals()``."""
     params = params_of(experiment, namespace)
-    work_dir = project_path(namespace.get("work_dir", "reports/work"))
+    work_dir = project_path(namespace.get("work_dir", "build/lab/work"))
     record, folder = execute(experiment, params, work_dir)
     config = experiment.step_type.from_params(params)
     return NotebookStep(experiment, params, config, record, folder, work_dir)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..core import progress
 from ..core.config import MAX_SEED, ModesParams, ObjectiveParams, RunConfig, ScheduleParams
 from ..core.data import synthetic_states
 from ..core.networks import QNetwork, build_student, build_teacher
@@ -227,13 +228,17 @@ def run(config: SeedsConfig, folder: Path) -> SeedsRecord:
     """Every kind of seed that is given, each in one batch (the step of notebook 04)."""
     modes = config.mode_alphas()
     sections = {}
+    kinds = [k for k, seeds in (("world", config.world_seeds), ("training", config.training_seeds)) if seeds]
+    progress.report("kinds of seeds trained", 0, len(kinds))
     if config.world_seeds:
         sections["world"] = run_seeds("world", config.world_seeds, modes, config.base(), n_bins=config.n_bins)
     if config.training_seeds:
         world = load_world(folder.parents[1], config.to_dict())
+        progress.report("kinds of seeds trained", len(sections), len(kinds))
         sections["training"] = run_seeds(
             "training", config.training_seeds, modes, config.base(), world=world, n_bins=config.n_bins
         )
+    progress.report("kinds of seeds trained", len(kinds), len(kinds))
     return SeedsRecord(modes, sections)
 
 
@@ -265,6 +270,7 @@ def summarize_kind(record: SeedKind) -> dict[str, Any]:
                 "mean_b": cmp.mean_b,
                 "difference": cmp.difference.__dict__,
                 "p_value": cmp.p_value,
+                "p_text": cmp.p_text,
                 "n": cmp.n,
                 "test": cmp.test,
                 "verdict": verdict(cmp, a, b, *_UNITS.get(metric, (1.0, ""))),

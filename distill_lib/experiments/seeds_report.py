@@ -20,7 +20,7 @@ from .base import Section
 if TYPE_CHECKING:
     from .seeds import SeedKind, SeedsSummary
 
-__all__ = ["gap_agreement", "gap_text", "paired_seeds", "section", "verdicts"]
+__all__ = ["gap_agreement", "gap_text", "metric_verdict", "paired_seeds", "pairs_table", "section", "verdicts"]
 
 #: a disagreement's cost is called small when the mean regret is below this share of the mean action gap
 SMALL_REGRET_SHARE = 0.1
@@ -37,23 +37,84 @@ def _table(summary: dict[str, Any], modes: list[str]) -> str:
     return markdown_table(["metric", *modes], rows)
 
 
+#: the metrics a verdict speaks of: key -> (label, scale, unit, digits)
+VERDICT_METRICS = {
+    "action_agreement": ("top-1 agreement", 100.0, " points", 2),
+    "prob_similarity_t1": ("probability similarity at T = 1", 100.0, " points", 2),
+    "regret": ("regret", 1.0, "", 2),
+}
+
+
+def _detectable(comparison: dict[str, Any]) -> bool:
+    return not comparison["verdict"].startswith("no detectable")
+
+
+def _pair_phrase(pair: str, c: dict[str, Any], scale: float, unit: str, digits: int) -> str:
+    """``a above b by X (95% CI [lo, hi], p ...)``, the larger one first."""
+    a, b = pair.split(" - ")
+    d = c["difference"]
+    mean, low, high = d["mean"] * scale, d["low"] * scale, d["high"] * scale
+    if mean < 0:
+        a, b, mean, low, high = b, a, -mean, -high, -low
+    fmt = f".{digits}g"
+    return f"{a} higher than {b} by {mean:{fmt}}{unit} (95% CI [{low:{fmt}}, {high:{fmt}}], {c['p_text']})"
+
+
+def metric_verdict(summary: dict[str, Any], metric: str) -> str:
+    """One sentence on one metric: which pairs of objectives differ detectably, and by how much."""
+    label, scale, unit, digits = VERDICT_METRICS[metric]
+    name = label[0].upper() + label[1:] + (" (lower is better)" if metric == "regret" else "")
+    pairs = summary["pairs"].get(metric, {})
+    found = [(p, c) for p, c in pairs.items() if _detectable(c)]
+    if not found:
+        largest = max((abs(c["difference"]["mean"]) * scale for c in pairs.values()), default=0.0)
+        return f"{name}: no two objectives differ detectably (largest mean difference {largest:.{digits}g}{unit})."
+    if len(found) == len(pairs) and len(pairs) > 1:
+        means = {m: v["mean"] for m, v in summary["per_mode"][metric].items()}
+        order = sorted(means, key=means.get, reverse=metric != "regret")
+        floor = max(c["p_text"] for _, c in found) if all(c["p_text"].startswith("p ≤") for _, c in found) else ""
+        how = f" (every pair {floor})" if floor else " (every pair detectably)"
+        values = ", ".join(f"{m} {means[m]:.3g}" for m in order)
+        word = "lowest first" if metric == "regret" else "highest first"
+        return f"{name} differs between every pair{how}: {values} ({word})."
+    said = "; ".join(_pair_phrase(p, c, scale, unit, digits) for p, c in found)
+    rest = "" if len(found) == len(pairs) else "; no other pair differs detectably"
+    return f"{name}: {said}{rest}."
+
+
 def verdicts(summary: dict[str, Any]) -> str:
-    """Sentences on agreement, distribution match and regret, from the paired tests."""
-    pairs = summary["pairs"]
-    if not pairs:
+    """The kind of seeds' answer: agreement, distribution match and regret, and how sure (n, correction)."""
+    if not summary["pairs"]:
         return ""
-    out = []
-    agree = pairs.get("action_agreement", {})
-    found = [c for c in agree.values() if not c["verdict"].startswith("no detectable")]
-    if agree and not found:
-        out.append(
-            f"No detectable difference in top-1 agreement between any two objectives over {summary['n_seeds']} "
-            f"{summary['kind']} seeds."
+    n, n_tests = summary["n_seeds"], sum(len(p) for p in summary["pairs"].values())
+    head = f"Over {n} {summary['kind']} seeds (paired by seed):"
+    body = " ".join(metric_verdict(summary, m) for m in VERDICT_METRICS if m in summary["pairs"])
+    tail = f"(Two-sided sign-flip tests with 95% CIs, not corrected for the {n_tests} comparisons made here.)"
+    if n < 6:
+        tail += (
+            f" With {n} seeds the smallest p-value the test can give is {2 / 2**n:.3g}, so no difference can be "
+            "detected whatever its size."
         )
-    out.extend(f"Top-1 agreement: {c['verdict']}." for c in found)
-    for metric, label in (("prob_similarity_t1", "Probability similarity at T = 1"), ("regret", "Regret")):
-        out.extend(f"{label}: {c['verdict']}." for c in pairs.get(metric, {}).values())
-    return " ".join(out)
+    return f"{head} {body} {tail}"
+
+
+def pairs_table(summary: dict[str, Any]) -> str:
+    """Every paired comparison of the verdict's metrics: difference with its CI, p, and whether it is detectable."""
+    rows = []
+    for metric, (label, scale, unit, digits) in VERDICT_METRICS.items():
+        for pair, c in summary["pairs"].get(metric, {}).items():
+            d = c["difference"]
+            fmt = f".{digits + 1}g"
+            rows.append(
+                [
+                    label,
+                    pair,
+                    f"{d['mean'] * scale:+{fmt}} [{d['low'] * scale:+{fmt}}, {d['high'] * scale:+{fmt}}]{unit}",
+                    c["p_text"],
+                    "yes" if _detectable(c) else "no",
+                ]
+            )
+    return markdown_table(["metric", "pair (a - b)", "mean difference [95% CI]", "p", "detectable"], rows)
 
 
 def gap_text(gap: dict[str, list[dict[str, float]]]) -> str:
@@ -129,7 +190,7 @@ def section(summary: SeedsSummary, others: dict[str, Any] | None = None) -> Sect
         parts.append(f"### {kind.capitalize()} seeds (n = {s['n_seeds']}): mean [95% CI]\n\n{_table(s, modes)}")
         said = verdicts(s)
         if said:
-            parts.append("**Verdict.** " + said)
+            parts.append(f"**Verdict.** {said}\n\nThe paired comparisons behind it:\n\n{pairs_table(s)}")
             answers.append(said)
     gap_summary = summary.kinds.get("world") or summary.kinds.get("training")
     figures: dict[str, Any] = {
@@ -144,7 +205,7 @@ def section(summary: SeedsSummary, others: dict[str, Any] | None = None) -> Sect
         figures["gap_agreement.png"] = lambda: gap_agreement(gap_summary)
     if not summary.kinds:
         parts.append("*The multi-seed section did not run in this work folder.*")
-    return Section("Beyond one seed", "\n\n".join(parts), " ".join(answers), figures)
+    return Section("Beyond one seed", "\n\n".join(parts), "\n\n".join(answers), figures)
 
 
 def paired_seeds(

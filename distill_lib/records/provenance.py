@@ -7,6 +7,7 @@ Everything here is deterministic for a given checkout and environment, except th
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import subprocess
 import time
@@ -15,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["code_hash", "content_key", "file_sha256", "git_commit", "provenance", "timing"]
+__all__ = ["code_hash", "content_key", "cpu", "file_sha256", "git_commit", "provenance", "timing"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
 _LIBRARIES = ("torch", "numpy", "matplotlib", "papermill", "nbconvert", "pandas", "scipy", "gymnasium", "pyyaml")
@@ -83,8 +84,28 @@ def content_key(*parts: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+@lru_cache(maxsize=1)
+def cpu() -> dict[str, Any]:
+    """The CPU model and the vector instructions torch's CPU kernels use (they decide the last bits)."""
+    model = platform.processor() or None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import torch
+
+        capability = torch.backends.cpu.get_cpu_capability()
+    except Exception:  # no torch, or a build without the query
+        capability = None
+    return {"model": model, "torch_capability": capability, "cores": os.cpu_count()}
+
+
 def provenance() -> dict[str, Any]:
-    """Commit, code hash, library versions and platform (no time stamps)."""
+    """Commit, code hash, library versions, platform and CPU (no time stamps)."""
     from .. import __version__
 
     return {
@@ -93,6 +114,7 @@ def provenance() -> dict[str, Any]:
         "distill_lib": __version__,
         "python": platform.python_version(),
         "platform": f"{platform.system()} {platform.machine()}",
+        "cpu": cpu(),
         "versions": {name: _version(name) for name in _LIBRARIES if _version(name) is not None},
         "torch_threads_in_training": 1,
     }

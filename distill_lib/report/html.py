@@ -46,7 +46,11 @@ def export_html(notebook: str | os.PathLike[str], dest: str | os.PathLike[str], 
     import nbformat
     from nbconvert import HTMLExporter
 
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
     exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES)])
+    # the notebook's default parameters are overridden by the injected ones, which the page keeps
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"parameters"}, enabled=True), enabled=True)
     exporter.exclude_input = hide_code
     exporter.exclude_input_prompt = hide_code
     exporter.exclude_output_prompt = True
@@ -95,8 +99,8 @@ def write_index(
     by_file = {p.file: p for p in pages}
     for section in sections:
         parts.append(f"<h2>{html.escape(section.title)}</h2>")
-        if section.verdict:
-            parts.append(f'<p class="verdict">{html.escape(section.verdict)}</p>')
+        for paragraph in [p for p in section.verdict.split("\n\n") if p.strip()]:
+            parts.append(f'<p class="verdict">{html.escape(paragraph)}</p>')
         for name in section.figures:
             source = Path(figures_dir) / name
             if source.is_file():

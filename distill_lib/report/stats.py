@@ -72,6 +72,15 @@ class PairedComparison:
     n: int
     #: "sign-flip permutation, exact" or "sign-flip permutation, <k> random flips"
     test: str
+    #: the smallest p-value the test can give (all 2^n patterns: 2 / 2^n; random flips: 2 / (k + 1))
+    p_floor: float = 0.0
+
+    @property
+    def p_text(self) -> str:
+        """``p = 0.031``, or ``p ≤ 0.0002`` when the test can give nothing smaller."""
+        if self.p_floor and self.p_value <= self.p_floor * (1 + 1e-9):
+            return f"p ≤ {self.p_floor:.2g}"
+        return f"p = {self.p_value:.3g}"
 
 
 @dataclass(frozen=True)
@@ -179,7 +188,8 @@ def paired_difference(
         )
         p_value = float(res.pvalue)
     test = "sign-flip permutation, exact" if exact else f"sign-flip permutation, {n_resamples} random flips"
-    return PairedComparison(float(np.mean(x)), float(np.mean(y)), ci, p_value, d.size, test)
+    floor = 2.0 / 2**d.size if exact else 2.0 / (n_resamples + 1)
+    return PairedComparison(float(np.mean(x)), float(np.mean(y)), ci, p_value, d.size, test, floor)
 
 
 def verdict(
@@ -202,7 +212,7 @@ def verdict(
     pct = f"{100 * ci.confidence:g}%"
     low, high, mean = ci.low * scale, ci.high * scale, ci.mean * scale
     suffix = f" {unit}" if unit else ""
-    stats_text = f"{pct} CI [{low:+.3g}, {high:+.3g}]{suffix}, p = {comparison.p_value:.3g}, n = {comparison.n}"
+    stats_text = f"{pct} CI [{low:+.3g}, {high:+.3g}]{suffix}, {comparison.p_text}, n = {comparison.n}"
     if (ci.low <= 0.0 <= ci.high) or comparison.p_value >= level:
         difference = f"{name_a} - {name_b} = {mean:+.3g}{suffix}"
         return f"no detectable difference between {name_a} and {name_b} ({difference}, {stats_text})"

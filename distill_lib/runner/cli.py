@@ -48,9 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         "-o",
         "--out",
         dest="out_dir",
-        default="reports",
+        default=None,
         metavar="OUTDIR",
-        help="output folder for results, figures and HTML (default: reports/)",
+        help="output folder for results, figures and HTML (default: reports/, for the default study only)",
     )
     run.add_argument("--force", action="store_true", help="re-run every step, even finished ones")
     run.add_argument(

@@ -27,8 +27,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..core.progress import ENV as PROGRESS_ENV
 from .notebook import execute, quiet_imports, shutdown_kernel, start_kernel
 from .plan import Step
+from .progress import progress_file
 
 __all__ = ["Execution", "ForkedExecution", "PapermillExecution", "readiness"]
 
@@ -82,7 +84,11 @@ class PapermillExecution(Execution):
                 outcome.finished(step, "skipped", _skip_reason(step, outcome.status))
                 continue
             outcome.started(step)
-            status, message = execute(step, html_dir, hide_code=hide_code)
+            os.environ[PROGRESS_ENV] = progress_file(step)  # the kernel papermill starts inherits it
+            try:
+                status, message = execute(step, html_dir, hide_code=hide_code)
+            finally:
+                os.environ.pop(PROGRESS_ENV, None)
             outcome.finished(step, status, message)
 
 
@@ -113,6 +119,7 @@ def _worker(step: Step, conn: Connection, nice: int, html_dir: Path, hide_code: 
     warnings.filterwarnings("ignore")
     if nice:
         os.nice(nice)  # a waiting kernel's warm-up must not slow the notebook that runs now
+    os.environ[PROGRESS_ENV] = progress_file(step)  # the kernel reports its progress there
     km = None
     try:
         try:

@@ -39,12 +39,14 @@ class RunnerParams(Params):
     """Parameters of the runner itself: where things go, and plug-in experiments."""
 
     work_dir: str = param(
-        "reports/work",
-        "where data, runs and executed notebooks go",
+        "build/lab/work",
+        "where the steps' folders and executed notebooks go (notebooks run by hand: a scratch folder)",
         set_by="the runner uses OUTDIR/work; choose OUTDIR with -o",
     )
     out_dir: str = param(
-        "reports", "where the results table, figures and HTML go", set_by="choose the output folder with -o"
+        "build/lab",
+        "where the results, figures and HTML go (notebooks run by hand: a scratch folder, never reports/)",
+        set_by="choose the output folder with -o",
     )
     plugins: list[str] = param([], "modules that add experiments (each defines EXPERIMENT; see README)", unique=True)
 

@@ -35,6 +35,8 @@ __all__ = [
 ]
 
 DEFAULT_PARAMS_FILE = PROJECT_ROOT / "params" / "study.yaml"
+#: the committed results of the default study
+REPORTS = PROJECT_ROOT / "reports"
 ANALYSIS_NOTEBOOK = NOTEBOOK_DIR / "03_analysis.ipynb"
 
 
@@ -109,9 +111,9 @@ def plan_from_params(params: Mapping[str, Any], out_dir: str | os.PathLike[str] 
     experiments = registry(runner.plugins)
     specs = specs_of(experiments)
     full = {**_defaults(specs), **{k: v for k, v in params.items() if k in specs}}
-    for name in ("states_file", "teacher_checkpoint"):
-        if full.get(name):
-            full[name] = str(Path(full[name]).expanduser().resolve())
+    for name, spec in specs.items():  # file parameters: relative to the repository root, everywhere
+        if spec.rule.path and full.get(name):
+            full[name] = str(project_path(full[name]))
     try:
         full = resolve(full, experiments)
     except ValueError as err:
@@ -171,10 +173,15 @@ def plan_from_params(params: Mapping[str, Any], out_dir: str | os.PathLike[str] 
 def plan_study(
     files: list[str | os.PathLike[str]] | None = None,
     overrides: list[tuple[str, str]] | None = None,
-    out_dir: str | os.PathLike[str] = "reports",
+    out_dir: str | os.PathLike[str] | None = None,
 ) -> Plan:
-    """Layer and validate the parameters and inputs for ``out_dir``; raises ``ParamError`` on bad input."""
-    if str(out_dir).strip() == "":
+    """Layer and validate the parameters and inputs; raises ``ParamError`` on bad input.
+
+    ``reports/`` holds the committed results of the default study (``params/study.yaml`` and
+    nothing else), so only that study writes there, and it is where it goes without ``-o``;
+    any other study needs an output folder of its own.
+    """
+    if out_dir is not None and str(out_dir).strip() == "":
         raise ParamError("output directory '': give a folder name (-o OUTDIR)")
     entries = read_sources([DEFAULT_PARAMS_FILE] if not files else list(files), overrides)
     plugins = [v for _, k, v in entries if k == "plugins"]
@@ -184,4 +191,16 @@ def plan_study(
     for name, value in given.items():
         if specs[name].rule.set_by:
             raise ParamError(f"parameter {name}={value!r}: {specs[name].rule.set_by}")
-    return plan_from_params(given, out_dir)
+    default = given == layer_params(read_sources([DEFAULT_PARAMS_FILE]), specs)
+    if out_dir is None and not default:
+        raise ParamError(
+            "this is not the default study, and reports/ holds only the default study's results: "
+            "give this one its own folder with -o OUTDIR"
+        )
+    out = REPORTS if out_dir is None else Path(out_dir).expanduser().resolve()
+    if out == REPORTS and not default:
+        raise ParamError(
+            f"-o {out_dir}: reports/ holds the committed results of the default study (params/study.yaml, "
+            "no -p); write this study to another folder"
+        )
+    return plan_from_params(given, out)

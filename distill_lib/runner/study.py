@@ -156,9 +156,10 @@ def run_study(
     html_dir.mkdir(parents=True, exist_ok=True)
     plan.work_dir.mkdir(parents=True, exist_ok=True)
     _write_state(plan, "running")
-    outcome = Outcome(plan, Progress(len(plan.steps), progress))
     parallel = [s for s in plan.steps if s.needs and s.experiment != "analysis"]
     jobs = jobs or max(1, min(len(parallel) or 1, (os.cpu_count() or 1) + 1))
+    timings = read_json(plan.work_dir / "timings.json") or {}
+    outcome = Outcome(plan, Progress(plan.steps, progress, jobs, timings))
     execution = execution or ForkedExecution(jobs, _order(plan))
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # training is single-threaded; keep kernels from spinning
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")

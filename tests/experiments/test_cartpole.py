@@ -136,7 +136,7 @@ def test_no_widths_no_section():
 
 
 def test_summary_means_and_paired_tests_come_from_the_runs(record):
-    summary = cp.summarize_record(record)
+    summary = report.summarize_record(record)
     assert summary.modes == MODE_ORDER and summary.compare_width == 8 and summary.n_seeds == 2
     for row in summary.rows:
         runs = [r for r in record.runs if r.mode == row["mode"]]
@@ -149,11 +149,11 @@ def test_summary_means_and_paired_tests_come_from_the_runs(record):
     one_seed = cp.CartpoleRecord.from_json(
         {**record.to_json(), "seeds": [0], "runs": [r.to_json() for r in record.runs if r.seed == 0]}
     )
-    single = cp.summarize_record(one_seed)
+    single = report.summarize_record(one_seed)
     assert single.pairs == {} and all(r["return_pct"]["low"] is None for r in single.rows)
 
 
-def _fake(returns: dict[str, float], agreement: dict[str, float], widths=(32,)) -> cp.CartpoleSummary:
+def _fake(returns: dict[str, float], agreement: dict[str, float], widths=(32,)) -> report.CartpoleSummary:
     """A summary of chosen per-mode values (three seeds, +-1 point around them)."""
     runs = [
         cp.CartpoleRun(
@@ -169,7 +169,7 @@ def _fake(returns: dict[str, float], agreement: dict[str, float], widths=(32,)) 
     teacher = {"params": 4866, "hidden": 64, "return_mean": 500.0, "return_ci": [500.0, 500.0], "returns": [500.0] * 4}
     modes = {"soft_only": 1.0, "blended": 0.7, "hard_only": 0.0}  # JSON order: sorted by name, not alpha
     rec = cp.CartpoleRecord({}, "", "CartPole-v1", list(widths), [0, 1, 2], modes, teacher, {}, {}, students, runs, {})
-    return cp.summarize_record(rec)
+    return report.summarize_record(rec)
 
 
 def test_interpretation_ranks_the_modes_from_the_numbers():
@@ -246,8 +246,26 @@ def test_compression_table_lists_sizes_and_returns():
 
 
 def test_figures_are_matplotlib_figures(record):
-    summary = cp.summarize_record(record)
+    summary = report.summarize_record(record)
     returns, fidelity = report.figure_returns(summary), report.figure_fidelity(summary)
     assert isinstance(returns, Figure) and isinstance(fidelity, Figure)
     assert len(returns.axes) == 1 and len(fidelity.axes) == 3
     assert len(returns.axes[0].get_legend().get_texts()) == 2 + len(MODE_ORDER)  # Rusu box, teacher, modes
+
+
+def test_the_short_verdict_follows_the_numbers():
+    soft = report.short_verdict(
+        _fake(
+            {"hard_only": 80.0, "blended": 90.0, "soft_only": 99.0},
+            {"hard_only": 0.9, "blended": 0.8, "soft_only": 0.7},
+        )
+    )
+    assert "students earn soft_only (99.0%) > blended (90.0%) > hard_only (80.0%)" in soft
+    assert "hard_only agrees with the teacher's action most often" in soft and "agreement is not performance" in soft
+    hard = report.short_verdict(
+        _fake(
+            {"hard_only": 99.0, "blended": 90.0, "soft_only": 80.0},
+            {"hard_only": 0.9, "blended": 0.8, "soft_only": 0.7},
+        )
+    )
+    assert "also earns the most return" in hard and "not performance" not in hard

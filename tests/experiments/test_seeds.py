@@ -107,3 +107,27 @@ def test_gap_sentences_follow_the_bins():
     assert "do not concentrate" in spread
     costly = seeds_report.gap_text(_gap([0.6, 0.9, 1.0, 1.0, 1.0], [0.2] * 5, edges))
     assert "not small by that yardstick" in costly
+
+
+def _summary(diff_mean: float, low: float, high: float, p: float) -> dict:
+    """A one-metric summary of two objectives with a chosen paired difference."""
+    verdict = "no detectable difference" if low <= 0 <= high or p >= 0.05 else "hard_only higher"
+    pair = {"difference": {"mean": diff_mean, "low": low, "high": high}, "p_text": f"p = {p}", "verdict": verdict}
+    per_mode = {"hard_only": {"mean": 0.9}, "soft_only": {"mean": 0.9 - diff_mean}}
+    return {
+        "kind": "world",
+        "n_seeds": 20,
+        "pairs": {"action_agreement": {"hard_only - soft_only": pair}},
+        "per_mode": {"action_agreement": per_mode},
+    }
+
+
+def test_a_verdict_sentence_follows_its_numbers():
+    found = seeds_report.metric_verdict(_summary(0.006, 0.002, 0.01, 0.01), "action_agreement")
+    assert found == "Top-1 agreement: hard_only higher than soft_only by 0.6 points (95% CI [0.2, 1], p = 0.01)."
+    flipped = seeds_report.metric_verdict(_summary(-0.006, -0.01, -0.002, 0.01), "action_agreement")
+    assert flipped.startswith("Top-1 agreement: soft_only higher than hard_only by 0.6 points")
+    nothing = seeds_report.metric_verdict(_summary(0.006, -0.002, 0.01, 0.2), "action_agreement")
+    assert nothing == "Top-1 agreement: no two objectives differ detectably (largest mean difference 0.6 points)."
+    full = seeds_report.verdicts(_summary(0.006, 0.002, 0.01, 0.01))
+    assert full.startswith("Over 20 world seeds") and "not corrected for the 1 comparisons" in full

@@ -59,3 +59,37 @@ def test_no_sweep_for_other_sources_or_without_temperatures():
         sweep.SweepConfig(sweep_alphas=[])
     with pytest.raises(ValueError, match="sweep_temperatures"):
         sweep.SweepConfig(sweep_temperatures=[0.0])
+
+
+def test_the_verdict_moves_with_the_grid():
+    base = sweep.SweepSummary(
+        temperatures=[1.0, 2.0],
+        alphas=[0.0, 1.0],
+        seed_mean={
+            "top-1 agreement": [[0.80, 0.82], [0.81, 0.90]],
+            "prob. similarity (T = 1)": [[0.7, 0.95], [0.8, 0.9]],
+            "regret": [[0.1, 0.1], [0.1, 0.1]],
+        },
+        mse_row=None,
+        seeds=[0, 1],
+        missing=[],
+        marks=[],
+    )
+    text = sweep.verdict(base)
+    assert "within 10.0 points" in text and "highest at T = 2, alpha = 1" in text and "best at T = 1, alpha = 1" in text
+    moved = sweep.SweepSummary(
+        **{**base.__dict__, "seed_mean": {**base.seed_mean, "top-1 agreement": [[0.95, 0.82], [0.81, 0.90]]}}
+    )
+    assert "highest at T = 1, alpha = 0" in sweep.verdict(moved)
+
+
+def test_the_cell_sentence_names_ties(cells):
+    kl, _ = cells
+    text = sweep.cell_sentence(kl)
+    assert text.startswith("At T=2, top-1 agreement is highest at ")
+    from distill_lib.core.config import RunConfig
+
+    tied = sweep.SweepCell(1.0, "kl", [0.0, 0.5, 1.0], [0], RunConfig(), "", [
+        sweep.CellRun(0, a, {"action_agreement": v}, 1) for a, v in ((0.0, 0.5), (0.5, 0.5), (1.0, 0.4))
+    ])  # fmt: skip
+    assert "highest at alpha = 0 and 0.5 (0.500" in sweep.cell_sentence(tied)

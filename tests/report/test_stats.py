@@ -126,3 +126,15 @@ def test_agreement_by_gap_bin_hand_example():
 def test_bad_input_raises(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_a_p_value_at_the_tests_floor_is_written_as_a_bound():
+    from distill_lib.report.stats import paired_difference
+
+    a = np.arange(6, dtype=float) + 1.0
+    exact = paired_difference(a, np.zeros(6))  # every difference positive: the smallest p of 2^6 patterns
+    assert exact.p_floor == pytest.approx(2 / 64) and exact.p_text == "p ≤ 0.031"
+    mixed = paired_difference(a, np.array([0.0, 0.0, 0.0, 9.0, 0.0, 0.0]))
+    assert mixed.p_text.startswith("p = ")
+    many = paired_difference(np.arange(20, dtype=float) + 1.0, np.zeros(20))
+    assert many.p_text == "p ≤ 0.0002" and "≤" in verdict(many, "a", "b")

@@ -95,3 +95,15 @@ def test_parameters_the_runner_sets_are_refused(tmp_path, name):
 
 def test_every_experiment_is_planned_from_the_registry(plan):
     assert list(plan.experiments) == list(EXPERIMENTS) and set(plan.configs) == set(EXPERIMENTS)
+
+
+def test_only_the_default_study_writes_reports():
+    reference = [str(ROOT / "params" / "reference.yaml")]
+    with pytest.raises(ValueError, match="not the default study.*-o OUTDIR"):
+        plan_study(reference, [], None)
+    with pytest.raises(ValueError, match="reports/ holds the committed results"):
+        plan_study(reference, [], ROOT / "reports")
+    with pytest.raises(ValueError, match="not the default study"):
+        plan_study([], [("seed", "3")], None)
+    assert plan_study([], [("seed", "42")], None).out_dir == ROOT / "reports"  # the same study, said twice
+    assert plan_study([], [], None).work_dir == ROOT / "reports" / "work"

@@ -1,0 +1,81 @@
+"""The README's numbers, written from the committed results: never typed by hand.
+
+Two marked blocks of ``README.md`` are generated from ``reports/results.json``: the results
+table (``<!-- results-table -->``: each section's headline table) and the findings
+(``<!-- findings -->``: each section's verdict, and the machine and commit they came from).
+``make study`` rewrites them after the default study; ``make readme`` does it alone, and a
+test fails when the README and the results disagree.
+
+    python -m distill_lib.runner.readme [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..experiments.base import PROJECT_ROOT
+from ..records.atomic import atomic_write_text
+
+__all__ = ["BLOCKS", "render", "rewrite"]
+
+#: the marked blocks, in README order
+BLOCKS = ("results-table", "findings")
+
+
+def render(results: dict[str, Any]) -> dict[str, str]:
+    """The text of each block from a ``results.json`` payload."""
+    sections = results.get("sections", {})
+    tables = "".join(s["headline"] for s in sections.values() if s.get("headline"))
+    p = results.get("provenance", {})
+    cpu = p.get("cpu") or {}
+    machine = f"{cpu.get('model') or 'an unnamed CPU'} ({cpu.get('torch_capability') or 'unknown'} kernels)"
+    commit = (p.get("commit") or "an unknown commit")[:7] + (" with uncommitted changes" if p.get("dirty") else "")
+    lines = [
+        f"(Generated from [`reports/results.json`](reports/results.json) by `make readme`: the default study "
+        f"at commit {commit}, on {machine}, torch {p.get('versions', {}).get('torch', '?')}. The tables and "
+        "the reasoning behind each sentence are in [`reports/results.md`](reports/results.md).)",
+        "",
+    ]
+    for s in sections.values():
+        if s.get("verdict"):  # a verdict's paragraphs stay inside its list item
+            lines.append(f"- **{s['title']}.** " + s["verdict"].replace("\n\n", "\n\n  "))
+    return {"results-table": tables.rstrip("\n"), "findings": "\n".join(lines)}
+
+
+def _block(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(<!-- {name} -->\n)(.*?)(\n<!-- /{name} -->)", re.S)
+
+
+def rewrite(readme: str, results: dict[str, Any]) -> str:
+    """``readme`` with every marked block replaced by its rendering; raises if a block is missing."""
+    for name, text in render(results).items():
+        pattern = _block(name)
+        if not pattern.search(readme):
+            raise ValueError(f"README.md has no <!-- {name} --> ... <!-- /{name} --> block")
+        readme = pattern.sub(lambda m, text=text: m.group(1) + text + m.group(3), readme)
+    return readme
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m distill_lib.runner.readme", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only say whether README.md is up to date (exit 1 if not)")
+    args = parser.parse_args(argv)
+    readme_path, results_path = PROJECT_ROOT / "README.md", PROJECT_ROOT / "reports" / "results.json"
+    readme = readme_path.read_text(encoding="utf-8")
+    updated = rewrite(readme, json.loads(results_path.read_text(encoding="utf-8")))
+    if args.check:
+        print("README.md is up to date" if updated == readme else "README.md differs from reports/results.json")
+        return 0 if updated == readme else 1
+    if updated != readme:
+        atomic_write_text(readme_path, updated)
+        print("README.md: results blocks rewritten from reports/results.json")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Tests of distill_lib.runner.readme: the README's numbers are the committed results."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import ROOT
+
+from distill_lib.runner.readme import render, rewrite
+
+RESULTS = {
+    "sections": {
+        "a": {"title": "First", "verdict": "It holds.", "headline": "| x |\n|---|\n| 1 |\n"},
+        "b": {"title": "Second", "verdict": "", "headline": ""},
+    },
+    "provenance": {
+        "commit": "0123456789abcdef",
+        "dirty": False,
+        "cpu": {"model": "X", "torch_capability": "AVX2"},
+        "versions": {"torch": "2.13.0"},
+    },
+}
+README = "intro\n<!-- results-table -->\nold\n<!-- /results-table -->\nmiddle\n<!-- findings -->\nold\n<!-- /findings -->\nend\n"
+
+
+def test_the_readme_says_what_the_committed_results_say():
+    readme = (ROOT / "README.md").read_text()
+    results = json.loads((ROOT / "reports" / "results.json").read_text())
+    assert rewrite(readme, results) == readme, "run `make readme`: the README differs from reports/results.json"
+
+
+def test_only_the_marked_blocks_change():
+    out = rewrite(README, RESULTS)
+    assert out.startswith("intro\n") and "\nmiddle\n" in out and out.endswith("end\n") and "\nold\n" not in out
+    assert "| x |\n|---|\n| 1 |\n<!-- /results-table -->" in out
+    assert "- **First.** It holds." in out and "Second" not in out
+    assert "commit 0123456" in out and "X (AVX2 kernels)" in out
+    assert rewrite(out, RESULTS) == out
+
+
+def test_a_flipped_number_changes_the_readme():
+    changed = json.loads(json.dumps(RESULTS))
+    changed["sections"]["a"]["verdict"] = "It does not hold."
+    assert render(changed)["findings"] != render(RESULTS)["findings"]
+
+
+def test_a_missing_block_is_an_error():
+    with pytest.raises(ValueError, match="findings"):
+        rewrite("<!-- results-table -->\nx\n<!-- /results-table -->\n", RESULTS)
