@@ -45,7 +45,6 @@ def export_html(notebook: str | os.PathLike[str], dest: str | os.PathLike[str], 
     """Render an executed notebook to a self-contained HTML page that works offline (atomically)."""
     import nbformat
     from nbconvert import HTMLExporter
-
     from nbconvert.preprocessors import TagRemovePreprocessor
 
     exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES)])
