@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..report.plots import mode_color
+from ..report.stats import difference_phrase
 from ..report.tables import ci_text, markdown_table
 from .base import Section
 
@@ -49,17 +50,6 @@ def _detectable(comparison: dict[str, Any]) -> bool:
     return not comparison["verdict"].startswith("no detectable")
 
 
-def _pair_phrase(pair: str, c: dict[str, Any], scale: float, unit: str, digits: int) -> str:
-    """``a above b by X (95% CI [lo, hi], p ...)``, the larger one first."""
-    a, b = pair.split(" - ")
-    d = c["difference"]
-    mean, low, high = d["mean"] * scale, d["low"] * scale, d["high"] * scale
-    if mean < 0:
-        a, b, mean, low, high = b, a, -mean, -high, -low
-    fmt = f".{digits}g"
-    return f"{a} higher than {b} by {mean:{fmt}}{unit} (95% CI [{low:{fmt}}, {high:{fmt}}], {c['p_text']})"
-
-
 def metric_verdict(summary: dict[str, Any], metric: str) -> str:
     """One sentence on one metric: which pairs of objectives differ detectably, and by how much."""
     label, scale, unit, digits = VERDICT_METRICS[metric]
@@ -77,7 +67,7 @@ def metric_verdict(summary: dict[str, Any], metric: str) -> str:
         values = ", ".join(f"{m} {means[m]:.3g}" for m in order)
         word = "lowest first" if metric == "regret" else "highest first"
         return f"{name} differs between every pair{how}: {values} ({word})."
-    said = "; ".join(_pair_phrase(p, c, scale, unit, digits) for p, c in found)
+    said = "; ".join(difference_phrase(p, c, scale, unit, digits) for p, c in found)
     rest = "" if len(found) == len(pairs) else "; no other pair differs detectably"
     return f"{name}: {said}{rest}."
 

@@ -39,6 +39,7 @@ __all__ = [
     "MeanCI",
     "PairedComparison",
     "agreement_by_gap_bin",
+    "difference_phrase",
     "gap_bins",
     "mean_ci",
     "paired_difference",
@@ -219,6 +220,21 @@ def verdict(
     if mean > 0:
         return f"{name_a} higher by {mean:.3g}{suffix} ({stats_text})"
     return f"{name_b} higher by {-mean:.3g}{suffix} ({name_a} - {name_b}: {stats_text})"
+
+
+def difference_phrase(pair: str, comparison: dict, scale: float = 1.0, unit: str = "", digits: int = 2) -> str:
+    """A detectable paired difference in words, the larger side first: ``b higher than a by X (95% CI [lo, hi], p ...)``.
+
+    ``pair`` is ``"a - b"``; ``comparison`` the JSON form of a ``PairedComparison`` (keys
+    ``difference`` with ``mean``/``low``/``high``, and ``p_text``).
+    """
+    a, b = pair.split(" - ")
+    d = comparison["difference"]
+    mean, low, high = d["mean"] * scale, d["low"] * scale, d["high"] * scale
+    if mean < 0:
+        a, b, mean, low, high = b, a, -mean, -high, -low
+    fmt = f".{digits}g"
+    return f"{a} higher than {b} by {mean:{fmt}}{unit} (95% CI [{low:{fmt}}, {high:{fmt}}], {comparison['p_text']})"
 
 
 def gap_bins(action_gaps: ArrayLike, n_bins: int) -> GapBins:

@@ -109,9 +109,10 @@ def write_results(analysis: Analysis, started: float | None = None) -> dict[str,
         payload.update(summary.to_json())
     if analysis.missing_steps:
         payload["missing_steps"] = analysis.missing_steps
-    payload["sections"] = {
-        name: {"title": s.title, "verdict": s.verdict, "headline": s.headline} for name, s in analysis.sections.items()
-    }
+    payload["sections"] = [  # a list: the report's order survives JSON's sorted keys
+        {"experiment": name, "title": s.title, "verdict": s.verdict, "headline": s.headline}
+        for name, s in analysis.sections.items()
+    ]
     payload["provenance"] = {**provenance(), "timing": timing(started)}
     atomic_write_json(out / "results.json", payload)
 

@@ -28,8 +28,8 @@ BLOCKS = ("results-table", "findings")
 
 def render(results: dict[str, Any]) -> dict[str, str]:
     """The text of each block from a ``results.json`` payload."""
-    sections = results.get("sections", {})
-    tables = "".join(s["headline"] for s in sections.values() if s.get("headline"))
+    sections = results.get("sections", [])
+    tables = "".join(s["headline"] for s in sections if s.get("headline"))
     p = results.get("provenance", {})
     cpu = p.get("cpu") or {}
     machine = f"{cpu.get('model') or 'an unnamed CPU'} ({cpu.get('torch_capability') or 'unknown'} kernels)"
@@ -40,7 +40,7 @@ def render(results: dict[str, Any]) -> dict[str, str]:
         "the reasoning behind each sentence are in [`reports/results.md`](reports/results.md).)",
         "",
     ]
-    for s in sections.values():
+    for s in sections:
         if s.get("verdict"):  # a verdict's paragraphs stay inside its list item
             lines.append(f"- **{s['title']}.** " + s["verdict"].replace("\n\n", "\n\n  "))
     return {"results-table": tables.rstrip("\n"), "findings": "\n".join(lines)}

@@ -10,10 +10,10 @@ from conftest import ROOT
 from distill_lib.runner.readme import render, rewrite
 
 RESULTS = {
-    "sections": {
-        "a": {"title": "First", "verdict": "It holds.", "headline": "| x |\n|---|\n| 1 |\n"},
-        "b": {"title": "Second", "verdict": "", "headline": ""},
-    },
+    "sections": [
+        {"experiment": "a", "title": "First", "verdict": "It holds.", "headline": "| x |\n|---|\n| 1 |\n"},
+        {"experiment": "b", "title": "Second", "verdict": "", "headline": ""},
+    ],
     "provenance": {
         "commit": "0123456789abcdef",
         "dirty": False,
@@ -41,7 +41,7 @@ def test_only_the_marked_blocks_change():
 
 def test_a_flipped_number_changes_the_readme():
     changed = json.loads(json.dumps(RESULTS))
-    changed["sections"]["a"]["verdict"] = "It does not hold."
+    changed["sections"][0]["verdict"] = "It does not hold."
     assert render(changed)["findings"] != render(RESULTS)["findings"]
 
 

@@ -272,8 +272,9 @@ def test_the_index_reads_in_order_with_every_figure_and_verdict(study):
     out, _ = study
     index = (out / "html" / "index.html").read_text()
     results = json.loads((out / "results.json").read_text())
-    for name, section in results["sections"].items():
-        assert section["title"] in index and section["verdict"][:60].replace("'", "&#x27;") in index, name
+    assert [s["experiment"] for s in results["sections"]] == ["comparison", "seeds", "sweep", "cartpole"]
+    for section in results["sections"]:
+        assert section["title"] in index and section["verdict"][:60].replace("'", "&#x27;") in index, section["title"]
     pages = re.findall(r'<li><a href="([^"]+)"', index)
     assert pages == sorted(pages, key=lambda p: p[:2]) and pages[0] == "01_data.html" and len(pages) == 10
     assert all(f'src="figures/{fig}"' in index for fig in os.listdir(out / "figures"))
@@ -296,5 +297,6 @@ def test_your_own_teacher_runs_what_applies_to_it(tmp_path):
     assert "cartpole" not in steps and not any(n.startswith("sweep") for n in steps) and steps["seeds"] == "done"
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert set(results["seeds"]) == {"training"} and "cartpole" not in results
-    assert results["sections"]["comparison"]["verdict"].startswith("Your teacher (teacher.pt) and your 300 states")
+    comparison = next(s for s in results["sections"] if s["experiment"] == "comparison")
+    assert comparison["verdict"].startswith("Your teacher (teacher.pt) and your 300 states")
     assert "synthetic teacher" not in (tmp_path / "out" / "results.md").read_text()
