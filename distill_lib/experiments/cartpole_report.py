@@ -16,8 +16,8 @@ import numpy as np
 import scipy.stats
 
 from ..records.record import Record
+from ..report.stats import difference_phrase, paired_difference, verdict
 from ..report.stats import mean_ci as bootstrap_ci
-from ..report.stats import paired_difference, verdict
 from ..report.tables import ci_text, markdown_table
 from ..rl.cartpole import TEACHER_HIDDEN
 from .base import Section
@@ -348,15 +348,13 @@ def short_verdict(summary: CartpoleSummary) -> str:
     agree = {m: summary.row(width, m)["action_agreement"]["mean"] for m in modes}
     by_return, by_agree = rank_modes(ret, 1), rank_modes({m: 100 * v for m, v in agree.items()}, 1)
     pct = summary.row(width, modes[0])["params_pct"]
-    found = [c for c in summary.pairs.get("return_pct", {}).values() if not c["verdict"].startswith("no detectable")]
+    pairs = summary.pairs.get("return_pct", {})
+    found = [(p, c) for p, c in pairs.items() if not c["verdict"].startswith("no detectable")]
     if not summary.pairs:
         tested = "with one seed there is no paired test"
     elif found:
-        tested = (
-            "paired over seeds, "
-            + "; ".join(c["verdict"] for c in found)
-            + " (not corrected for the other comparisons)"
-        )
+        said = "; ".join(difference_phrase(p, c, 1.0, " points") for p, c in found)
+        tested = f"paired over seeds, {said} (not corrected for the {len(pairs)} comparisons of return)"
     else:
         tested = "paired over seeds, no two objectives differ detectably in return"
     parts = [

@@ -38,7 +38,7 @@ class IndexSection:
     title: str
     verdict: str
     figures: list[str]  # PNG files in the report's figures/ folder
-    pages: list[str]  # page files of its steps
+    pages: list[tuple[str, str]]  # (page file, link text) of its steps
 
 
 def export_html(notebook: str | os.PathLike[str], dest: str | os.PathLike[str], hide_code: bool = False) -> None:
@@ -107,13 +107,10 @@ def write_index(
                 parts.append(
                     f'<figure><img src="figures/{html.escape(name)}" alt="{html.escape(Path(name).stem)}"></figure>'
                 )
-        links = [by_file[p] for p in section.pages if p in by_file]
+        links = [(file, label) for file, label in section.pages if file in by_file]
         if links:
-            parts.append(
-                "<p>Notebooks: "
-                + ", ".join(f'<a href="{html.escape(p.file)}">{html.escape(p.title)}</a>' for p in links)
-                + "</p>"
-            )
+            anchors = ", ".join(f'<a href="{html.escape(file)}">{html.escape(label)}</a>' for file, label in links)
+            parts.append(f"<p>Notebooks: {anchors}</p>")
     parts.append('<h2>Every notebook</h2><ul class="pages">')
     for page in pages:
         status = html.escape(page.status)

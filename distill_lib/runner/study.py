@@ -131,10 +131,12 @@ def _write_index(plan: Plan, outcome: Outcome, html_dir: Path) -> None:
             title = notebook_title(step.output) or step.name
             suffix = f" ({step.name})" if step.name not in ("analysis", step.experiment) else ""
             pages.append(Page(step.page, title + suffix, outcome.status.get(step.name, "?")))
-    sections = [
-        IndexSection(s["title"], s["verdict"], s["figures"], [by_name[n].page for n in s["steps"] if n in by_name])
-        for s in data["sections"]
-    ]
+    sections = []
+    for s in data["sections"]:
+        steps = [by_name[n] for n in s["steps"] if n in by_name]
+        single = len(steps) == 1
+        links = [(st.page, (notebook_title(st.output) or st.name) if single else st.name) for st in steps]
+        sections.append(IndexSection(s["title"], s["verdict"], s["figures"], links))
     notes = [*plan.notes, *data.get("notes", [])]
     if outcome.failed:
         notes.append(f"Did not finish: {', '.join(outcome.failed)}.")

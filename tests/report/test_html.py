@@ -31,9 +31,9 @@ def test_index_has_verdicts_figures_inside_the_folder_and_links(tmp_path):
     figures.mkdir()
     (figures / "f.png").write_bytes(b"\x89PNG fake")
     html_dir = tmp_path / "html"
-    sections = [IndexSection("First <question>", "It holds & here.", ["f.png", "absent.png"], ["a.html"])]
+    sections = [IndexSection("First <question>", "It holds & here.", ["f.png", "absent.png"], [("a.html", "step a")])]
     pages = [Page("a.html", "Notebook A", "done"), Page("b.html", "Notebook B", "failed")]
     index = write_index(html_dir, "Title", sections, pages, figures, notes=["a note"]).read_text()
     assert "First &lt;question&gt;" in index and "It holds &amp; here." in index and "a note" in index
     assert 'src="figures/f.png"' in index and (html_dir / "figures" / "f.png").is_file() and "absent.png" not in index
-    assert index.index("a.html") < index.index("b.html") and 'class="failed"' in index
+    assert ">step a</a>" in index and index.index("a.html") < index.index("b.html") and 'class="failed"' in index
