@@ -12,6 +12,7 @@ naming the file, what was found and what is expected.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from .config import STATES_SEED_OFFSET, TEACHER_DROPOUT
 from .networks import QNetwork, freeze
 
 __all__ = [
+    "check_teacher_outputs",
     "load_state_dict",
     "load_states",
     "load_teacher",
@@ -52,7 +54,28 @@ def validate_states(states: Any, input_dim: int, source: str = "states") -> np.n
     if not np.isfinite(states).all():
         bad = int((~np.isfinite(states)).any(axis=1).sum())
         raise ValueError(f"{source}: {bad} state(s) contain NaN or infinity; all values must be finite")
-    return states.astype(np.float32, copy=False)
+    with np.errstate(over="ignore"):
+        as32 = states.astype(np.float32, copy=False)
+    if not np.isfinite(as32).all():  # e.g. float64 values beyond float32's range (~3.4e38)
+        bad = int((~np.isfinite(as32)).any(axis=1).sum())
+        raise ValueError(f"{source}: {bad} state(s) overflow float32 (|x| > 3.4e38); the networks compute in float32")
+    return as32
+
+
+def _npy_bytes(path: Path) -> int:
+    """The memory a ``.npy`` file's header says its array needs (read from the header only)."""
+    with open(path, "rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(fh)
+    return int(np.prod(shape, dtype=np.float64) * dtype.itemsize)
+
+
+def _available_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62
 
 
 def load_states(path: str | os.PathLike[str], input_dim: int) -> np.ndarray:
@@ -61,8 +84,18 @@ def load_states(path: str | os.PathLike[str], input_dim: int) -> np.ndarray:
     if not p.is_file():
         raise ValueError(f"states_file={str(p)!r}: no such file")
     try:
+        needed = _npy_bytes(p)
+        if needed > _available_memory() // 2:
+            raise ValueError(
+                f"states_file={str(p)!r}: its header declares {needed / 2**30:.1f} GiB of states, more than half "
+                f"of this machine's memory ({_available_memory() / 2**30:.1f} GiB)"
+            )
         states = np.load(p, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as err:
+    except ValueError as err:
+        if "declares" in str(err):
+            raise
+        raise ValueError(f"states_file={str(p)!r}: not a readable .npy array ({str(err).splitlines()[0]})") from None
+    except (OSError, EOFError) as err:
         raise ValueError(f"states_file={str(p)!r}: not a readable .npy array ({str(err).splitlines()[0]})") from None
     if not isinstance(states, np.ndarray):  # an .npz archive
         raise ValueError(f"states_file={str(p)!r}: expected a .npy array, got an archive")
@@ -86,10 +119,18 @@ def load_state_dict(path: str | os.PathLike[str], label: str = "checkpoint") -> 
     if not p.is_file():
         raise ValueError(f"{label}={str(p)!r}: no such file")
     try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about legacy pickles before refusing them
+            warnings.simplefilter("ignore")
+            obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for bad or unsafe files
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{label}={str(p)!r}: not a loadable weights-only state dict ({first[:160]})") from None
+        text = str(err).strip()
+        unsafe = "weights_only" in text or "Unsupported global" in text or "pickle" in text.lower()
+        why = (
+            "it holds Python objects, which a weights-only load refuses (save model.state_dict(), tensors only)"
+            if unsafe
+            else (text.splitlines()[0] if text else type(err).__name__)
+        )
+        raise ValueError(f"{label}={str(p)!r}: not a loadable weights-only state dict: {why}") from None
     if (
         not isinstance(obj, dict)
         or not obj
@@ -98,6 +139,12 @@ def load_state_dict(path: str | os.PathLike[str], label: str = "checkpoint") -> 
         raise ValueError(
             f"{label}={str(p)!r}: expected a state dict (a mapping of names to tensors), got {type(obj).__name__}"
         )
+    for key, value in obj.items():
+        if value.layout != torch.strided or value.is_meta or not value.dtype.is_floating_point or value.is_complex():
+            kind = "a meta tensor" if value.is_meta else f"a {value.layout} {value.dtype} tensor"
+            raise ValueError(f"{label}={str(p)!r}: {key} is {kind}; a state dict of dense real float tensors is needed")
+        if not torch.isfinite(value).all():
+            raise ValueError(f"{label}={str(p)!r}: {key} holds NaN or infinite weights")
     return obj
 
 
@@ -122,3 +169,12 @@ def load_teacher(path: str | os.PathLike[str], input_dim: int, hidden_dim: int, 
     net = QNetwork(input_dim, hidden_dim, output_dim, dropout=TEACHER_DROPOUT)
     load_into(net, state, label=f"teacher_checkpoint={str(path)!r}")
     return freeze(net)  # type: ignore[return-value]
+
+
+def check_teacher_outputs(teacher: torch.nn.Module, states: np.ndarray, label: str) -> None:
+    """The teacher's Q-values on the states must be finite (a diverged teacher fails here, not mid-study)."""
+    with torch.no_grad():
+        for start in range(0, len(states), 65536):
+            q = teacher(torch.from_numpy(np.ascontiguousarray(states[start : start + 65536])))
+            if not torch.isfinite(q).all():
+                raise ValueError(f"{label}: the teacher's Q-values on the states are not all finite")

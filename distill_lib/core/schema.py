@@ -196,7 +196,7 @@ def _scalar(name: str, tp: Any, value: Any, shown: Any) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ParamError(f"{name}={short_repr(shown)}: must be a finite number")
-        return float(value)
+        return float(value) + 0.0  # -0.0 becomes 0.0: one zero, in keys and messages
     if tp is bool:
         if not isinstance(value, bool):
             raise ParamError(f"{name}={short_repr(shown)}: must be true or false")

@@ -21,6 +21,8 @@ notebook compute the same folder from the same parameters (``step_folder``).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -165,6 +167,7 @@ class StepRecord(Record, Generic[R]):
     files: dict[str, str]  # file name in the step folder -> SHA-256
     provenance: dict[str, Any]
     timing: dict[str, Any]
+    record_sha256: str = ""  # of the record itself: an edited record is not a finished step
 
 
 def save_step(folder: Path, experiment: Experiment[R], unit: str, record: R, started: float | None = None) -> Path:
@@ -174,17 +177,23 @@ def save_step(folder: Path, experiment: Experiment[R], unit: str, record: R, sta
         p.name for p in folder.iterdir() if p.is_file() and p.name != RECORD_FILE and not p.name.startswith(".")
     )
     key = folder.name.rsplit("-", 1)[-1]
+    data = record.to_json()
     envelope = StepRecord(
         experiment=experiment.name,
         unit=unit,
         key=key,
-        record=record.to_json(),
+        record=data,
         files={name: file_sha256(folder / name) for name in files},
         provenance=provenance(),
         timing=timing(started if started is not None else time.time()),
+        record_sha256=_record_hash(data),
     )
     atomic_write_json(folder / RECORD_FILE, envelope.to_json())
     return folder / RECORD_FILE
+
+
+def _record_hash(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, allow_nan=False).encode()).hexdigest()
 
 
 def execute(experiment: Experiment[R], params: Mapping[str, Any], work_dir: str | Path) -> tuple[R, Path]:
@@ -207,6 +216,8 @@ def load_step(folder: Path, experiment: Experiment[R], verify: bool = True) -> R
     try:
         envelope = StepRecord.from_json(data)
         if envelope.key != Path(folder).name.rsplit("-", 1)[-1] or envelope.experiment != experiment.name:
+            return None
+        if envelope.record_sha256 != _record_hash(envelope.record):
             return None
         if verify:
             for name, digest in envelope.files.items():

@@ -24,7 +24,15 @@ import torch
 from matplotlib.figure import Figure
 
 from ..core.config import SeedParams, SizeParams, student_hidden_dim
-from ..core.data import load_state_dict, load_states, load_teacher, save_checkpoint, save_states, synthetic_states
+from ..core.data import (
+    check_teacher_outputs,
+    load_state_dict,
+    load_states,
+    load_teacher,
+    save_checkpoint,
+    save_states,
+    synthetic_states,
+)
 from ..core.networks import QNetwork, build_student, build_teacher
 from ..core.schema import Params, param
 from ..records.record import Record
@@ -116,7 +124,8 @@ def resolve(params: dict[str, Any]) -> dict[str, Any]:
         states = load_states(config.states_file, config.input_dim)
         if len(states) < 2:
             raise ValueError(f"states_file={config.states_file!r}: {len(states)} state(s); at least 2 are needed")
-        load_teacher(config.teacher_checkpoint, config.input_dim, config.teacher_hidden, config.output_dim)
+        teacher = load_teacher(config.teacher_checkpoint, config.input_dim, config.teacher_hidden, config.output_dim)
+        check_teacher_outputs(teacher, states, f"teacher_checkpoint={config.teacher_checkpoint!r}")
         return {**params, "n_states": len(states)}
     if config.source == "cartpole":
         return {**params, "n_states": len(cartpole_states(config.cartpole_episodes, config.cartpole_epsilon))}

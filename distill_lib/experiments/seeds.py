@@ -88,7 +88,11 @@ class SeedsConfig(ModesParams, ScheduleParams, ObjectiveParams, DataConfig):
                 raise self.fail(name, "a confidence interval needs at least 2 seeds (or [] to skip)")
         n_val = RunConfig.from_params({**self.to_dict(), "mode": "hard_only", "alpha": 0.0}).n_val
         if self.n_bins > n_val:
-            raise self.fail("n_bins", f"must be in [1, {n_val}] (the validation states)")
+            raise self.fail(
+                "n_bins",
+                f"must be in [1, {n_val}]: the action-gap bins split the validation states, and "
+                f"n_states={self.n_states} x val_fraction={self.val_fraction:g} gives {n_val}",
+            )
 
     def base(self) -> RunConfig:
         """The run config every seed's students share (seed, mode and alpha are set per student)."""

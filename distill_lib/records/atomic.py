@@ -28,12 +28,16 @@ __all__ = [
 def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path``.
 
-    On an exception the temporary file is removed and ``path`` is untouched.
+    On an exception the temporary file is removed and ``path`` is untouched; an ``OSError``
+    (a full or read-only disk) is raised again naming ``path``.
     ``suffix`` keeps an extension for writers that look at it (e.g. matplotlib).
     """
     dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix + ".tmp", dir=dest.parent)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix + ".tmp", dir=dest.parent)
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(dest)) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -42,9 +46,11 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(err, OSError) and err.errno is not None:  # name the file meant, not the temporary one
+            raise OSError(err.errno, err.strerror, str(dest)) from None
         raise
 
 

@@ -3,9 +3,11 @@
     distill-study run [-f FILE.yaml ...] [-p NAME VALUE ...] [-o OUTDIR] [--force] [--jobs N]
     distill-study params        # list every parameter, its default and meaning
 
-Bad input exits with status 2 and one line on stderr (``--debug`` shows the traceback);
-a failed notebook exits with status 1 after the other modes and the report have finished;
-an interrupted study exits with 130 and is resumed by running the same command again.
+Exit status (``EXIT_CODES``): 0 the study is complete; 1 a step failed (after the others
+and the report have finished) or the runner hit a fault such as a full disk; 2 bad input
+(nothing ran: a parameter, a file, an output folder in use by another run); 130
+interrupted (resume by running the same command again). Errors are one line on stderr;
+``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -14,17 +16,30 @@ import argparse
 import os
 import sys
 
-__all__ = ["build_parser", "main"]
+__all__ = ["EXIT_CODES", "build_parser", "main"]
+
+#: what each exit status means (also in --help and the README)
+EXIT_CODES = {
+    0: "the study is complete",
+    1: "a step failed, or a run-time fault (full or read-only disk)",
+    2: "bad input: nothing ran",
+    130: "interrupted: run the same command again to resume",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="distill-study",
         description="Compare knowledge-distillation objectives for Q-network policies (papermill-run notebooks).",
+        epilog="exit status: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()),
     )
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the study: data, one training run per mode, analysis, HTML report")
+    run = sub.add_parser(
+        "run",
+        help="run the study: data, one training run per mode, analysis, HTML report",
+        epilog="exit status: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()),
+    )
     run.add_argument(
         "-f",
         "--file",
@@ -97,7 +112,7 @@ def _cmd_params() -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from ..records.atomic import read_json
     from .plan import plan_study
-    from .study import run_study
+    from .study import RunFault, run_study
 
     if args.jobs is not None and args.jobs < 1:
         raise ValueError(f"--jobs={args.jobs}: must be >= 1")
@@ -113,6 +128,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+    except RunFault as err:
+        if args.debug:
+            raise
+        print(f"distill-study: error: {err}; finished steps are kept", file=sys.stderr)
+        return 1
     sections = (read_json(plan.work_dir / "analysis" / "sections.json") or {}).get("sections", [])
     for section in sections:
         if section.get("headline"):
@@ -137,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "params":
             return _cmd_params()
         return _cmd_run(args)
+    except KeyboardInterrupt:  # while the parameters were being checked: nothing ran
+        print("distill-study: interrupted before anything ran", file=sys.stderr)
+        return 130
     except (ValueError, OSError) as err:  # ParamError is a ValueError
         if args.debug:
             raise

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..core.progress import ENV as PROGRESS_ENV
+from .kernels import die_with_parent
 from .notebook import execute, quiet_imports, shutdown_kernel, start_kernel
 from .plan import Step
 from .progress import progress_file
@@ -104,7 +105,9 @@ def _worker(step: Step, conn: Connection, nice: int, html_dir: Path, hide_code: 
         raise KeyboardInterrupt  # unwinds papermill and the finally below: the kernel is shut down
 
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGHUP, _stop)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # not the parent's handler
+    die_with_parent()  # the runner killed (even by SIGKILL): this worker and its kernel go too
     import logging
     import warnings
 

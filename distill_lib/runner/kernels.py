@@ -28,7 +28,7 @@ from typing import Any
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning import LocalProvisioner
 
-__all__ = ["PRELOAD", "ForkProvisioner", "preload"]
+__all__ = ["PRELOAD", "ForkProvisioner", "die_with_parent", "preload"]
 
 #: what a study's kernels import; loaded once in the runner before it forks
 PRELOAD = (
@@ -52,6 +52,37 @@ def preload(modules: tuple[str, ...] = PRELOAD) -> None:
             importlib.import_module(name)
         except Exception:  # the notebook will import it again and show the real error
             pass
+
+
+def die_with_parent(action: str = "terminate") -> None:
+    """End this process when the process that started it dies, whatever killed it.
+
+    A thread watches the parent's pid (a dead parent's children are re-parented); on Linux
+    ``prctl(PR_SET_PDEATHSIG)`` also delivers SIGTERM at once. ``action``: ``terminate``
+    sends SIGTERM to this process (so that it cleans up: a worker shuts its kernel down),
+    ``kill`` SIGKILLs this process's group (a kernel and anything it started).
+    """
+    parent = os.getppid()
+    if action == "terminate" and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        if action == "kill":
+            os.killpg(os.getpid(), signal.SIGKILL)
+        else:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    import threading
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
 class _ForkedProcess:
@@ -107,6 +138,7 @@ def _run_kernel(connection_file: str, env: dict[str, str] | None, cwd: str | Non
             os.chdir(cwd)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        die_with_parent("kill")  # a kernel never outlives its worker
         asyncio.set_event_loop(asyncio.new_event_loop())  # the kernel's own loop
         from ipykernel.kernelapp import IPKernelApp
 

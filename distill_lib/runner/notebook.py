@@ -97,6 +97,18 @@ def shutdown_kernel(km: Any) -> None:
                 process.kill()
 
 
+def _keep_if_whole(partial: Path, dest: Path) -> None:
+    """Move papermill's output over ``dest`` if it is a whole notebook; else drop it (the old one stays)."""
+    import json
+
+    try:
+        json.loads(partial.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        partial.unlink(missing_ok=True)
+        return
+    os.replace(partial, dest)
+
+
 class KernelWatchdog:
     """Interrupts this process if its kernel dies while papermill is still waiting on it.
 
@@ -135,11 +147,12 @@ def execute(step: Step, html_dir: Path, km: Any = None, hide_code: bool = False)
     import papermill as pm
 
     step.output.parent.mkdir(parents=True, exist_ok=True)
+    partial = step.output.with_name(f".{step.output.name}.tmp")  # papermill writes here; moved when whole
     watchdog = KernelWatchdog(km)
     try:
         pm.execute_notebook(
             str(step.notebook),
-            str(step.output),
+            str(partial),
             parameters=step.parameters,
             kernel_name="python3",
             progress_bar=False,
@@ -159,6 +172,7 @@ def execute(step: Step, html_dir: Path, km: Any = None, hide_code: bool = False)
         status, message = "failed", f"the kernel died (exit code {watchdog.exit_code}) and papermill did not notice"
     finally:
         watchdog.stop()
+        _keep_if_whole(partial, step.output)
     if step.output.is_file():
         from ..report.html import export_html
 

@@ -10,6 +10,8 @@ finish) or ``interrupted``.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import time
@@ -22,15 +24,18 @@ from ..experiments import load_step
 from ..records.atomic import atomic_write_json, read_json
 from ..records.provenance import content_key
 from .execution import Execution, ForkedExecution
+from .lock import FolderLock
 from .plan import Plan, Step
 from .progress import Progress
 
-__all__ = ["Outcome", "run_study"]
+__all__ = ["Outcome", "RunFault", "run_study"]
 
 TITLE = "Distillation objectives for Q-network policies"
+#: the signals that stop a study cleanly (SIGHUP: the terminal closed)
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-class Interrupted(Exception):
+class Interrupted(BaseException):  # not an Exception: no "except Exception" may swallow it
     """SIGINT, SIGTERM or SIGHUP arrived; the study stops and says so."""
 
 
@@ -44,6 +49,7 @@ class Outcome:
     errors: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     wall: float = 0.0
+    pages_missing: list[str] = field(default_factory=list)  # finished steps whose page could not be made
     _started: dict[str, float] = field(default_factory=dict)
 
     def started(self, step: Step) -> None:
@@ -61,7 +67,8 @@ class Outcome:
 
     @property
     def failed(self) -> list[str]:
-        return [n for n, s in self.status.items() if s in ("failed", "skipped")]
+        """Steps that did not finish, and finished steps whose page is missing."""
+        return [n for n, s in self.status.items() if s in ("failed", "skipped") or n in self.pages_missing]
 
 
 def _check_writable(path: Path) -> None:
@@ -97,12 +104,22 @@ def _order(plan: Plan) -> list[str]:
     return single + [s.name for s in plan.steps if s.name not in single]
 
 
-def _write_state(plan: Plan, state: str, outcome: Outcome | None = None) -> None:
+def _write_state(plan: Plan, state: str, outcome: Outcome | None = None, error: str = "") -> None:
+    """``work/study.json``: how the study stands. On a full disk, where an atomic write has no room for
+    its temporary copy, the small file is overwritten in place: the state must still say ``failed``."""
     payload: dict[str, Any] = {"state": state, "out_dir": str(plan.out_dir)}
     if outcome is not None:
         payload["steps"] = outcome.status
         payload["errors"] = outcome.errors
-    atomic_write_json(plan.work_dir / "study.json", payload)
+    if error:
+        payload["error"] = error
+    path = plan.work_dir / "study.json"
+    try:
+        atomic_write_json(path, payload)
+    except OSError:
+        with open(path, "r+", encoding="utf-8") as fh:
+            fh.write(json.dumps({"state": state, "error": error}))
+            fh.truncate()
 
 
 def _render_missing_pages(plan: Plan, outcome: Outcome, html_dir: Path, hide_code: bool) -> None:
@@ -143,6 +160,19 @@ def _write_index(plan: Plan, outcome: Outcome, html_dir: Path) -> None:
     write_index(html_dir, TITLE, sections, pages, plan.out_dir / "figures", list(dict.fromkeys(notes)))
 
 
+class RunFault(OSError):
+    """The study could not go on for a reason outside the notebooks: a full or read-only disk, say."""
+
+
+def _missing_pages(plan: Plan, outcome: Outcome, html_dir: Path) -> list[str]:
+    """Steps that ran or were reused but have no HTML page: the report is not complete without them."""
+    return [
+        s.name
+        for s in plan.steps
+        if outcome.status.get(s.name) in ("done", "reused") and not (html_dir / s.page).is_file()
+    ]
+
+
 def run_study(
     plan: Plan,
     force: bool = False,
@@ -151,8 +181,27 @@ def run_study(
     progress: bool = True,
     execution: Execution | None = None,
 ) -> Outcome:
-    """Execute a validated plan; returns the outcome (a failing notebook does not raise)."""
+    """Execute a validated plan; returns the outcome (a failing notebook does not raise).
+
+    Raises ``lock.FolderInUse`` when another run holds the output folder (before anything is
+    written), ``KeyboardInterrupt`` when interrupted, ``RunFault`` on a file-system error of
+    the runner itself (the message names the path); ``work/study.json`` says how it ended.
+    """
     _check_writable(plan.out_dir)
+    with FolderLock(plan.out_dir):
+        try:
+            return _run_locked(plan, force, jobs, hide_code, progress, execution)
+        except OSError as err:
+            where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+            message = f"{where}{err.strerror or err}"
+            with contextlib.suppress(OSError):
+                _write_state(plan, "failed", error=message)
+            raise RunFault(message) from None
+
+
+def _run_locked(
+    plan: Plan, force: bool, jobs: int | None, hide_code: bool, progress: bool, execution: Execution | None
+) -> Outcome:
     started = time.time()
     html_dir = plan.out_dir / "html"
     html_dir.mkdir(parents=True, exist_ok=True)
@@ -167,9 +216,11 @@ def run_study(
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
     def _on_signal(signum: int, frame: Any) -> None:
+        for s in _SIGNALS:  # one interrupt is enough: a second one must not cut the clean-up short
+            signal.signal(s, signal.SIG_IGN)
         raise Interrupted
 
-    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    previous = {s: signal.signal(s, _on_signal) for s in _SIGNALS}
     try:
         todo = set()
         for step in plan.steps[:-1]:
@@ -187,12 +238,16 @@ def run_study(
         if outcome.status.get("analysis") == "done":
             atomic_write_json(plan.analysis.folder / "record.json", {"key": _analysis_key(plan, outcome.status)})
         _render_missing_pages(plan, outcome, html_dir, hide_code)
+        for name in _missing_pages(plan, outcome, html_dir):
+            outcome.pages_missing.append(name)
+            outcome.errors.setdefault(name, f"its HTML page {plan.step(name).page} is missing")
         _write_index(plan, outcome, html_dir)
         timings = {**(read_json(plan.work_dir / "timings.json") or {}), **outcome.seconds}
         atomic_write_json(plan.work_dir / "timings.json", timings)
     except Interrupted:
         outcome.progress.close()
-        _write_state(plan, "interrupted", outcome)
+        with contextlib.suppress(OSError):
+            _write_state(plan, "interrupted", outcome)
         raise KeyboardInterrupt from None
     finally:
         for s, handler in previous.items():

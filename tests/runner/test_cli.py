@@ -23,7 +23,7 @@ def _fails(capsys, out, *args: str, expect: list[str]) -> None:
     assert len(lines) == 1 and lines[0].startswith("distill-study: error: "), err
     for fragment in expect:
         assert fragment in lines[0], (fragment, lines[0])
-    assert not (out / "results.json").exists() and not (out / "work").exists()
+    assert not out.exists()  # nothing written, not even the folder
 
 
 @pytest.mark.parametrize(
@@ -60,6 +60,16 @@ def _fails(capsys, out, *args: str, expect: list[str]) -> None:
         ("cartpole_episodes_eval", "1", ["cartpole_episodes_eval=1"]),
         ("source", "cartpole", ["input_dim=8", "source='cartpole' needs input_dim=4", "params/cartpole.yaml"]),
         ("source", "web", ["source='web'", "synthetic, cartpole, file"]),
+        ("seed", "4294967296", ["seed=4294967296", "[0, 4294937295]"]),
+        ("seed", "-10001", ["seed=-10001", "[0, 4294937295]"]),
+        ("seed", "1e20", ["seed='1e20'", "expected an integer"]),
+        ("world_seeds", "[0, 4294967296]", ["world_seeds=", "4294967296 is outside [0, 4294937295]"]),
+        ("cartpole_seeds", "[-1, 0]", ["cartpole_seeds=", "-1 is outside"]),
+        ("lr", "1e30", ["lr=1e+30", "(0, 1]"]),
+        ("temperature", "1e300", ["temperature=1e+300", "(0, 1000]"]),
+        ("temp_decay", "1e-300", ["temp_decay=1e-300", "takes the temperature to 3e-300", ">= 0.001"]),
+        ("alpha", "0", ["alpha=0.0", "blended objective's alpha"]),
+        ("val_fraction", "-0.0", ["n_bins=5", "n_states=300 x val_fraction=0 gives 1"]),
     ],
 )
 def test_bad_parameter(capsys, tmp_path, name, value, expect):
@@ -201,3 +211,72 @@ def test_real_command_exits_2_without_traceback(tmp_path, args, expect):
 def test_debug_shows_the_traceback(tmp_path):
     proc = run_cli("--debug", "run", *SMOKE, "-p", "epochs", "ten", "-o", str(tmp_path / "out"))
     assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def _states_file(path, array):
+    np.save(path, array)
+    return path
+
+
+def test_the_output_folder_must_be_named(capsys):
+    assert main(["run", *SMOKE, "-o", ""]) == 2
+    assert "output directory ''" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "make_teacher, expect",
+    [
+        (
+            lambda sd: {k: v.fill_(float("nan")) if k == "0.weight" else v for k, v in sd.items()},
+            ["0.weight holds NaN or infinite weights"],
+        ),
+        (
+            lambda sd: {k: v * 1e30 if k.endswith("weight") else v for k, v in sd.items()},
+            ["Q-values on the states are not all finite"],
+        ),
+        (lambda sd: {**sd, "0.weight": sd["0.weight"].to_sparse()}, ["0.weight is a torch.sparse_coo"]),
+        (
+            lambda sd: {**sd, "0.weight": sd["0.weight"].to(torch.complex64)},
+            ["0.weight is a torch.strided torch.complex64"],
+        ),
+        (lambda sd: {**sd, "0.weight": torch.empty(16, 8, device="meta")}, ["0.weight is a meta tensor"]),
+    ],
+)
+def test_a_teacher_that_cannot_work_is_refused_up_front(capsys, tmp_path, good_files, make_teacher, expect):
+    bad = tmp_path / "bad_teacher.pt"
+    torch.save(make_teacher(build_teacher(0, 8, 16, 4).state_dict()), bad)
+    _fails(capsys, tmp_path / "out", *_file_args(good_files[0], bad), expect=expect)
+
+
+def test_states_beyond_float32_or_beyond_memory_are_refused_up_front(capsys, tmp_path, good_files):
+    huge_values = _states_file(tmp_path / "big.npy", np.full((300, 8), 1e300))
+    _fails(capsys, tmp_path / "out1", *_file_args(huge_values, good_files[1]), expect=["overflow float32"])
+    header = tmp_path / "huge.npy"
+    with open(header, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, {"descr": "<f4", "fortran_order": False, "shape": (10**12, 8)})
+    _fails(capsys, tmp_path / "out2", *_file_args(header, good_files[1]), expect=["header declares", "GiB"])
+
+
+def test_a_pickled_object_is_refused_in_one_whole_sentence(capsys, tmp_path, good_files):
+    bad = tmp_path / "pickled.pt"
+    torch.save({"x": _Evil()}, bad)
+    _fails(
+        capsys,
+        tmp_path / "out",
+        *_file_args(good_files[0], bad),
+        expect=["holds Python objects, which a weights-only load refuses"],
+    )
+
+
+def test_rejected_cartpole_parameters_leave_no_folder(capsys, tmp_path):
+    _fails(capsys, tmp_path / "out", "-p", "cartpole_epsilon", "2", expect=["cartpole_epsilon=2.0"])
+
+
+def test_exit_codes_are_documented():
+    from distill_lib.runner.cli import EXIT_CODES, build_parser
+
+    assert set(EXIT_CODES) == {0, 1, 2, 130}
+    text = build_parser().format_help()
+    assert all(str(code) in text for code in EXIT_CODES)
+    readme = (ROOT / "README.md").read_text()
+    assert all(f"`{code}`" in readme for code in EXIT_CODES)

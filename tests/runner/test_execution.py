@@ -46,10 +46,10 @@ def _results(out: Path) -> dict:
 
 
 def test_plain_papermill_and_forked_kernels_give_identical_results(tmp_path):
-    plain = plan_for(SMALL, tmp_path / "plain")
+    plain = plan_for([*SMALL, "-p", "modes", "[blended]"], tmp_path / "plain")
     outcome = run_study(plain, execution=PapermillExecution(), progress=False)
     assert not outcome.failed, outcome.errors
-    forked = plan_for(SMALL, tmp_path / "forked")
+    forked = plan_for([*SMALL, "-p", "modes", "[blended]"], tmp_path / "forked")
     outcome = run_study(forked, execution=ForkedExecution(jobs=2), progress=False)
     assert not outcome.failed, outcome.errors
     assert _results(tmp_path / "plain") == _results(tmp_path / "forked")
