@@ -86,6 +86,7 @@ class PapermillExecution(Execution):
                 continue
             outcome.started(step)
             os.environ[PROGRESS_ENV] = progress_file(step)  # the kernel papermill starts inherits it
+            Path(progress_file(step)).unlink(missing_ok=True)
             try:
                 status, message = execute(step, html_dir, hide_code=hide_code)
             finally:
@@ -123,6 +124,7 @@ def _worker(step: Step, conn: Connection, nice: int, html_dir: Path, hide_code: 
     if nice:
         os.nice(nice)  # a waiting kernel's warm-up must not slow the notebook that runs now
     os.environ[PROGRESS_ENV] = progress_file(step)  # the kernel reports its progress there
+    Path(progress_file(step)).unlink(missing_ok=True)  # not an earlier run's
     km = None
     try:
         try:

@@ -55,7 +55,7 @@ class Progress:
             disable=not tty,
             file=sys.stderr,
             leave=False,
-            bar_format="{desc}: {n_fmt}/{total_fmt} steps |{bar:20}| {elapsed} {postfix}",
+            bar_format="{desc}: {n_fmt}/{total_fmt} steps |{bar:20}| {elapsed}{postfix}",
         )
         self._lock = threading.Lock()
         self._stop = threading.Event()
