@@ -48,3 +48,15 @@ def plan_for(args: list[str], out: Path):
     files = [args[i + 1] for i, a in enumerate(args) if a == "-f"]
     overrides = [(args[i + 1], args[i + 2]) for i, a in enumerate(args) if a == "-p"]
     return plan_study(files, overrides, out)
+
+
+def marked_processes(marker: str) -> list[int]:
+    """Pids of the processes whose environment carries ``DISTILL_TEST_MARK=marker`` (a run's whole tree)."""
+    pids = []
+    for env in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if f"DISTILL_TEST_MARK={marker}".encode() in env.read_bytes():
+                pids.append(int(env.parent.name))
+        except OSError:
+            continue
+    return pids

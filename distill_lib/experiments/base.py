@@ -48,6 +48,7 @@ __all__ = [
     "one_unit",
     "project_path",
     "save_step",
+    "slug",
     "step_folder",
     "step_key",
 ]
@@ -136,7 +137,8 @@ def project_path(path: str | Path) -> Path:
     return p if p.is_absolute() else PROJECT_ROOT / p
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
+    """A name safe in a file name: ``sweep T=0.25`` -> ``sweep_T=0.25``."""
     return re.sub(r"[^A-Za-z0-9=._-]+", "_", text).strip("_") or "step"
 
 
@@ -153,7 +155,7 @@ def step_key(experiment: Experiment[Any], unit: str, params: Mapping[str, Any]) 
 
 def step_folder(work_dir: str | Path, experiment: Experiment[Any], unit: str, params: Mapping[str, Any]) -> Path:
     """``work_dir/<experiment>/<unit>-<key>``: where the step with these parameters keeps its result."""
-    return Path(work_dir) / experiment.name / f"{_slug(unit)}-{step_key(experiment, unit, params)}"
+    return Path(work_dir) / experiment.name / f"{slug(unit)}-{step_key(experiment, unit, params)}"
 
 
 @dataclass(frozen=True)

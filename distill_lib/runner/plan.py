@@ -20,7 +20,7 @@ from typing import Any
 
 from ..core.schema import ParamError, Params
 from ..experiments import Experiment, registry, resolve, step_folder
-from ..experiments.base import NOTEBOOK_DIR, PROJECT_ROOT, _slug, project_path
+from ..experiments.base import NOTEBOOK_DIR, PROJECT_ROOT, project_path, slug
 from ..records.provenance import content_key
 from .params import RunnerParams, layer_params, read_sources, specs_of
 
@@ -135,7 +135,7 @@ def plan_from_params(params: Mapping[str, Any], out_dir: str | os.PathLike[str] 
             step_params = {**full, **overrides}
             _config(experiment, experiment.step_type, step_params)  # every step's own parameters, validated
             label = experiment.step_label(unit, len(plan.steps))
-            stem = experiment.notebook.stem if len(plan.steps) == 1 else f"{experiment.notebook.stem}_{_slug(unit)}"
+            stem = experiment.notebook.stem if len(plan.steps) == 1 else f"{experiment.notebook.stem}_{slug(unit)}"
             folder = step_folder(work, experiment, unit, step_params)
             needs = tuple(s.name for s in steps if s.experiment in experiment.needs)
             steps.append(

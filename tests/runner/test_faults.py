@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SMALL, plan_for, run_cli
+from conftest import ROOT, SMALL, marked_processes, plan_for, run_cli
 
 from distill_lib.runner.cli import main
 
@@ -44,17 +44,6 @@ def _state(out: Path) -> dict:
     return json.loads((out / "work" / "study.json").read_text())
 
 
-def _marked(marker: str) -> list[int]:
-    pids = []
-    for env in Path("/proc").glob("[0-9]*/environ"):
-        try:
-            if f"DISTILL_TEST_MARK={marker}".encode() in env.read_bytes():
-                pids.append(int(env.parent.name))
-        except OSError:
-            continue
-    return pids
-
-
 def _start(args: list[str], out: Path, marker: str) -> subprocess.Popen:
     env = {**os.environ, "DISTILL_TEST_MARK": marker}
     cmd = [sys.executable, "-m", "distill_lib", "run", *args, "-o", str(out), "-q"]
@@ -75,13 +64,13 @@ def test_workers_and_kernels_die_with_a_killed_parent(tmp_path):
     proc = _start([*TINY, "-p", "epochs", "30"], tmp_path, marker)
     _wait_for(plan_for(TINY, tmp_path).step("data").folder.parent.parent / "notebooks" / "02_train_hard_only.log", proc)
     time.sleep(1.0)  # kernels up and training
-    assert len(_marked(marker)) > 2
+    assert len(marked_processes(marker)) > 2
     proc.kill()  # SIGKILL: no handler runs in the parent
     proc.communicate(timeout=30)
     deadline = time.time() + 15
-    while _marked(marker) and time.time() < deadline:
+    while marked_processes(marker) and time.time() < deadline:
         time.sleep(0.2)
-    assert _marked(marker) == []
+    assert marked_processes(marker) == []
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to find child processes")
@@ -259,6 +248,6 @@ def test_a_second_ctrl_c_still_exits_130(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in err
     deadline = time.time() + 15
-    while _marked(marker) and time.time() < deadline:
+    while marked_processes(marker) and time.time() < deadline:
         time.sleep(0.2)
-    assert _marked(marker) == []
+    assert marked_processes(marker) == []

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SMALL, SMOKE, plan_for, run_cli
+from conftest import ROOT, SMALL, SMOKE, marked_processes, plan_for, run_cli
 
 MODES = ["hard_only", "blended", "soft_only"]
 
@@ -178,17 +178,6 @@ def test_a_failing_mode_does_not_stop_the_others_and_resumes(small, tmp_path):
     assert _without_timing(tmp_path) == _without_timing(out)
 
 
-def _marked_processes(marker: str) -> list[int]:
-    pids = []
-    for env in Path("/proc").glob("[0-9]*/environ"):
-        try:
-            if f"DISTILL_TEST_MARK={marker}".encode() in env.read_bytes():
-                pids.append(int(env.parent.name))
-        except OSError:
-            continue
-    return pids
-
-
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to find child processes")
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_killed_study_stops_promptly_leaves_no_orphans_and_resumes(small, tmp_path, sig):
@@ -215,10 +204,10 @@ def test_killed_study_stops_promptly_leaves_no_orphans_and_resumes(small, tmp_pa
     assert "interrupted" in err and "Traceback" not in err
     assert json.loads((tmp_path / "work" / "study.json").read_text())["state"] == "interrupted"
     for _ in range(100):
-        if not _marked_processes(marker):
+        if not marked_processes(marker):
             break
         time.sleep(0.1)
-    assert _marked_processes(marker) == []
+    assert marked_processes(marker) == []
     assert not list(tmp_path.rglob("*.tmp"))  # nothing half-written
 
     proc2 = run_cli("run", *SMALL, "-o", str(tmp_path))
@@ -240,7 +229,7 @@ def test_a_kernel_that_dies_fails_its_step_without_hanging_the_study(tmp_path):
         time.sleep(0.05)
     kernels = []  # forked kernels lead sessions of their own
     while not kernels and time.time() < deadline:
-        for pid in _marked_processes(marker):
+        for pid in marked_processes(marker):
             with open(f"/proc/{pid}/stat") as fh:
                 if int(fh.read().rsplit(")", 1)[1].split()[3]) == pid:
                     kernels.append(pid)
