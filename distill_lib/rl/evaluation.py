@@ -61,14 +61,15 @@ class StackedGreedy:
 
     The forward of ``QNetwork`` in eval mode (no dropout), batched over a leading network
     axis as ``core.stacked.stacked_forward`` (``baddbmm``), with LayerNorm (Ba et al. 2016)
-    written out: ATen's fused kernel costs about 100 ns per row at width 32, two thirds of
-    the forward. Centring is linear, so it is folded into the Linear layer before it::
+    written out: ATen's LayerNorm kernel costs about 100 ns per row at width 32, two thirds
+    of the forward. Centring is linear, so it is folded into the Linear layer before it::
 
-        h - mean_j h_j = x @ (W^T C) + b C,   C = I - 1 1^T / H   (weights centred once)
-        LN(h) * gain + shift = d * rsqrt(mean_j d_j^2 + eps) * gain + shift,   d = x @ (W^T C) + b C
+        d = h - mean_j h_j = x @ (W^T C) + b C,   C = I - 1 1^T / H   (weights centred once)
+        LN(h) * gain + shift = d * rsqrt(mean_j d_j^2 + eps) * gain + shift
 
-    The Q-values equal the one-row ``nn.Module`` pass to float32 rounding (a few 1e-6 at
-    the study's sizes, as any other batch shape; the tests bound it and check the actions).
+    The Q-values equal the one-row ``nn.Module`` pass to float32 rounding of the same order
+    as the module's own pass over a batch of states, the lockstep loop's standard (the
+    tests bound it and check the actions); the networks' weights are copied, not shared.
     """
 
     def __init__(self, nets: Sequence[QNetwork], device: torch.device) -> None:
