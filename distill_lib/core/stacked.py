@@ -20,10 +20,13 @@ ops cannot reproduce; the weights drift apart by a few ulps per step (after 3 ep
 steps, metrics differ by ~2e-7). A student stacked alone and the same student among S are
 bit-identical.
 
-Two choices for speed: the teacher's Q-values of the whole buffer are computed once (the
-teacher is frozen and row-wise), and its softmax targets once per temperature
-(``losses.Targets``); the losses read logits as ``(S, A, B)`` (actions on ``dim=-2``),
-because a softmax over a size-4 last axis is slow on the CPU.
+Choices for speed, none of which changes a bit of the results: the teacher's Q-values of
+the whole buffer are computed once (the teacher is frozen and row-wise), and its softmax
+targets once per temperature (``losses.Targets``; with one shared teacher, once per distinct
+temperature, ``targets_table``); the losses read logits as ``(S, A, B)`` (actions on
+``dim=-2``), because a softmax over a size-4 last axis is slow on the CPU; the LayerNorm runs
+ATen's affine kernel with an identity affine (``_layer_norm``). What a step costs, and the
+FLOP floor it is measured against, is in ``benchmarks/bench_batched.py``.
 
 References: Kingma & Ba 2015, "Adam" (``torch.optim.Adam``'s update, reproduced op for op
 on the flat buffer: Adam is elementwise, so one optimizer over stacked weights is S
