@@ -5,7 +5,7 @@ mini-batch update of one student; validation included in the wall time), the FLO
 student-step at the run's size (``flops_per_student_step``: the matmuls of forward and
 backward, plus LayerNorm, activations, dropout, loss, clipping and Adam), the FLOP rate
 that achieves, and the ratio to the floor: the student-steps/s the device would reach if
-every FLOP ran at its measured single-thread matmul peak (``peak_flops``; a 1024^3 sgemm on
+every FLOP ran at its measured single-thread matmul peak (``peak_flops``: the best of 30 1024^3 sgemms on
 the CPU, with TF32 off on CUDA). Defaults are the study's size: 5000 states, input 8,
 teacher 64 -> student 32, 4 actions, 25 epochs, batch 64.
 
@@ -72,8 +72,8 @@ def flops_per_student_step(d: int, h: int, a: int, batch: int) -> dict[str, int]
     return {"matmul": matmul, "elementwise": elementwise, "optimizer": 15 * params}
 
 
-def peak_flops(device: torch.device, n: int = 1024, repeats: int = 5) -> float:
-    """Single-thread float32 matmul rate (FLOP/s) of ``n x n @ n x n``, the best of ``repeats``."""
+def peak_flops(device: torch.device, n: int = 1024, repeats: int = 30) -> float:
+    """Single-thread float32 matmul rate (FLOP/s) of ``n x n @ n x n``, the best of ``repeats`` (a shared machine slows some)."""
     gen = torch.Generator().manual_seed(0)
     a, b = torch.randn(n, n, generator=gen).to(device), torch.randn(n, n, generator=gen).to(device)
     best = float("inf")
