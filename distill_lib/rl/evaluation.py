@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..core.networks import QNetwork
@@ -65,7 +66,7 @@ class StackedGreedy:
     of the forward. Centring is linear, so it is folded into the Linear layer before it::
 
         d = h - mean_j h_j = x @ (W^T C) + b C,   C = I - 1 1^T / H   (weights centred once)
-        LN(h) * gain + shift = d * rsqrt(mean_j d_j^2 + eps) * gain + shift
+        LN(h) * gain + shift = d / sqrt(mean_j d_j^2 + eps) * gain + shift = RMSNorm(d) * gain + shift
 
     The Q-values equal the one-row ``nn.Module`` pass to float32 rounding of the same order
     as the module's own pass over a batch of states, the lockstep loop's standard (the
@@ -85,7 +86,6 @@ class StackedGreedy:
         # the two hidden layers output their centred pre-activations d; the head is plain
         self.weight = [(w @ center).contiguous() for w in weight[:2]] + [weight[2].contiguous()]
         self.bias = [b @ center for b in bias[:2]] + [bias[2]]
-        self.mean = torch.full((hidden, 1), 1.0 / hidden, dtype=weight[0].dtype, device=device)  # (H, 1)
         self.gain = [stack(f"{k}.weight").unsqueeze(1) for k in NORM_KEYS]  # (S, 1, H)
         self.shift = [stack(f"{k}.bias").unsqueeze(1) for k in NORM_KEYS]  # (S, 1, H)
         self.eps = [nets[0][int(k)].eps for k in NORM_KEYS]
@@ -109,8 +109,8 @@ class StackedGreedy:
         h = obs.to(self.dtype)
         for layer in range(2):
             d = torch.baddbmm(bias[layer], h, weight[layer])  # (S', E, H) centred pre-activations
-            rstd = (d.square() @ self.mean).add_(self.eps[layer]).rsqrt_()  # (S', E, 1) 1 / sqrt(var + eps)
-            h = torch.addcmul(shift[layer], d.mul_(rstd), gain[layer]).relu_()
+            xhat = F.rms_norm(d, d.shape[-1:], eps=self.eps[layer])  # d / sqrt(mean(d^2) + eps): d is centred
+            h = torch.addcmul(shift[layer], xhat, gain[layer]).relu_()
         return torch.baddbmm(bias[2], h, weight[2])  # (S', E, A)
 
     def act(self, obs: torch.Tensor, running: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
