@@ -4,7 +4,7 @@
 # make report-check - screenshots of every page of reports/html/ (needs chromium)
 # make lab     - JupyterLab on the notebooks
 # make bench   - the runner against a plain single-process loop
-# make bench-batched - 30 students batched vs one at a time
+# make bench-batched - batched training at 1, 30, 200 students vs its FLOP floor; closed loop old vs new
 # make teacher - retrain the shipped CartPole teacher (about 5 minutes; reproduces it bit for bit)
 PYTHON ?= python3.11
 VENV   ?= .venv
@@ -46,6 +46,7 @@ bench: $(STAMP)
 
 bench-batched: $(STAMP)
 	$(PY) benchmarks/bench_batched.py
+	$(PY) benchmarks/bench_closed_loop.py
 
 teacher: $(STAMP)
 	mkdir -p build

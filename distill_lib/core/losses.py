@@ -28,6 +28,7 @@ vectorised over states).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
@@ -225,16 +226,29 @@ def per_student_loss(
     """
     if len(set(names)) == 1:
         return LOSSES[names[0]](student, teacher, alpha, temperature, dim=dim)
-    parts, order = [], []
-    for name in dict.fromkeys(names):
-        rows = [s for s, n in enumerate(names) if n == name]
-        idx = torch.tensor(rows, device=student.device)
+    groups, inverse = _groups(tuple(names), student.device)
+    parts = []
+    for name, idx in groups:
         pick = _pick(idx)
         parts.append(LOSSES[name](student[idx], pick(teacher), pick(alpha), pick(temperature), dim=dim))
-        order += rows
-    inverse = torch.empty(len(order), dtype=torch.long, device=student.device)
-    inverse[torch.tensor(order, device=student.device)] = torch.arange(len(order), device=student.device)
     return torch.cat(parts)[inverse]
+
+
+@functools.lru_cache(maxsize=64)
+def _groups(names: tuple[str, ...], device: torch.device) -> tuple[list[tuple[str, torch.Tensor]], torch.Tensor]:
+    """The students of each objective ``[(name, rows)]`` and the permutation back to student order.
+
+    Cached: built once per call of the training loop, not once per step (on an accelerator each
+    index tensor would be a copy from the host).
+    """
+    groups, order = [], []
+    for name in dict.fromkeys(names):
+        rows = [s for s, n in enumerate(names) if n == name]
+        groups.append((name, torch.tensor(rows, device=device)))
+        order += rows
+    inverse = torch.empty(len(order), dtype=torch.long, device=device)
+    inverse[torch.tensor(order, device=device)] = torch.arange(len(order), device=device)
+    return groups, inverse
 
 
 # ----------------------------------------------------------------------------------------
@@ -259,9 +273,16 @@ def _scalar(value: PerStudent, like: torch.Tensor) -> PerStudent:
 
 
 def _everywhere(value: PerStudent, target: float) -> bool:
-    """Whether every student's value is ``target`` (a host-side check: cheaper than two tensor ops)."""
-    values = value.reshape(-1).tolist() if isinstance(value, torch.Tensor) else [value]
-    return all(v == target for v in values)
+    """Whether every student's value is ``target`` (a host-side check: cheaper than two tensor ops).
+
+    Always False for a tensor on an accelerator: reading it would wait for the device at every
+    step, and computing a term whose weight is an exact zero changes neither value nor gradient.
+    """
+    if isinstance(value, torch.Tensor):
+        if value.device.type != "cpu":
+            return False
+        return all(v == target for v in value.reshape(-1).tolist())
+    return value == target
 
 
 def _n_states(logits: torch.Tensor, dim: int) -> int:

@@ -120,7 +120,7 @@ def draw_dropout_noise(
     ``out`` (contiguous, that shape and dtype) receives the same numbers without an allocation.
     """
     if out is not None:
-        return torch.rand((2, n_rows, hidden), generator=g, out=out)
+        return torch.rand((2, n_rows, hidden), generator=g, out=out, device=out.device)
     return torch.rand((2, n_rows, hidden), generator=g, device=g.device, dtype=dtype)
 
 
@@ -158,7 +158,9 @@ class StudentStreams:
         if self._multipliers is None or self._multipliers.shape != shape or self._multipliers.dtype != dtype:
             self._multipliers = torch.empty(shape, dtype=dtype, device=device)
         mult = self._multipliers
-        scale = torch.tensor([1.0 / (1.0 - q) for q in p], dtype=dtype, device=device).view(-1, 1, 1, 1)
+        scale = torch.tensor([1.0 / (1.0 - q) for q in p], dtype=dtype, device=device)  # (S,) rounded once
         for i, (g, q) in enumerate(zip(self.generators, p)):
-            draw_dropout_noise(g, n_rows, hidden, dtype, out=mult[i]).ge_(q)  # keep: 1.0 / 0.0
-        return mult.mul_(scale)  # 0 or 1 / (1 - p): stream_dropout's multiplier
+            # keep (1.0 / 0.0) times the scale: 0 or 1 / (1 - p), stream_dropout's multiplier; one
+            # student at a time, while its block (2 x n_rows x hidden) is still in cache
+            draw_dropout_noise(g, n_rows, hidden, dtype, out=mult[i]).ge_(q).mul_(scale[i])
+        return mult

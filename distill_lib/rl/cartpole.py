@@ -53,7 +53,9 @@ __all__ = [
     "greedy_returns",
     "load_cartpole_teacher",
     "make_env",
+    "make_vector_env",
     "mean_ci",
+    "reset_states",
 ]
 
 #: Gymnasium id of the environment.
@@ -102,6 +104,40 @@ class BufferParams(Params):
 def make_env() -> gym.Env:
     """A fresh ``CartPole-v1`` (500-step time limit, no rendering)."""
     return gym.make(ENV_ID)
+
+
+def reset_states(n_episodes: int, seed: int) -> np.ndarray:
+    """The float64 states ``(n_episodes, 4)`` of ``make_env().reset(seed=seed + i)``: the episodes' starts."""
+    _check_int("n_episodes", n_episodes, 1)
+    _check_int("seed", seed, 0)
+    env = make_env()
+    try:
+        return np.stack([_reset_state(env, seed + i) for i in range(n_episodes)])
+    finally:
+        env.close()
+
+
+def _reset_state(env: gym.Env, seed: int) -> np.ndarray:
+    env.reset(seed=seed)
+    return np.array(env.unwrapped.state, dtype=np.float64)  # (4,) the physics' state, before float32
+
+
+def make_vector_env(starts: np.ndarray) -> gym.vector.VectorEnv:
+    """Gymnasium's vectorised ``CartPole-v1`` with one sub-environment per row of ``starts`` ``(N, 4)`` float64.
+
+    ``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")`` (``CartPoleVectorEnv``:
+    the same physics on ``(4, N)`` arrays, the same 500-step limit, next-step autoreset). Its
+    reset draws every start from one generator, so the starts are set afterwards: sub-env
+    ``j`` then steps exactly as a scalar env reset to ``starts[j]`` (``tests/rl/test_cartpole.py``
+    compares them bit for bit). Observations of the starts: ``starts.astype(float32)``.
+    """
+    starts = np.asarray(starts, dtype=np.float64)
+    if starts.ndim != 2 or starts.shape[1] != OBS_DIM or len(starts) < 1:
+        raise ValueError(f"starts has shape {starts.shape}: must be (N, {OBS_DIM}) with N >= 1 (reset_states)")
+    envs = gym.make_vec(ENV_ID, num_envs=len(starts), vectorization_mode="vector_entry_point")
+    envs.reset(seed=0)  # zero step counters, no pending autoreset
+    envs.unwrapped.state = np.ascontiguousarray(starts.T)  # (4, N): the layout CartPoleVectorEnv steps
+    return envs
 
 
 def greedy_action(q_net: nn.Module, obs: np.ndarray) -> int:

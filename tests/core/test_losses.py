@@ -5,6 +5,7 @@ import torch.nn.functional as F
 from distill_lib.core.losses import (
     LOSSES,
     Targets,
+    _everywhere,
     distillation_loss,
     hard_ce_loss,
     kl_blend_loss,
@@ -169,3 +170,9 @@ def test_targets_narrow_slices_every_field():
     part = targets.narrow(-2, 4, 3)
     assert all(t.shape[-2] == 3 for t in part)
     assert torch.equal(part.p, targets.p[:, 4:7]) and torch.equal(part.action, targets.action[:, 4:7])
+
+
+def test_a_device_tensor_is_never_read_back_to_decide_which_terms_to_compute():
+    """On an accelerator both terms are computed (an exact zero weight changes nothing): no sync per step."""
+    assert _everywhere(torch.ones(3), 1.0) and not _everywhere(torch.tensor([1.0, 0.0]), 1.0)
+    assert not _everywhere(torch.ones(3, device="meta"), 1.0)

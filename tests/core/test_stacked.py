@@ -8,12 +8,23 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from distill_lib.core.config import RunConfig
+from distill_lib.core.losses import Targets
 from distill_lib.core.metrics import fidelity_metrics
 from distill_lib.core.networks import build_student, build_teacher
-from distill_lib.core.stacked import DROPOUT_INDEX, FlatAdam, FlatLayout, clip_per_student_, stacked_forward
+from distill_lib.core.stacked import (
+    DROPOUT_INDEX,
+    FlatAdam,
+    FlatLayout,
+    _actions_first,
+    clip_per_student_,
+    gather_rows,
+    stacked_forward,
+    targets_table,
+)
 from distill_lib.core.streams import stream_dropout
 from distill_lib.core.training import train_alone, train_batched
 
@@ -272,3 +283,50 @@ def test_student_width_must_match_config():
     config = dataclasses.replace(_cfg(1, 0.7), student_hidden=8)
     with pytest.raises(ValueError, match="set RunConfig.student_hidden"):
         train_alone(build_teacher(7, 8, 16, 4), build_student(1, 8, 16, 4), _states(0), config)
+
+
+@pytest.mark.parametrize("shape", [(3, 40, 16), (200, 64, 32), (7, 5, 4)])
+def test_layer_norm_with_identity_affine_is_bit_identical_to_none(shape):
+    """What ``stacked._layer_norm`` relies on: ATen's affine kernel with ones and zeros gives the same bits."""
+    gen = torch.Generator().manual_seed(5)
+    h = (torch.randn(*shape, generator=gen) * 3 + 1).requires_grad_()
+    grad = torch.randn(*shape, generator=gen)
+    width = shape[-1]
+    plain = F.layer_norm(h, (width,), eps=1e-5)
+    unit = F.layer_norm(h, (width,), torch.ones(width), torch.zeros(width), 1e-5)
+    assert torch.equal(plain, unit)
+    assert torch.equal(*(torch.autograd.grad(y, h, grad)[0] for y in (plain, unit)))
+
+
+def test_shared_teacher_targets_are_the_per_student_targets_bit_for_bit():
+    q = torch.randn(300, 4, generator=torch.Generator().manual_seed(6)) * 5  # (N, A) one teacher
+    for temperatures in ([3.0, 1.0, 3.0, 0.5], [3.0, 3.0], [2.0]):
+        q_all = q.expand(len(temperatures), -1, -1)  # (S, N, A), shared
+        table = targets_table(q_all, temperatures)
+        per_student = _actions_first(Targets.of(q_all.contiguous(), torch.tensor(temperatures)))
+        for field, want in zip(table, per_student):
+            assert field.shape == want.shape and torch.equal(field, want)
+    q_own = torch.randn(2, 300, 4, generator=torch.Generator().manual_seed(7))  # one teacher per student
+    for field, want in zip(
+        targets_table(q_own, [1.0, 2.0]), _actions_first(Targets.of(q_own, torch.tensor([1.0, 2.0])))
+    ):
+        assert torch.equal(field, want)
+
+
+def test_gather_rows_of_a_shared_table_equals_indexing():
+    table = torch.randn(50, 3, generator=torch.Generator().manual_seed(8))
+    rows = torch.stack([torch.randperm(50, generator=torch.Generator().manual_seed(i))[:20] for i in range(4)])
+    shared = gather_rows(table.expand(4, -1, -1), rows)  # (4, 20, 3)
+    assert torch.equal(shared, gather_rows(table.expand(4, -1, -1).contiguous(), rows))
+    assert torch.equal(shared[2], table[rows[2]])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the GPU path is tested where one exists")
+def test_batched_equals_alone_on_cuda():
+    """The batched-vs-alone equality holds on the GPU too (its streams are CUDA generators, not the CPU's)."""
+    teacher, states = build_teacher(7, 8, 16, 4).cuda(), _states(0).cuda()
+    students = _students(CONFIGS)
+    results = train_batched(teacher, states, [s.cuda() for s in students], CONFIGS)
+    for student, config, batched in zip(students, CONFIGS, results):
+        assert batched.final_state["0.weight"].is_cuda
+        _assert_same_run(train_alone(teacher, copy.deepcopy(student).cuda(), states, config), batched)

@@ -10,6 +10,7 @@ from torch import nn
 
 from distill_lib import RunConfig, build_student, build_teacher, train_student
 from distill_lib.core.data import synthetic_states
+from distill_lib.core.training import train_alone, train_batched
 
 
 def _plain_reference(seed, alpha, n_states, epochs, teacher_hidden=64):
@@ -198,3 +199,16 @@ def test_on_epoch_sees_each_record_as_it_is_made():
     seen = []
     result = train_student(teacher, student, states, cfg, on_epoch=lambda record: seen.append(dict(record)))
     assert seen == result.history
+
+
+def test_every_tensor_the_per_student_paths_make_is_on_the_states_device():
+    """Under a ``meta`` default device, a tensor made without the states' device would be on ``meta``
+    and the run would fail: what keeps a CUDA run from silently moving work to the CPU."""
+    configs = [RunConfig(seed=s, n_states=200, epochs=2, teacher_hidden=16, alpha=0.7, mode="blended") for s in (1, 2)]
+    configs.append(RunConfig(seed=3, n_states=200, epochs=2, teacher_hidden=16, loss_fn="mse", temp_decay=0.5))
+    teacher, states = build_teacher(7, 8, 16, 4), torch.randn(200, 8)
+    students = [build_student(c.seed, 8, 16, 4) for c in configs]
+    with torch.device("meta"):
+        results = train_batched(teacher, states, students, configs)
+        alone = train_alone(teacher, students[0], states, configs[0])
+    assert results[0].final_state["0.weight"].device.type == "cpu" and alone.history

@@ -1,23 +1,146 @@
 """Tests of distill_lib.rl.evaluation: closed-loop returns equal the one-episode-at-a-time reference."""
 
+from __future__ import annotations
+
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
-from distill_lib.core.networks import QNetwork
-from distill_lib.rl.cartpole import TEST_SEED, greedy_returns, load_cartpole_teacher
-from distill_lib.rl.evaluation import closed_loop_returns, count_parameters
+from distill_lib.core.config import RunConfig
+from distill_lib.core.networks import QNetwork, build_student
+from distill_lib.core.training import train_batched
+from distill_lib.rl.cartpole import TEST_SEED, collect_states, greedy_returns, load_cartpole_teacher
+from distill_lib.rl.evaluation import StackedGreedy, _lockstep_returns, closed_loop_returns, count_parameters
 
 
-def test_lockstep_returns_equal_greedy_returns():
-    torch.manual_seed(0)
-    weak = QNetwork(4, 8, 2, dropout=0.05)  # untrained: short, varied episodes
+class LeanPolicy(nn.Module):
+    """Not a ``QNetwork``: runs its own forward. Pushes toward the side the pole leans to (25-70 steps)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 4) -> (B, 2)
+        lean = x[:, 2]
+        return torch.stack([-lean, lean], dim=-1)
+
+
+def _student(teacher: nn.Module, states: torch.Tensor, width: int, epochs: int) -> QNetwork:
+    """A briefly distilled student: episodes of very different lengths, some reaching 500."""
+    config = RunConfig(
+        seed=0,
+        input_dim=4,
+        output_dim=2,
+        teacher_hidden=64,
+        student_hidden=width,
+        n_states=len(states),
+        epochs=epochs,
+        alpha=0.7,
+        mode="blended",
+    )
+    (result,) = train_batched(teacher, states, [build_student(0, 4, 64, 2, hidden_dim=width)], [config])
+    net = QNetwork(4, width, 2, dropout=0.05)
+    net.load_state_dict(result.final_state)
+    return net
+
+
+@pytest.fixture(scope="module")
+def nets() -> list[nn.Module]:
+    """Widths 4 to 64 interleaved (groups are not contiguous), a failing network and a non-QNetwork."""
     teacher = load_cartpole_teacher()
-    lockstep = closed_loop_returns([weak, teacher], n_episodes=4, seed=TEST_SEED)
-    assert lockstep.shape == (2, 4)
-    np.testing.assert_array_equal(lockstep[0], greedy_returns(weak, 4, TEST_SEED))
-    np.testing.assert_array_equal(lockstep[1], greedy_returns(teacher, 4, TEST_SEED))
-    assert weak.training  # mode restored
+    states = torch.from_numpy(collect_states(teacher, 4, 0.1, 1000))
+    torch.manual_seed(0)
+    weak = QNetwork(4, 8, 2, dropout=0.05)  # untrained: every episode fails within ~10 steps
+    return [
+        _student(teacher, states, 8, 5),
+        teacher,
+        _student(teacher, states, 4, 10),
+        weak,
+        _student(teacher, states, 16, 3),
+        LeanPolicy(),
+        _student(teacher, states, 8, 10),
+        _student(teacher, states, 32, 10),
+    ]
+
+
+@pytest.fixture(scope="module")
+def reference(nets: list[nn.Module]) -> np.ndarray:
+    """``greedy_returns`` of every network on the 100 test episodes: ``(K, 100)``."""
+    return np.stack([greedy_returns(net, 100, TEST_SEED) for net in nets])
+
+
+def test_vectorised_returns_equal_greedy_returns(nets: list[nn.Module], reference: np.ndarray) -> None:
+    returns = closed_loop_returns(nets, n_episodes=100, seed=TEST_SEED)
+    assert returns.shape == (len(nets), 100) and returns.dtype == np.float64
+    np.testing.assert_array_equal(returns, reference)
+    # the cases are there: a failing network, the teacher at 500, networks in between
+    assert reference[3].mean() < 20 and np.all(reference[1] == 500.0)
+    assert sum(0 < np.mean(r == 500.0) < 1 for r in reference) >= 2
+
+
+def test_old_lockstep_path_equals_greedy_returns(nets: list[nn.Module], reference: np.ndarray) -> None:
+    np.testing.assert_array_equal(_lockstep_returns(nets[:4], 100, TEST_SEED), reference[:4])
+
+
+def test_networks_alone_and_together_give_the_same_returns(nets: list[nn.Module], reference: np.ndarray) -> None:
+    for k in (0, 3):
+        np.testing.assert_array_equal(closed_loop_returns([nets[k]], 100, TEST_SEED)[0], reference[k])
+    # a later first episode: episode i is reset(seed=seed + i)
+    np.testing.assert_array_equal(closed_loop_returns(nets[:3], 5, TEST_SEED + 7), reference[:3, 7:12])
+
+
+@pytest.mark.parametrize("which", [(0, 6), (1,), (7,)])  # two students of width 8; the teacher; width 32
+def test_stacked_q_values_equal_the_one_row_pass_to_rounding(nets: list[nn.Module], which: tuple[int, ...]) -> None:
+    """``StackedGreedy`` over ``(S, E, 4)`` vs the one-row forward of ``greedy_returns``, on visited states.
+
+    The standard of the lockstep loop, which ran the module on a batch of states: the
+    stacked Q-values differ from the one-row pass by float32 rounding of the same order as
+    the module's own batched pass does, and the greedy actions agree wherever the one-row
+    Q-values are not exactly tied.
+    """
+    group = [nets[k] for k in which]
+    states = torch.from_numpy(collect_states(group[0], 3, 0.2, TEST_SEED))  # (E, 4) on- and off-policy states
+    with torch.no_grad():
+        batched = StackedGreedy(group, torch.device("cpu")).q_values(states.expand(len(group), -1, -1))  # (S, E, 2)
+        one_row = torch.stack([torch.cat([net.eval()(s[None]) for s in states]) for net in group])  # (S, E, 2)
+        module_batch = torch.stack([net(states) for net in group])  # (S, E, 2) the lockstep's forward
+    ulp = torch.finfo(torch.float32).eps * one_row.abs().max().item()
+    error, module_error = (batched - one_row).abs().max().item(), (module_batch - one_row).abs().max().item()
+    assert error <= 2 * module_error + 8 * ulp, (error, module_error, ulp)
+    untied = one_row[..., 0] != one_row[..., 1]
+    assert untied.float().mean() > 0.99
+    assert torch.equal(batched.argmax(-1)[untied], one_row.argmax(-1)[untied])
+
+
+def test_finished_networks_and_episodes_leave_the_forward() -> None:
+    """Only the rectangle of running networks x episodes is computed, and its actions are the full pass's."""
+    torch.manual_seed(1)
+    group = [QNetwork(4, 8, 2, dropout=0.0) for _ in range(3)]
+    policy = StackedGreedy(group, torch.device("cpu"))
+    obs = torch.randn(3, 5, 4)
+    running = np.zeros((3, 5), dtype=bool)
+    running[0, 1] = running[2, 3] = True
+    rows, cols, actions = policy.act(obs, running)
+    assert rows.tolist() == [0, 2] and cols.tolist() == [1, 3] and actions.shape == (2, 2)
+    with torch.no_grad():
+        full = policy.q_values(obs).argmax(-1).numpy()
+    np.testing.assert_array_equal(actions, full[np.ix_(rows, cols)])
+
+
+def test_networks_are_not_modified_and_modes_are_restored(nets: list[nn.Module]) -> None:
+    net = nets[2]
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    net.train()
+    nets[3].eval()
+    closed_loop_returns([net, nets[3]], n_episodes=2, seed=0)
+    assert net.training and not nets[3].training
+    assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())
+
+
+def test_no_networks_give_an_empty_table() -> None:
+    assert closed_loop_returns([], n_episodes=3).shape == (0, 3)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the GPU path is tested where one exists")
+def test_cuda_forward_gives_the_same_returns(nets: list[nn.Module], reference: np.ndarray) -> None:
+    np.testing.assert_array_equal(closed_loop_returns(nets, 100, TEST_SEED, device="cuda"), reference)
 
 
 @pytest.mark.parametrize("h", [1, 4, 32, 100])
@@ -25,6 +148,7 @@ def test_parameter_count_is_h2_plus_12h_plus_2(h):
     assert count_parameters(QNetwork(4, h, 2, dropout=0.0)) == h * h + 12 * h + 2
 
 
-def test_bad_episode_counts_are_refused():
-    with pytest.raises(ValueError, match="n_episodes=0"):
-        closed_loop_returns([], n_episodes=0)
+@pytest.mark.parametrize(("kwargs", "match"), [({"n_episodes": 0}, "n_episodes=0"), ({"seed": -1}, "seed=-1")])
+def test_bad_arguments_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        closed_loop_returns([], **kwargs)
