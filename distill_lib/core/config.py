@@ -22,6 +22,7 @@ __all__ = [
     "TEACHER_DROPOUT",
     "TRAINING_SEED_OFFSET",
     "AlphaParams",
+    "DeviceParams",
     "ModesParams",
     "ObjectiveParams",
     "RunConfig",
@@ -124,6 +125,23 @@ class ObjectiveParams(Params):
     temperature: float = param(3.0, "softmax temperature of the soft term", low=0.0, high=1000.0, low_open=True)
     loss_fn: str = param(
         "kl", "objective (core.losses.LOSSES): kl (KL soft term + CE) or mse (MSE on Q)", choices=loss_names
+    )
+
+
+def _devices() -> tuple[str, ...]:
+    """Where batched work can run: the CPU, and CUDA when torch sees a GPU (imported on first use)."""
+    import torch
+
+    return ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+
+
+@dataclass(frozen=True)
+class DeviceParams(Params):
+    """Where many students train at once and where closed-loop episodes are played (the seed-compatible
+    comparison always runs on the CPU: its numbers are the original's)."""
+
+    device: str = param(
+        "cpu", "cpu, or cuda when torch sees a GPU: batched training and closed-loop evaluation", choices=_devices
     )
 
 

@@ -34,6 +34,7 @@ run) and ``train_batched`` (per-student streams, stacked).
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -55,6 +56,7 @@ __all__ = [
     "TrainResult",
     "epoch_progress",
     "single_thread",
+    "to_device",
     "train",
     "train_alone",
     "train_batched",
@@ -264,6 +266,21 @@ def train_student(
 def train_alone(teacher: nn.Module, student: QNetwork, states: torch.Tensor, config: RunConfig) -> TrainResult:
     """Train one ``student`` (in place) on its per-student stream: the executable specification of ``train_batched``."""
     return train(teacher, states, [student], [config], streams="per_student", stacked=False)[0]
+
+
+def to_device(
+    teachers: nn.Module | Sequence[nn.Module], states: torch.Tensor, device: str | torch.device
+) -> tuple[nn.Module | list[nn.Module], torch.Tensor]:
+    """Copies of the teacher(s) and the states on ``device`` for ``train_batched`` (the originals stay put)."""
+    device = torch.device(device)
+    if states.device == device:
+        return teachers, states
+    moved = (
+        copy.deepcopy(teachers).to(device)
+        if isinstance(teachers, nn.Module)
+        else [copy.deepcopy(t).to(device) for t in teachers]
+    )
+    return moved, states.to(device)
 
 
 def train_batched(

@@ -175,9 +175,7 @@ class StepRecord(Record, Generic[R]):
 def save_step(folder: Path, experiment: Experiment[R], unit: str, record: R, started: float | None = None) -> Path:
     """Write ``record.json`` (last, atomically), with the hash of every file the step left in ``folder``."""
     folder = Path(folder)
-    files = sorted(
-        p.name for p in folder.iterdir() if p.is_file() and p.name != RECORD_FILE and not p.name.startswith(".")
-    )
+    files = sorted(p.name for p in folder.iterdir() if _is_output(p))
     key = folder.name.rsplit("-", 1)[-1]
     data = record.to_json()
     envelope = StepRecord(
@@ -192,6 +190,12 @@ def save_step(folder: Path, experiment: Experiment[R], unit: str, record: R, sta
     )
     atomic_write_json(folder / RECORD_FILE, envelope.to_json())
     return folder / RECORD_FILE
+
+
+def _is_output(path: Path) -> bool:
+    """A file the step's work made: not its record, not a temporary, not the executed notebook
+    (which papermill writes after the record, and which shows how the step ran, not what it found)."""
+    return path.is_file() and path.name != RECORD_FILE and not path.name.startswith(".") and path.suffix != ".ipynb"
 
 
 def _record_hash(data: Any) -> str:

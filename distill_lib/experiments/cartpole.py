@@ -43,6 +43,7 @@ from ..core.config import (
     MODES,
     STUDENT_DROPOUT,
     AlphaParams,
+    DeviceParams,
     ObjectiveParams,
     RunConfig,
     ScheduleParams,
@@ -51,7 +52,7 @@ from ..core.config import (
 from ..core.metrics import fidelity_metrics
 from ..core.networks import QNetwork, build_student
 from ..core.schema import param
-from ..core.training import train_batched
+from ..core.training import to_device, train_batched
 from ..records.provenance import file_sha256
 from ..records.record import Record
 from ..rl.cartpole import (
@@ -80,7 +81,7 @@ TEACHER_FILE = ASSET_DIR / "teacher.pt"
 
 
 @dataclass(frozen=True)
-class CartpoleConfig(AlphaParams, ScheduleParams, ObjectiveParams, BufferParams):
+class CartpoleConfig(DeviceParams, AlphaParams, ScheduleParams, ObjectiveParams, BufferParams):
     """Widths, seeds and episodes of the CartPole section (an empty width list turns it off)."""
 
     cartpole_widths: list[int] = param(
@@ -199,7 +200,7 @@ def run(config: CartpoleConfig, folder: Path | None = None) -> CartpoleRecord:
         done = p.cartpole_widths.index(width)
         progress.report(f"width {width}, training; widths done", done, len(p.cartpole_widths))
         initial = {s: build_student(s, OBS_DIM, TEACHER_HIDDEN, N_ACTIONS, hidden_dim=width) for s in p.cartpole_seeds}
-        results = train_batched(teacher, x_train, [initial[c.seed] for c in configs], configs)
+        results = train_batched(*to_device(teacher, x_train, p.device), [initial[c.seed] for c in configs], configs)
         nets = []
         for result in results:
             net = QNetwork(OBS_DIM, width, N_ACTIONS, dropout=STUDENT_DROPOUT)
@@ -212,7 +213,7 @@ def run(config: CartpoleConfig, folder: Path | None = None) -> CartpoleRecord:
         # 5. closed loop, every student of this width
         progress.report(f"width {width}, closed loop; widths done", done, len(p.cartpole_widths))
         started = time.perf_counter()
-        returns = closed_loop_returns(nets, n_eval, TEST_SEED)
+        returns = closed_loop_returns(nets, n_eval, TEST_SEED, device=p.device)
         seconds["closed_loop"] += time.perf_counter() - started
 
         for cfg, result, net, ret in zip(configs, results, nets, returns, strict=True):

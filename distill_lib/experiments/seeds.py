@@ -27,11 +27,11 @@ import numpy as np
 import torch
 
 from ..core import progress
-from ..core.config import MAX_SEED, ModesParams, ObjectiveParams, RunConfig, ScheduleParams
+from ..core.config import MAX_SEED, DeviceParams, ModesParams, ObjectiveParams, RunConfig, ScheduleParams
 from ..core.data import synthetic_states
 from ..core.networks import QNetwork, build_student, build_teacher
 from ..core.schema import param
-from ..core.training import train_batched
+from ..core.training import to_device, train_batched
 from ..records.record import Record
 from ..report.stats import agreement_by_gap_bin, mean_ci, paired_difference, verdict
 from . import seeds_report
@@ -62,7 +62,7 @@ _UNITS = {
 
 
 @dataclass(frozen=True)
-class SeedsConfig(ModesParams, ScheduleParams, ObjectiveParams, DataConfig):
+class SeedsConfig(DeviceParams, ModesParams, ScheduleParams, ObjectiveParams, DataConfig):
     """The seed lists (an empty list turns that kind off) and the action-gap bins."""
 
     world_seeds: list[int] = param(
@@ -179,7 +179,13 @@ def _gap_bins(
 
 
 def run_seeds(
-    kind: str, seeds: list[int], modes: dict[str, float], base: RunConfig, world: Any | None = None, n_bins: int = 5
+    kind: str,
+    seeds: list[int],
+    modes: dict[str, float],
+    base: RunConfig,
+    world: Any | None = None,
+    n_bins: int = 5,
+    device: str = "cpu",
 ) -> SeedKind:
     """Train every (seed, mode) student in one batch.
 
@@ -209,9 +215,8 @@ def run_seeds(
             states.append(torch.from_numpy(np.asarray(x)))
             students.append(student)
     shared = kind == "training"
-    results = train_batched(
-        teachers[0] if shared else teachers, states[0] if shared else torch.stack(states), students, configs
-    )
+    on, x_on = to_device(teachers[0] if shared else teachers, states[0] if shared else torch.stack(states), device)
+    results = train_batched(on, x_on, students, configs)
     runs = [
         SeedRun(
             seed=cfg.seed,
@@ -235,12 +240,20 @@ def run(config: SeedsConfig, folder: Path) -> SeedsRecord:
     kinds = [k for k, seeds in (("world", config.world_seeds), ("training", config.training_seeds)) if seeds]
     progress.report("kinds of seeds trained", 0, len(kinds))
     if config.world_seeds:
-        sections["world"] = run_seeds("world", config.world_seeds, modes, config.base(), n_bins=config.n_bins)
+        sections["world"] = run_seeds(
+            "world", config.world_seeds, modes, config.base(), n_bins=config.n_bins, device=config.device
+        )
     if config.training_seeds:
         world = load_world(folder.parents[1], config.to_dict())
         progress.report("kinds of seeds trained", len(sections), len(kinds))
         sections["training"] = run_seeds(
-            "training", config.training_seeds, modes, config.base(), world=world, n_bins=config.n_bins
+            "training",
+            config.training_seeds,
+            modes,
+            config.base(),
+            world=world,
+            n_bins=config.n_bins,
+            device=config.device,
         )
     progress.report("kinds of seeds trained", len(kinds), len(kinds))
     return SeedsRecord(modes, sections)

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from ..core.config import (
     MAX_SEED,
+    DeviceParams,
     ModesParams,
     ObjectiveParams,
     RunConfig,
@@ -32,7 +33,7 @@ from ..core.config import (
     mode_for_alpha,
 )
 from ..core.schema import Params, param
-from ..core.training import train_batched
+from ..core.training import to_device, train_batched
 from ..records.record import Record
 from ..report.tables import markdown_table
 from .base import NOTEBOOK_DIR, Experiment, Section, Units
@@ -71,7 +72,7 @@ class GridParams(Params):
 
 
 @dataclass(frozen=True)
-class SweepCellConfig(GridParams, ScheduleParams, SizeParams):
+class SweepCellConfig(DeviceParams, GridParams, ScheduleParams, SizeParams):
     """One cell: its temperature and loss (set by the runner), the grid and the training schedule."""
 
     sweep_temperature: float = param(
@@ -112,7 +113,7 @@ class SweepCellConfig(GridParams, ScheduleParams, SizeParams):
 
 
 @dataclass(frozen=True)
-class SweepConfig(ModesParams, GridParams, SourceParams, ObjectiveParams, ScheduleParams, SizeParams):
+class SweepConfig(DeviceParams, ModesParams, GridParams, SourceParams, ObjectiveParams, ScheduleParams, SizeParams):
     """The grid: temperatures (an empty list turns the sweep off) and the MSE row.
 
     ``modes``, ``alpha`` and ``temperature`` only place the study's own objectives on the heatmaps.
@@ -178,7 +179,7 @@ def run(config: SweepCellConfig, folder: Path | None = None) -> SweepCell:
             teachers.append(teacher)
             states.append(torch.from_numpy(x))
             students.append(student)
-    results = train_batched(teachers, torch.stack(states), students, configs)
+    results = train_batched(*to_device(teachers, torch.stack(states), config.device), students, configs)
     runs = [
         CellRun(c.seed, c.alpha, {k: r.final[k] for k in CELL_METRICS}, r.best_epoch)
         for c, r in zip(configs, results, strict=True)

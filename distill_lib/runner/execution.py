@@ -17,6 +17,7 @@ Both take steps in dependency order and report each result to the study's ``Outc
 
 from __future__ import annotations
 
+import contextvars
 import multiprocessing as mp
 import os
 import signal
@@ -86,6 +87,7 @@ class PapermillExecution(Execution):
                 continue
             outcome.started(step)
             os.environ[PROGRESS_ENV] = progress_file(step)  # the kernel papermill starts inherits it
+            Path(progress_file(step)).parent.mkdir(parents=True, exist_ok=True)
             Path(progress_file(step)).unlink(missing_ok=True)
             try:
                 status, message = execute(step, html_dir, hide_code=hide_code)
@@ -100,7 +102,16 @@ class PapermillExecution(Execution):
 
 
 def _worker(step: Step, conn: Connection, nice: int, html_dir: Path, hide_code: bool) -> None:
-    """Child process: warm a kernel, wait for "go", run the notebook, report."""
+    """Child process: warm a kernel, wait for "go", run the notebook, report.
+
+    It runs in a fresh ``contextvars.Context``: jupyter's helpers keep their event loop in a
+    context variable, and a loop inherited from the forking process (its selector shared with
+    the parent, its executor's threads gone) must not be used here.
+    """
+    contextvars.Context().run(_work, step, conn, nice, html_dir, hide_code)
+
+
+def _work(step: Step, conn: Connection, nice: int, html_dir: Path, hide_code: bool) -> None:
 
     def _stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt  # unwinds papermill and the finally below: the kernel is shut down
@@ -113,8 +124,8 @@ def _worker(step: Step, conn: Connection, nice: int, html_dir: Path, hide_code: 
     import warnings
 
     # The kernel inherits these descriptors: its chatter goes to a log beside the notebook.
-    step.output.parent.mkdir(parents=True, exist_ok=True)
-    log = os.open(step.output.with_suffix(".log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    step.kernel_log.parent.mkdir(parents=True, exist_ok=True)
+    log = os.open(step.kernel_log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)

@@ -160,7 +160,7 @@ def _run_kernel(connection_file: str, env: dict[str, str] | None, cwd: str | Non
 def _fork_kernel(connection_file: str, env: dict[str, str] | None, cwd: str | None) -> int:
     """Fork; the child becomes the kernel (never returns), the parent gets its pid.
 
-    Called in a helper thread (``asyncio.to_thread``), not in the event loop's thread: the
+    Called in a thread of its own (``_in_new_thread``), not in the event loop's thread: the
     child then starts with no running event loop of the parent's, so the kernel can run
     its own; after a fork the forking thread is the child's main thread, so the kernel can
     install its signal handlers.
@@ -173,6 +173,26 @@ def _fork_kernel(connection_file: str, env: dict[str, str] | None, cwd: str | No
     return pid
 
 
+async def _in_new_thread(fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` in a thread of its own, awaited. Not the loop's default executor: a process forked
+    from one that used it inherits an executor whose threads are gone, and would wait forever."""
+    import threading
+
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def run() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as err:
+            loop.call_soon_threadsafe(done.set_exception, err)
+        else:
+            loop.call_soon_threadsafe(done.set_result, result)
+
+    threading.Thread(target=run, name="fork-kernel", daemon=True).start()
+    return await done
+
+
 class ForkProvisioner(LocalProvisioner):  # type: ignore[misc]
     """Starts ``python -m ipykernel_launcher -f FILE`` kernels by forking this process."""
 
@@ -181,7 +201,7 @@ class ForkProvisioner(LocalProvisioner):  # type: ignore[misc]
             return await super().launch_kernel(cmd, **kwargs)  # not an IPython kernel: exec it
         connection_file = cmd[cmd.index("-f") + 1]
         env, cwd = kwargs.get("env"), kwargs.get("cwd")
-        pid = await asyncio.to_thread(_fork_kernel, connection_file, env, None if cwd is None else str(cwd))
+        pid = await _in_new_thread(_fork_kernel, connection_file, env, None if cwd is None else str(cwd))
         self.process = _ForkedProcess(pid)
         self.pid = pid
         self.pgid = pid  # the child's own session (setsid): never this process's group

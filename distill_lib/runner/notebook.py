@@ -147,7 +147,7 @@ def execute(step: Step, html_dir: Path, km: Any = None, hide_code: bool = False)
     import papermill as pm
 
     step.output.parent.mkdir(parents=True, exist_ok=True)
-    partial = step.output.with_name(f".{step.output.name}.tmp")  # papermill writes here; moved when whole
+    partial = step.output.with_name(f".{step.output.stem}.partial.ipynb")  # papermill writes here; moved when whole
     watchdog = KernelWatchdog(km)
     try:
         pm.execute_notebook(

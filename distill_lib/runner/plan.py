@@ -51,13 +51,18 @@ class Step:
     parameters: dict[str, Any]  # what papermill passes
     key: str  # content key
     folder: Path  # its record.json marks it finished
-    output: Path  # the executed notebook
+    output: Path  # the executed notebook, in the step's folder (it belongs to these settings)
     needs: tuple[str, ...] = ()  # names of the steps that must finish first
+    log: Path | None = None  # the kernel's output of the latest execution (default: beside ``output``)
 
     @property
     def page(self) -> str:
         """File name of its HTML page."""
         return self.output.stem + ".html"
+
+    @property
+    def kernel_log(self) -> Path:
+        return self.log or self.output.with_suffix(".log")
 
 
 @dataclass
@@ -147,8 +152,9 @@ def plan_from_params(params: Mapping[str, Any], out_dir: str | os.PathLike[str] 
                     parameters={k: v for k, v in step_params.items() if k in declared},
                     key=folder.name.rsplit("-", 1)[-1],
                     folder=folder,
-                    output=work / "notebooks" / f"{stem}.ipynb",
+                    output=folder / f"{stem}.ipynb",
                     needs=needs,
+                    log=work / "logs" / f"{stem}.log",
                 )
             )
             units[name][unit] = label
@@ -163,8 +169,9 @@ def plan_from_params(params: Mapping[str, Any], out_dir: str | os.PathLike[str] 
             parameters=analysis_params,
             key=key,
             folder=work / "analysis",
-            output=work / "notebooks" / f"{ANALYSIS_NOTEBOOK.stem}.ipynb",
+            output=work / "analysis" / f"{ANALYSIS_NOTEBOOK.stem}.ipynb",
             needs=tuple(s.name for s in steps),
+            log=work / "logs" / f"{ANALYSIS_NOTEBOOK.stem}.log",
         )
     )
     return Plan(full, out, work, experiments, configs, units, steps, notes)

@@ -2,7 +2,7 @@
 doing, an ETA, and a line per finished step.
 
 In-step progress comes from the steps themselves (``core.progress``: a kernel writes its
-latest state to ``<executed notebook>.progress``, named by ``DISTILL_PROGRESS``). The ETA
+latest state to ``work/logs/<notebook>.progress``, named by ``DISTILL_PROGRESS``). The ETA
 uses, for each step still to run, the last run's time of that step (``work/timings.json``)
 or else the mean time of the finished steps of the same experiment, shared over the
 parallel jobs; it appears once there is any such estimate.
@@ -23,8 +23,8 @@ __all__ = ["Progress", "progress_file"]
 
 
 def progress_file(step: Step) -> str:
-    """Where the step's kernel reports its progress (beside its executed notebook)."""
-    return str(step.output.with_suffix(".progress"))
+    """Where the step's kernel reports its progress (beside its log)."""
+    return str(step.kernel_log.with_suffix(".progress"))
 
 
 def _clock(seconds: float) -> str:

@@ -84,7 +84,8 @@ def _check_writable(path: Path) -> None:
 
 
 def _finished(plan: Plan, step: Step) -> bool:
-    if step.experiment == "analysis":
+    """A step is finished when its record is intact and its executed notebook is there to show it."""
+    if step.experiment == "analysis" or not step.output.is_file():
         return False
     return load_step(step.folder, plan.experiments[step.experiment]) is not None
 
@@ -122,19 +123,30 @@ def _write_state(plan: Plan, state: str, outcome: Outcome | None = None, error: 
             fh.truncate()
 
 
-def _render_missing_pages(plan: Plan, outcome: Outcome, html_dir: Path, hide_code: bool) -> None:
-    """A finished step whose page is missing (e.g. removed, or never rendered) gets it rendered now."""
+def _refresh_pages(plan: Plan, outcome: Outcome, html_dir: Path, hide_code: bool) -> None:
+    """Every page shows its step's executed notebook for these settings.
+
+    A page is rendered again when it is missing or was made from another setting's step
+    (``html/.pages.json`` remembers which key each page shows); a step that just ran has
+    had its page made by its worker.
+    """
     from ..report.html import export_html
 
+    shown_path = html_dir / ".pages.json"
+    shown = read_json(shown_path) or {}
     for step in plan.steps:
         page = html_dir / step.page
-        if step.output.is_file() and not page.is_file():
+        if outcome.status.get(step.name) in ("done", "failed") and page.is_file():
+            shown[step.page] = step.key
+        elif step.output.is_file() and (not page.is_file() or shown.get(step.page) != step.key):
             try:
                 export_html(step.output, page, hide_code=hide_code)
+                shown[step.page] = step.key
             except Exception as err:
                 outcome.errors.setdefault(
                     step.name, f"HTML rendering failed: {type(err).__name__}: {err}".splitlines()[0]
                 )
+    atomic_write_json(shown_path, shown)
 
 
 def _write_index(plan: Plan, outcome: Outcome, html_dir: Path) -> None:
@@ -237,7 +249,7 @@ def _run_locked(
         execution.run(plan.steps, todo, outcome, html_dir, hide_code)
         if outcome.status.get("analysis") == "done":
             atomic_write_json(plan.analysis.folder / "record.json", {"key": _analysis_key(plan, outcome.status)})
-        _render_missing_pages(plan, outcome, html_dir, hide_code)
+        _refresh_pages(plan, outcome, html_dir, hide_code)
         for name in _missing_pages(plan, outcome, html_dir):
             outcome.pages_missing.append(name)
             outcome.errors.setdefault(name, f"its HTML page {plan.step(name).page} is missing")

@@ -62,7 +62,7 @@ def _wait_for(path: Path, proc: subprocess.Popen, seconds: float = 120) -> None:
 def test_workers_and_kernels_die_with_a_killed_parent(tmp_path):
     marker = uuid.uuid4().hex
     proc = _start([*TINY, "-p", "epochs", "30"], tmp_path, marker)
-    _wait_for(plan_for(TINY, tmp_path).step("data").folder.parent.parent / "notebooks" / "02_train_hard_only.log", proc)
+    _wait_for(plan_for(TINY, tmp_path).step("hard_only").kernel_log, proc)
     time.sleep(1.0)  # kernels up and training
     assert len(marked_processes(marker)) > 2
     proc.kill()  # SIGKILL: no handler runs in the parent
@@ -204,7 +204,7 @@ def test_a_really_full_disk_fails_with_exit_1_and_a_failed_state(tmp_path, size)
         assert "No space left on device" in proc.stderr and "Traceback" not in proc.stderr
         if (disk / "out" / "work" / "study.json").is_file():
             assert json.loads((disk / "out" / "work" / "study.json").read_text())["state"] == "failed"
-        for nb in (disk / "out" / "work" / "notebooks").glob("*.ipynb"):
+        for nb in (disk / "out" / "work").rglob("*.ipynb"):
             json.loads(nb.read_text())  # every executed notebook left is whole
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
@@ -213,7 +213,7 @@ def test_a_really_full_disk_fails_with_exit_1_and_a_failed_state(tmp_path, size)
 def test_a_truncated_executed_notebook_never_replaces_a_whole_one(tmp_path):
     from distill_lib.runner.notebook import _keep_if_whole
 
-    whole, partial = tmp_path / "n.ipynb", tmp_path / ".n.ipynb.tmp"
+    whole, partial = tmp_path / "n.ipynb", tmp_path / ".n.partial.ipynb"
     whole.write_text('{"cells": []}')
     partial.write_text('{"cells": [')
     _keep_if_whole(partial, whole)

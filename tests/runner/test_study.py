@@ -146,25 +146,26 @@ def test_changing_a_parameter_reruns_what_depends_on_it(study, tmp_path):
 
 def test_a_failing_mode_does_not_stop_the_others_and_resumes(small, tmp_path):
     out = small
-    blocker = plan_for(SMALL, tmp_path).step("blended").folder
-    blocker.parent.mkdir(parents=True)
-    blocker.write_text("a file where the run folder should be")  # blended cannot save its run
+    step = plan_for(SMALL, tmp_path).step("blended")
+    blocker = step.folder / "final.pt"
+    blocker.mkdir(parents=True)  # a folder where the checkpoint should go: blended cannot save its run
     proc = run_cli("run", *SMALL, "-o", str(tmp_path))
     assert proc.returncode == 1
-    assert "blended" in proc.stderr and "02_train_blended.ipynb" in proc.stderr and "Error" in proc.stderr
+    assert "blended" in proc.stderr and "Error" in proc.stderr and str(step.output) in proc.stderr
     assert "Traceback" not in proc.stderr
     results = json.loads((tmp_path / "results.json").read_text())
     assert [r["mode"] for r in results["results"]] == ["hard_only", "soft_only"]
     assert results["missing_modes"] == ["blended"]
     assert "blended" in (tmp_path / "html" / "index.html").read_text()
-    executed = json.loads((tmp_path / "work" / "notebooks" / "02_train_blended.ipynb").read_text())
+    executed = json.loads(step.output.read_text())  # the failed notebook, with papermill's error banner
+    assert (tmp_path / "html" / "02_train_blended.html").is_file()
     assert any(
         "papermill-error-cell-tag" in c.get("metadata", {}).get("tags", [])
         or "An Exception was encountered" in "".join(c.get("source", []))
         for c in executed["cells"]
     )
 
-    blocker.unlink()
+    blocker.rmdir()
     proc = run_cli("run", *SMALL, "-o", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     steps = json.loads((tmp_path / "work" / "study.json").read_text())["steps"]
