@@ -70,6 +70,7 @@ def _fails(capsys, out, *args: str, expect: list[str]) -> None:
         ("temp_decay", "1e-300", ["temp_decay=1e-300", "takes the temperature to 3e-300", ">= 0.001"]),
         ("alpha", "0", ["alpha=0.0", "blended objective's alpha"]),
         ("val_fraction", "-0.0", ["n_bins=5", "n_states=300 x val_fraction=0 gives 1"]),
+        ("device", "tpu", ["device='tpu'", "one of cpu"]),
     ],
 )
 def test_bad_parameter(capsys, tmp_path, name, value, expect):

@@ -251,3 +251,13 @@ def test_a_second_ctrl_c_still_exits_130(tmp_path):
     while marked_processes(marker) and time.time() < deadline:
         time.sleep(0.2)
     assert marked_processes(marker) == []
+
+
+def test_pages_show_the_settings_of_the_study_that_was_run_last(finished, tmp_path):
+    out = _copy(finished, tmp_path / "out")
+    page = out / "html" / "02_train_hard_only.html"
+    assert main(["run", *TINY, "-p", "epochs", "3", "-o", str(out), "-q"]) == 0
+    assert "after 3 epochs" in page.read_text()
+    assert main(["run", *TINY, "-o", str(out), "-q"]) == 0  # back: the steps are reused ...
+    assert _state(out)["steps"]["hard_only"] == "reused"
+    assert "after 2 epochs" in page.read_text()  # ... and the page is theirs again
