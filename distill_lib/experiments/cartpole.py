@@ -92,7 +92,7 @@ class CartpoleConfig(DeviceParams, AlphaParams, ScheduleParams, ObjectiveParams,
         unique=True,
     )
     cartpole_seeds: list[int] = param(
-        [0, 1, 2, 3, 4, 5], "student seeds of the CartPole section", low=0, high=MAX_SEED, unique=True
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], "student seeds of the CartPole section", low=0, high=MAX_SEED, unique=True
     )
     cartpole_eval_episodes: int = param(
         5, "further teacher episodes for the held-out CartPole states", low=1, high=100_000

@@ -16,8 +16,7 @@ import numpy as np
 import scipy.stats
 
 from ..records.record import Record
-from ..report.stats import difference_phrase, paired_difference, verdict
-from ..report.stats import mean_ci as bootstrap_ci
+from ..report.stats import comparison_record, difference_phrase, holm_family, mean_ci, paired_difference
 from ..report.tables import ci_text, markdown_table
 from ..rl.cartpole import TEACHER_HIDDEN
 from .base import Section
@@ -65,9 +64,9 @@ COMPARE_WIDTH = 32
 
 
 def _ci(values: np.ndarray) -> dict[str, Any]:
-    """Mean and 95% bootstrap CI (``stats.mean_ci``); a single seed has no interval."""
+    """Mean and 95% t-interval over seeds (``stats.mean_ci``); a single seed has no interval."""
     if len(values) >= 2:
-        return dict(bootstrap_ci(values).__dict__)
+        return dict(mean_ci(values).__dict__)
     return {"mean": float(values[0]), "low": None, "high": None, "confidence": None, "n": 1, "method": "single seed"}
 
 
@@ -92,10 +91,11 @@ class CartpoleSummary(Record):
 
 
 def summarize_record(record: CartpoleRecord) -> CartpoleSummary:
-    """Per width and mode: mean (and 95% bootstrap CI over seeds) of each ``SUMMARY_METRICS``.
+    """Per width and mode: mean (and 95% t-interval over seeds) of each ``SUMMARY_METRICS``.
 
     With two or more seeds, also paired comparisons of the modes at ``COMPARE_WIDTH`` (or
-    the widest width) for return and agreement (``stats.paired_difference``, ``verdict``).
+    the widest width) for return and agreement (``stats.paired_difference``): one family of
+    ``2 x pairs`` tests, Holm-corrected together (``stats.holm_family``).
     """
     modes = sorted(record.modes, key=lambda m: record.modes[m])  # by alpha
     seeds = list(record.seeds)
@@ -119,19 +119,15 @@ def summarize_record(record: CartpoleRecord) -> CartpoleSummary:
     compare = COMPARE_WIDTH if COMPARE_WIDTH in record.widths else max(record.widths)
     pairs: dict[str, dict[str, Any]] = {}
     if len(seeds) >= 2:
-        for metric, (scale, unit) in _UNITS.items():
-            for a, b in combinations(modes, 2):
-                cmp = paired_difference(values(compare, a, metric), values(compare, b, metric))
-                pairs.setdefault(metric, {})[f"{a} - {b}"] = {
-                    "mean_a": cmp.mean_a,
-                    "mean_b": cmp.mean_b,
-                    "difference": dict(cmp.difference.__dict__),
-                    "p_value": cmp.p_value,
-                    "p_text": cmp.p_text,
-                    "n": cmp.n,
-                    "test": cmp.test,
-                    "verdict": verdict(cmp, a, b, scale, unit),
-                }
+        tests = [
+            (metric, a, b, paired_difference(values(compare, a, metric), values(compare, b, metric)))
+            for metric in _UNITS
+            for a, b in combinations(modes, 2)
+        ]
+        family = f"every pair of modes on return and agreement at width {compare}"
+        corrected = holm_family([cmp for *_, cmp in tests], family)
+        for (metric, a, b, _), cmp in zip(tests, corrected):
+            pairs.setdefault(metric, {})[f"{a} - {b}"] = comparison_record(cmp, a, b, *_UNITS[metric])
     teacher = record.teacher
     return CartpoleSummary(
         teacher={
@@ -155,7 +151,7 @@ def compression_table(summary: CartpoleSummary) -> str:
     """Markdown: width, parameters, % of the teacher's, return % of the teacher per mode.
 
     The analogue of Rusu et al. (2016)'s compression table; returns are seed means with
-    their 95% bootstrap CI over seeds when there are two or more seeds.
+    their 95% t-interval over seeds when there are two or more seeds.
     """
     modes, teacher = summary.modes, summary.teacher
     ci = " [95% CI]" if summary.n_seeds >= 2 else ""
@@ -253,11 +249,19 @@ def interpretation(summary: CartpoleSummary, synthetic_rows: list[Any] | None = 
         if verdicts and not found:
             parts.append(f"Paired over seeds, no two modes differ detectably in {label} at width {width}.")
         parts.extend(f"Paired over seeds, {label[0].lower()}{label[1:]}: {v}." for v in found)
-    if 2 <= n < 6:
+    family = next((c for p in summary.pairs.values() for c in p.values()), None)
+    if family is not None:
+        m = family["family_size"]
         parts.append(
-            f"With {n} seeds the sign-flip test's smallest possible p-value is {2 / 2**n:.3g}, so no difference "
-            "can reach p < 0.05 whatever its size: a verdict needs more seeds."
+            f"The paired tests are two-sided sign-flip tests over the {n} seeds, Holm-corrected over the {m} "
+            f"comparisons at width {width} (every pair of modes on return and on agreement); intervals are "
+            "95% t-intervals."
         )
+        if m * 2 / 2**n >= 0.05:
+            parts.append(
+                f"With {n} seeds the smallest corrected p-value possible is {min(1.0, m * 2 / 2**n):.3g}, so no "
+                "difference can be detected whatever its size: a verdict needs more seeds."
+            )
     if n < 2:
         parts.append("With one seed there is no interval and no paired test; differences may be noise.")
 
@@ -354,7 +358,8 @@ def short_verdict(summary: CartpoleSummary) -> str:
         tested = "with one seed there is no paired test"
     elif found:
         said = "; ".join(difference_phrase(p, c, 1.0, " points") for p, c in found)
-        tested = f"paired over seeds, {said} (not corrected for the {len(pairs)} comparisons of return)"
+        m = next(iter(pairs.values()))["family_size"]
+        tested = f"paired over seeds, {said} (Holm-corrected over {m} comparisons)"
     else:
         tested = "paired over seeds, no two objectives differ detectably in return"
     parts = [

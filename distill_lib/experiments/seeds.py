@@ -13,7 +13,8 @@ randomness per student (per-student random streams), not from torch's global RNG
 seed-compatible path does; the seed-42 reference table stays on the seed-compatible path.
 Per run the record keeps the final metrics, the best epoch and loss, and agreement and
 regret per bin of the teacher's action gap on the validation split. The summary: mean and
-95% bootstrap CI per metric and mode, paired per-seed differences with a sign-flip test.
+95% t-interval per metric and mode, paired per-seed differences with an exact sign-flip test,
+Holm-corrected over every comparison of one kind of seeds.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from ..core.networks import QNetwork, build_student, build_teacher
 from ..core.schema import param
 from ..core.training import to_device, train_batched
 from ..records.record import Record
-from ..report.stats import agreement_by_gap_bin, mean_ci, paired_difference, verdict
+from ..report.gaps import agreement_by_gap_bin
+from ..report.stats import PairedComparison, comparison_record, holm_family, mean_ci, paired_difference
 from . import seeds_report
 from .base import NOTEBOOK_DIR, Experiment, Units
 from .data import DataConfig, load_world
@@ -272,26 +274,26 @@ def units(config: SeedsConfig) -> Units:
 
 
 def summarize_kind(record: SeedKind) -> dict[str, Any]:
-    """Mean and 95% bootstrap CI per metric and mode; paired differences per pair of modes; gap bins."""
+    """Mean and 95% t-interval per metric and mode; paired differences per pair of modes; gap bins.
+
+    The paired tests of one kind of seeds (every pair of modes on every ``SUMMARY_METRICS``)
+    are one family, Holm-corrected together: a verdict speaks only of differences that
+    survive the correction over all of them.
+    """
     modes = record.ordered_modes()
     per_mode: dict[str, dict[str, Any]] = {}
-    pairs: dict[str, dict[str, Any]] = {}
+    tests: list[tuple[str, str, str, PairedComparison]] = []
     for metric in SUMMARY_METRICS:
         per_mode[metric] = {m: mean_ci(record.values(m, metric)).__dict__ for m in modes}
+        if len(record.seeds) < 2:
+            continue
         for a, b in combinations(modes, 2):
-            if len(record.seeds) < 2:
-                continue
-            cmp = paired_difference(record.values(a, metric), record.values(b, metric))
-            pairs.setdefault(metric, {})[f"{a} - {b}"] = {
-                "mean_a": cmp.mean_a,
-                "mean_b": cmp.mean_b,
-                "difference": cmp.difference.__dict__,
-                "p_value": cmp.p_value,
-                "p_text": cmp.p_text,
-                "n": cmp.n,
-                "test": cmp.test,
-                "verdict": verdict(cmp, a, b, *_UNITS.get(metric, (1.0, ""))),
-            }
+            tests.append((metric, a, b, paired_difference(record.values(a, metric), record.values(b, metric))))
+    family = f"every pair of modes on every metric, {record.kind} seeds"
+    corrected = holm_family([cmp for *_, cmp in tests], family)
+    pairs: dict[str, dict[str, Any]] = {}
+    for (metric, a, b, _), cmp in zip(tests, corrected):
+        pairs.setdefault(metric, {})[f"{a} - {b}"] = comparison_record(cmp, a, b, *_UNITS.get(metric, (1.0, "")))
     gap = {}
     for mode in modes:
         bins = [run.gap_bins for run in record.runs if run.mode == mode]

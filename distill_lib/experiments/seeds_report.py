@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..report.plots import mode_color
-from ..report.stats import difference_phrase
+from ..report.stats import EXACT_MAX_N, difference_phrase
 from ..report.tables import ci_text, markdown_table
 from .base import Section
 
@@ -62,8 +62,7 @@ def metric_verdict(summary: dict[str, Any], metric: str) -> str:
     if len(found) == len(pairs) and len(pairs) > 1:
         means = {m: v["mean"] for m, v in summary["per_mode"][metric].items()}
         order = sorted(means, key=means.get, reverse=metric != "regret")
-        floor = max(c["p_text"] for _, c in found) if all(c["p_text"].startswith("p ≤") for _, c in found) else ""
-        how = f" (every pair {floor})" if floor else " (every pair detectably)"
+        how = " (every pair detectably, after the correction)"
         values = ", ".join(f"{m} {means[m]:.3g}" for m in order)
         word = "lowest first" if metric == "regret" else "highest first"
         return f"{name} differs between every pair{how}: {values} ({word})."
@@ -79,11 +78,15 @@ def verdicts(summary: dict[str, Any]) -> str:
     n, n_tests = summary["n_seeds"], sum(len(p) for p in summary["pairs"].values())
     head = f"Over {n} {summary['kind']} seeds (paired by seed):"
     body = " ".join(metric_verdict(summary, m) for m in VERDICT_METRICS if m in summary["pairs"])
-    tail = f"(Two-sided sign-flip tests with 95% CIs, not corrected for the {n_tests} comparisons made here.)"
-    if n < 6:
+    tail = (
+        f"(Two-sided {'exact ' if n <= EXACT_MAX_N else ''}sign-flip tests, Holm-corrected over all {n_tests} comparisons of these seeds, "
+        "i.e. every pair of modes on every metric of the table; 95% t-intervals per comparison.)"
+    )
+    best = n_tests * 2 / 2**n  # the smallest Holm p-value the family can give
+    if best >= 0.05:
         tail += (
-            f" With {n} seeds the smallest p-value the test can give is {2 / 2**n:.3g}, so no difference can be "
-            "detected whatever its size."
+            f" With {n} seeds and {n_tests} comparisons the smallest corrected p-value possible is "
+            f"{min(best, 1.0):.3g}, so no difference can be detected whatever its size."
         )
     return f"{head} {body} {tail}"
 
@@ -104,7 +107,7 @@ def pairs_table(summary: dict[str, Any]) -> str:
                     "yes" if _detectable(c) else "no",
                 ]
             )
-    return markdown_table(["metric", "pair (a - b)", "mean difference [95% CI]", "p", "detectable"], rows)
+    return markdown_table(["metric", "pair (a - b)", "mean difference [95% CI]", "p (raw, Holm)", "detectable"], rows)
 
 
 def gap_text(gap: dict[str, list[dict[str, float]]]) -> str:

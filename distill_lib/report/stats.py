@@ -1,24 +1,29 @@
 """Statistics over seeds: bootstrap intervals, paired comparisons, and action-gap strata.
 
 The study reports a metric per seed (say, action agreement of 10 students, one per seed)
-and compares objectives run on the *same* seeds. The tools, all from ``scipy.stats``:
+and compares objectives run on the *same* seeds. The tools:
 
-- ``mean_ci``: a bootstrap confidence interval of the mean (Efron & Tibshirani 1993,
-  "An Introduction to the Bootstrap"; BCa, ch. 14), ``scipy.stats.bootstrap``.
-- ``paired_difference``: the mean of ``a - b`` over seeds, its bootstrap interval, and the
-  p-value of a paired sign-flip permutation test of ``mean(a - b) = 0`` (Fisher 1935;
-  ``scipy.stats.permutation_test`` with ``permutation_type="samples"``, which swaps
-  ``a_i`` and ``b_i``, i.e. flips the sign of ``d_i``). Chosen over the Wilcoxon
-  signed-rank test because it tests the same quantity the interval describes (the mean),
-  needs no rule for zero differences (a zero ``d_i`` flips to itself), and is exact for
-  ``n <= log2(n_resamples)`` seeds (all ``2^n`` sign patterns are enumerated).
-- ``verdict``: that comparison in words.
-- ``gap_bins`` / ``agreement_by_gap_bin``: states stratified by the teacher's action gap
-  (``q_(1) - q_(2)``, ``metrics.action_gap``; Farahmand 2011, "Action-Gap Phenomenon in
-  Reinforcement Learning") into equal-count quantile bins, with agreement and regret per
-  bin: a student that disagrees only where the teacher is near a tie loses little.
+- ``mean_ci``: a confidence interval of the mean. By default Student's t-interval
+  ``mean +- t_{n-1} s / sqrt(n)``, which keeps its coverage at the handful of seeds a study
+  can afford: a bootstrap interval treats the sample as the population, and at ``n = 6``
+  BCa intervals are about 0.7x as wide as t-intervals and cover about 88% instead of 95%
+  (``tests/report/test_stats.py`` checks the t-interval's coverage by simulation).
+  Bootstrap intervals (``scipy.stats.bootstrap``; Efron & Tibshirani 1993, ch. 14) remain
+  available as ``method="BCa"``/``"percentile"``.
+- ``sign_flip_test``: the two-sided p-value of ``mean(d) = 0`` for paired differences
+  ``d`` (Fisher 1935): the fraction of the ``2^n`` sign patterns ``(+-d_1, ..., +-d_n)``
+  whose mean is at least as far from 0 as the observed one. Every pattern is enumerated for
+  ``n <= EXACT_MAX_N`` (20: a million patterns, well under a second); beyond that, random
+  patterns. Chosen over the Wilcoxon signed-rank test because it tests the quantity the
+  interval describes (the mean) and needs no rule for zero differences.
+- ``paired_difference``: ``a - b`` over seeds: its mean, t-interval and sign-flip p-value.
+- ``holm``: Holm's (1979) step-down adjustment of a family of p-values, which controls the
+  chance of any false claim in the family at the level used (``holm_family`` applies it to
+  ``PairedComparison`` objects, recording the family's name and size).
+- ``verdict``: a comparison in words.
 
-Everything is seeded: the same inputs and ``seed`` give the same numbers.
+Everything is seeded: the same inputs and ``seed`` give the same numbers. Action-gap strata
+are in ``report/gaps.py``.
 """
 
 from __future__ import annotations
@@ -26,75 +31,89 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import scipy.stats
 import torch
 
-from ..core.metrics import action_gap, regret
-
 __all__ = [
-    "GapBins",
+    "EXACT_MAX_N",
     "MeanCI",
     "PairedComparison",
-    "agreement_by_gap_bin",
+    "comparison_record",
     "difference_phrase",
-    "gap_bins",
+    "holm",
+    "holm_family",
     "mean_ci",
     "paired_difference",
+    "sign_flip_test",
     "verdict",
 ]
+
+#: up to this many pairs every sign pattern is enumerated (2^20 patterns take well under a second)
+EXACT_MAX_N = 20
 
 ArrayLike = Sequence[float] | np.ndarray | torch.Tensor
 
 
 @dataclass(frozen=True)
 class MeanCI:
-    """A sample mean and its bootstrap confidence interval ``[low, high]``."""
+    """A sample mean and its confidence interval ``[low, high]``."""
 
     mean: float
     low: float
     high: float
     confidence: float
     n: int
-    #: "BCa", "percentile" (fallback where BCa is undefined), or "degenerate" (all values equal)
+    #: "t" (Student's t), "BCa", "percentile" (BCa's fallback), or "degenerate" (all values equal)
     method: str
 
 
 @dataclass(frozen=True)
 class PairedComparison:
-    """``a`` vs ``b`` on the same seeds: the mean of ``d = a - b``, its interval, and a p-value."""
+    """``a`` vs ``b`` on the same seeds: the mean of ``d = a - b``, its interval, and a p-value.
+
+    Once the comparison is one of a family (``holm_family``), ``p_adjusted`` is its Holm
+    p-value, ``family``/``family_size`` say which family, and decisions use the adjusted value.
+    """
 
     mean_a: float
     mean_b: float
     difference: MeanCI
     p_value: float
     n: int
-    #: "sign-flip permutation, exact" or "sign-flip permutation, <k> random flips"
+    #: "sign-flip, exact (2^n patterns)" or "sign-flip, <k> random patterns"
     test: str
-    #: the smallest p-value the test can give (all 2^n patterns: 2 / 2^n; random flips: 2 / (k + 1))
+    #: the smallest p-value the test can give (exact: 2 / 2^n; random patterns: 1 / (k + 1))
     p_floor: float = 0.0
+    p_adjusted: float | None = None
+    family: str = ""
+    family_size: int = 1
+
+    @property
+    def at_floor(self) -> bool:
+        """True when the test could not have given a smaller p-value."""
+        return bool(self.p_floor) and self.p_value <= self.p_floor * (1 + 1e-9)
+
+    @property
+    def p_decisive(self) -> float:
+        """The p-value decisions use: Holm-adjusted in a family, else the test's own."""
+        return self.p_value if self.p_adjusted is None else self.p_adjusted
 
     @property
     def p_text(self) -> str:
-        """``p = 0.031``, or ``p ≤ 0.0002`` when the test can give nothing smaller."""
-        if self.p_floor and self.p_value <= self.p_floor * (1 + 1e-9):
-            return f"p ≤ {self.p_floor:.2g}"
-        return f"p = {self.p_value:.3g}"
+        """``p = 0.031``; ``p ≤ 0.031`` at the floor; in a family also the Holm value: ``p ≤ 0.031, Holm 0.094``.
 
-
-@dataclass(frozen=True)
-class GapBins:
-    """Equal-count quantile bins of action gaps.
-
-    ``assignment[i]`` is the bin of state ``i`` (0 = smallest gaps); ``edges`` are the
-    ``n_bins + 1`` quantiles ``np.quantile(gaps, k / n_bins)``; ``counts`` the states per bin.
-    """
-
-    edges: np.ndarray  # (n_bins + 1,)
-    assignment: np.ndarray  # (N,) int
-    counts: np.ndarray  # (n_bins,) int
+        At the floor the true p-value may be smaller than any the test can give, so the raw
+        value is a bound, and so is its adjusted value.
+        """
+        raw = f"p ≤ {self.p_floor:.2g}" if self.at_floor else f"p = {self.p_value:.3g}"
+        if self.p_adjusted is None:
+            return raw
+        bound = "≤ " if self.at_floor and self.p_adjusted < 1.0 else ""
+        return f"{raw}, Holm {bound}{self.p_adjusted:.3g}"
 
 
 def _as_1d(values: ArrayLike, name: str, min_size: int = 1) -> np.ndarray:
@@ -116,24 +135,29 @@ def _check_confidence(confidence: float) -> None:
 
 
 def mean_ci(
-    values: ArrayLike, confidence: float = 0.95, n_resamples: int = 10_000, seed: int = 0, method: str = "BCa"
+    values: ArrayLike, confidence: float = 0.95, n_resamples: int = 10_000, seed: int = 0, method: str = "t"
 ) -> MeanCI:
-    """Bootstrap CI of the mean: ``scipy.stats.bootstrap`` (BCa by default), seeded.
+    """Confidence interval of the mean: Student's t by default, or a seeded bootstrap.
 
-    Degenerate case: when all values are equal, every resample has the same mean, so the
-    interval is that value (``method="degenerate"``; scipy's BCa would return NaN). If BCa
-    is undefined for another reason (e.g. a single outlier in a tiny sample makes the
-    jackknife degenerate), the percentile interval is returned (``method="percentile"``).
+    ``method="t"``: ``mean +- t_{n-1, (1+confidence)/2} * s / sqrt(n)`` (exact coverage for
+    normal data at any ``n``; ``n_resamples`` and ``seed`` are unused). ``"BCa"``,
+    ``"percentile"``, ``"basic"``: ``scipy.stats.bootstrap``; if BCa is undefined (e.g. a
+    single outlier in a tiny sample makes the jackknife degenerate), the percentile interval
+    is returned (``method="percentile"``). When all values are equal the interval is that
+    value (``method="degenerate"``).
     """
     x = _as_1d(values, "values", min_size=2)
     _check_confidence(confidence)
-    if method not in ("BCa", "percentile", "basic"):
-        raise ValueError(f"method={method!r}: must be one of BCa, percentile, basic")
-    if n_resamples < 100:
+    if method not in ("t", "BCa", "percentile", "basic"):
+        raise ValueError(f"method={method!r}: must be one of t, BCa, percentile, basic")
+    if method != "t" and n_resamples < 100:
         raise ValueError(f"n_resamples={n_resamples!r}: must be >= 100 for a usable interval")
     mean = float(np.mean(x))
     if np.all(x == x[0]):
         return MeanCI(mean, mean, mean, confidence, x.size, "degenerate")
+    if method == "t":
+        half = float(scipy.stats.t.ppf((1 + confidence) / 2, x.size - 1) * np.std(x, ddof=1) / math.sqrt(x.size))
+        return MeanCI(mean, mean - half, mean + half, confidence, x.size, "t")
 
     def run(kind: str) -> tuple[float, float]:
         res = scipy.stats.bootstrap(
@@ -157,40 +181,93 @@ def mean_ci(
     return MeanCI(mean, low, high, confidence, x.size, method)
 
 
+def sign_flip_test(d: ArrayLike, n_resamples: int = 100_000, seed: int = 0) -> tuple[float, float, str]:
+    """Two-sided sign-flip test of ``mean(d) = 0``: ``(p_value, p_floor, test)``.
+
+    ``p`` is the fraction of sign patterns ``s`` with ``|sum(s * d)| >= |sum(d)|`` (sums equal
+    up to rounding count as equal). For ``n <= EXACT_MAX_N`` all ``2^n`` patterns are
+    enumerated: the pattern sums are ``sum(d) - 2 * (sum of a subset of d)``, and the ``2^n``
+    subset sums are built by doubling, one value of ``d`` at a time. The observed pattern and
+    its mirror always count, so the smallest possible p is ``2 / 2^n`` (with ``n = 6``,
+    0.031). Beyond that, ``n_resamples`` random patterns give ``(1 + count) / (1 + k)``
+    (floor ``1 / (1 + k)``). All-zero differences give ``p = 1``.
+    """
+    x = _as_1d(d, "d")
+    total = float(np.sum(x))
+    scale = float(np.sum(np.abs(x)))
+    if scale == 0.0:
+        exact = x.size <= EXACT_MAX_N
+        floor = 2.0 / 2**x.size if exact else 1.0 / (n_resamples + 1)
+        return 1.0, floor, _test_name(x.size, n_resamples)
+    tol = 1e-10 * scale
+    if x.size <= EXACT_MAX_N:
+        subset = np.zeros(1)
+        for value in x:  # (2^k,) -> (2^(k+1),): every subset without and with this value
+            subset = np.concatenate([subset, subset + value])
+        count = int(np.count_nonzero(np.abs(total - 2.0 * subset) >= abs(total) - tol))
+        return count / 2**x.size, 2.0 / 2**x.size, _test_name(x.size, n_resamples)
+    if n_resamples < 100:
+        raise ValueError(f"n_resamples={n_resamples!r}: must be >= 100 for a usable p-value")
+    rng = np.random.default_rng(seed)
+    count = 0
+    for start in range(0, n_resamples, 10_000):  # (k, n) patterns in chunks: memory stays small
+        k = min(10_000, n_resamples - start)
+        signs = rng.integers(0, 2, size=(k, x.size)) * 2.0 - 1.0
+        count += int(np.count_nonzero(np.abs(signs @ x) >= abs(total) - tol))
+    return (1 + count) / (1 + n_resamples), 1.0 / (1 + n_resamples), _test_name(x.size, n_resamples)
+
+
+def _test_name(n: int, n_resamples: int) -> str:
+    return f"sign-flip, exact ({2**n} patterns)" if n <= EXACT_MAX_N else f"sign-flip, {n_resamples} random patterns"
+
+
 def paired_difference(
-    a: ArrayLike, b: ArrayLike, confidence: float = 0.95, n_resamples: int = 10_000, seed: int = 0
+    a: ArrayLike, b: ArrayLike, confidence: float = 0.95, n_resamples: int = 100_000, seed: int = 0
 ) -> PairedComparison:
     """Paired comparison of ``a`` and ``b`` (same seeds, same order): ``d = a - b``.
 
-    Returns the mean difference with its bootstrap interval (``mean_ci`` of ``d``) and the
-    two-sided p-value of the sign-flip permutation test of ``mean(d) = 0``: the fraction of
-    the ``2^n`` sign patterns ``(+-d_1, ..., +-d_n)`` whose mean is at least as far from 0
-    as the observed one (doubled one-sided, as ``scipy.stats.permutation_test`` defines it).
-    All-zero differences give ``p = 1`` and the interval ``[0, 0]``. The smallest attainable
-    p is ``2 / 2^n``: with fewer than 6 seeds no difference can reach ``p < 0.05``.
+    Returns the mean difference with its t-interval (``mean_ci`` of ``d``) and the two-sided
+    sign-flip p-value (``sign_flip_test``; exact up to ``EXACT_MAX_N`` seeds). All-zero
+    differences give ``p = 1`` and the interval ``[0, 0]``. The smallest attainable p is
+    ``2 / 2^n``: with fewer than 6 seeds no difference can reach ``p < 0.05``, and a family
+    of m comparisons under Holm needs ``2 / 2^n < 0.05 / m`` (for 3 pairs, n >= 7).
     """
     x, y = _as_1d(a, "a", min_size=2), _as_1d(b, "b", min_size=2)
     if x.shape != y.shape:
         raise ValueError(f"a has {x.size} values and b has {y.size}; a paired comparison needs one pair per seed")
     d = x - y
-    ci = mean_ci(d, confidence, n_resamples, seed)
-    exact = 2**d.size <= n_resamples
-    if np.all(d == 0.0):
-        p_value = 1.0
-    else:
-        res = scipy.stats.permutation_test(
-            (x, y),
-            lambda u, v, axis: np.mean(u - v, axis=axis),
-            permutation_type="samples",
-            vectorized=True,
-            n_resamples=n_resamples,
-            alternative="two-sided",
-            rng=np.random.default_rng(seed),
-        )
-        p_value = float(res.pvalue)
-    test = "sign-flip permutation, exact" if exact else f"sign-flip permutation, {n_resamples} random flips"
-    floor = 2.0 / 2**d.size if exact else 2.0 / (n_resamples + 1)
+    ci = mean_ci(d, confidence)
+    p_value, floor, test = sign_flip_test(d, n_resamples, seed)
     return PairedComparison(float(np.mean(x)), float(np.mean(y)), ci, p_value, d.size, test, floor)
+
+
+def holm(p_values: ArrayLike) -> np.ndarray:
+    """Holm's step-down adjusted p-values, in the input's order (Holm 1979).
+
+    Sorted ascending, ``p_(j)`` becomes ``max_{i <= j} min(1, (m - i + 1) p_(i))``; rejecting
+    where the adjusted value is below ``level`` keeps the chance of *any* false rejection in
+    the family at most ``level``, whatever the dependence between the tests.
+    """
+    p = _as_1d(p_values, "p_values")
+    if np.any((p < 0) | (p > 1)):
+        raise ValueError("p_values must lie in [0, 1]")
+    order = np.argsort(p, kind="stable")
+    m = p.size
+    stepped = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    adjusted = np.empty(m)
+    adjusted[order] = stepped
+    return adjusted
+
+
+def holm_family(comparisons: Sequence[PairedComparison], family: str) -> list[PairedComparison]:
+    """The comparisons as one family: each with its Holm p-value, the family's name and size."""
+    if not comparisons:
+        return []
+    adjusted = holm([c.p_value for c in comparisons])
+    return [
+        replace(c, p_adjusted=float(p), family=family, family_size=len(comparisons))
+        for c, p in zip(comparisons, adjusted)
+    ]
 
 
 def verdict(
@@ -203,8 +280,9 @@ def verdict(
 ) -> str:
     """The comparison in one sentence.
 
-    "no detectable difference" unless *both* the interval excludes 0 and ``p < level``
-    (the two can disagree at the margin; the sentence then errs on the side of no claim);
+    "no detectable difference" unless *both* the interval excludes 0 and ``p < level``, with
+    the Holm-adjusted p in a family (the two can disagree at the margin; the sentence then
+    errs on the side of no claim);
     otherwise "``name_a`` higher by X ``unit`` (95% CI [lo, hi], p = ...)". Differences are
     multiplied by ``scale``: the default reports fractions (e.g. action agreement) in
     percentage points; pass ``scale=1, unit=""`` for raw units.
@@ -214,12 +292,32 @@ def verdict(
     low, high, mean = ci.low * scale, ci.high * scale, ci.mean * scale
     suffix = f" {unit}" if unit else ""
     stats_text = f"{pct} CI [{low:+.3g}, {high:+.3g}]{suffix}, {comparison.p_text}, n = {comparison.n}"
-    if (ci.low <= 0.0 <= ci.high) or comparison.p_value >= level:
+    if (ci.low <= 0.0 <= ci.high) or comparison.p_decisive >= level:
         difference = f"{name_a} - {name_b} = {mean:+.3g}{suffix}"
         return f"no detectable difference between {name_a} and {name_b} ({difference}, {stats_text})"
     if mean > 0:
         return f"{name_a} higher by {mean:.3g}{suffix} ({stats_text})"
     return f"{name_b} higher by {-mean:.3g}{suffix} ({name_a} - {name_b}: {stats_text})"
+
+
+def comparison_record(
+    comparison: PairedComparison, name_a: str, name_b: str, scale: float = 1.0, unit: str = ""
+) -> dict[str, Any]:
+    """A comparison as ``results.json`` stores it: means, difference and interval, p-values, family, verdict."""
+    return {
+        "mean_a": comparison.mean_a,
+        "mean_b": comparison.mean_b,
+        "difference": dict(comparison.difference.__dict__),
+        "p_value": comparison.p_value,
+        "p_floor": comparison.p_floor,
+        "p_adjusted": comparison.p_adjusted,
+        "family": comparison.family,
+        "family_size": comparison.family_size,
+        "p_text": comparison.p_text,
+        "n": comparison.n,
+        "test": comparison.test,
+        "verdict": verdict(comparison, name_a, name_b, scale, unit),
+    }
 
 
 def difference_phrase(pair: str, comparison: dict, scale: float = 1.0, unit: str = "", digits: int = 2) -> str:
@@ -235,52 +333,3 @@ def difference_phrase(pair: str, comparison: dict, scale: float = 1.0, unit: str
         a, b, mean, low, high = b, a, -mean, -high, -low
     fmt = f".{digits}g"
     return f"{a} higher than {b} by {mean:{fmt}}{unit} (95% CI [{low:{fmt}}, {high:{fmt}}], {comparison['p_text']})"
-
-
-def gap_bins(action_gaps: ArrayLike, n_bins: int) -> GapBins:
-    """Split states into ``n_bins`` equal-count bins by their action gap (0 = smallest gaps).
-
-    State ``i`` with rank ``r_i`` (stable sort, ties in index order) goes to bin
-    ``floor(r_i * n_bins / N)``, so counts differ by at most one whatever the ties; with
-    distinct gaps every bin ``k`` lies within ``[edges[k], edges[k + 1]]``.
-    """
-    gaps = _as_1d(action_gaps, "action_gaps")
-    if not isinstance(n_bins, int) or isinstance(n_bins, bool) or not 1 <= n_bins <= gaps.size:
-        raise ValueError(f"n_bins={n_bins!r}: must be an integer in [1, {gaps.size}] (the number of states)")
-    ranks = np.empty(gaps.size, dtype=np.int64)
-    ranks[np.argsort(gaps, kind="stable")] = np.arange(gaps.size)
-    assignment = ranks * n_bins // gaps.size
-    edges = np.quantile(gaps, np.linspace(0.0, 1.0, n_bins + 1))
-    return GapBins(edges=edges, assignment=assignment, counts=np.bincount(assignment, minlength=n_bins))
-
-
-def agreement_by_gap_bin(student_q: torch.Tensor, teacher_q: torch.Tensor, n_bins: int) -> list[dict[str, float]]:
-    """Agreement and mean regret per teacher-action-gap bin, one record per bin.
-
-    Q-values ``(N, A)``. Bins come from ``gap_bins(metrics.action_gap(teacher_q), n_bins)``;
-    each record has ``bin``, ``gap_low``/``gap_high`` (the smallest and largest gap in the
-    bin), ``n``, ``agreement`` (fraction of states where the greedy actions match) and
-    ``mean_regret`` (``metrics.regret``, teacher-Q cost of the student's choice).
-    """
-    if student_q.ndim != 2 or student_q.shape != teacher_q.shape:
-        raise ValueError(
-            f"student_q {tuple(student_q.shape)} and teacher_q {tuple(teacher_q.shape)} must both be (N, A)"
-        )
-    gaps = action_gap(teacher_q).detach().cpu().double().numpy()
-    bins = gap_bins(gaps, n_bins)
-    agree = (student_q.argmax(-1) == teacher_q.argmax(-1)).cpu().numpy()
-    cost = regret(student_q, teacher_q).detach().cpu().double().numpy()
-    records = []
-    for k in range(n_bins):
-        member = bins.assignment == k
-        records.append(
-            {
-                "bin": k,
-                "gap_low": float(gaps[member].min()),
-                "gap_high": float(gaps[member].max()),
-                "n": int(member.sum()),
-                "agreement": float(agree[member].mean()),
-                "mean_regret": float(cost[member].mean()),
-            }
-        )
-    return records

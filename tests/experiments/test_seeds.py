@@ -130,4 +130,7 @@ def test_a_verdict_sentence_follows_its_numbers():
     nothing = seeds_report.metric_verdict(_summary(0.006, -0.002, 0.01, 0.2), "action_agreement")
     assert nothing == "Top-1 agreement: no two objectives differ detectably (largest mean difference 0.6 points)."
     full = seeds_report.verdicts(_summary(0.006, 0.002, 0.01, 0.01))
-    assert full.startswith("Over 20 world seeds") and "not corrected for the 1 comparisons" in full
+    assert full.startswith("Over 20 world seeds") and "Holm-corrected over all 1 comparisons" in full
+    assert "no difference can be detected" not in full
+    few = seeds_report.verdicts({**_summary(0.006, 0.002, 0.01, 0.01), "n_seeds": 5})
+    assert "smallest corrected p-value possible is 0.0625" in few
