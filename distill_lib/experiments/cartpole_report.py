@@ -249,19 +249,16 @@ def interpretation(summary: CartpoleSummary, synthetic_rows: list[Any] | None = 
         if verdicts and not found:
             parts.append(f"Paired over seeds, no two modes differ detectably in {label} at width {width}.")
         parts.extend(f"Paired over seeds, {label[0].lower()}{label[1:]}: {v}." for v in found)
-    family = next((c for p in summary.pairs.values() for c in p.values()), None)
-    if family is not None:
-        m = family["family_size"]
+    m = next((c["family_size"] for p in summary.pairs.values() for c in p.values()), 0)
+    if m:
         parts.append(
-            f"The paired tests are two-sided sign-flip tests over the {n} seeds, Holm-corrected over the {m} "
-            f"comparisons at width {width} (every pair of modes on return and on agreement); intervals are "
-            "95% t-intervals."
+            f"Paired tests: two-sided sign-flip over the {n} seeds, Holm-corrected over the {m} comparisons at "
+            f"width {width} (every pair of modes on return and on agreement); intervals are 95% t-intervals."
         )
-        if m * 2 / 2**n >= 0.05:
-            parts.append(
-                f"With {n} seeds the smallest corrected p-value possible is {min(1.0, m * 2 / 2**n):.3g}, so no "
-                "difference can be detected whatever its size: a verdict needs more seeds."
-            )
+    if m and m * 2 / 2**n >= 0.05:
+        parts.append(
+            f"With {n} seeds the smallest corrected p is {min(1.0, m * 2 / 2**n):.3g}: a verdict needs more seeds."
+        )
     if n < 2:
         parts.append("With one seed there is no interval and no paired test; differences may be noise.")
 

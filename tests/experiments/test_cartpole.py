@@ -196,6 +196,21 @@ def test_interpretation_ranks_the_modes_from_the_numbers():
     assert "return as a tie between all modes (100.0%)" in report.interpretation(tie)
 
 
+def test_paired_tests_are_one_holm_family_and_few_seeds_are_said():
+    """Three seeds, six comparisons: the smallest corrected p is 6 * 2/8 >= 1, and the text says so."""
+    summary = _fake(
+        {"hard_only": 80.0, "blended": 90.0, "soft_only": 99.0}, {"hard_only": 0.9, "blended": 0.8, "soft_only": 0.7}
+    )
+    comparisons = [c for pairs in summary.pairs.values() for c in pairs.values()]
+    assert len(comparisons) == 6 and {c["family_size"] for c in comparisons} == {6}
+    assert all(c["p_adjusted"] >= c["p_value"] for c in comparisons)
+    assert all(c["verdict"].startswith("no detectable") for c in comparisons)  # 2/8 * 6 cannot reach 0.05
+    text = report.interpretation(summary)
+    assert "Holm-corrected over the 6 comparisons at width 32" in text
+    assert "With 3 seeds the smallest corrected p is 1: a verdict needs more seeds." in text
+    assert "Holm-corrected over 6 comparisons" not in report.short_verdict(summary)  # nothing detected to qualify
+
+
 def _rows(agreements: dict[str, float]) -> list[ResultRow]:
     zero = dict.fromkeys(ResultRow.__dataclass_fields__, 0.0)
     return [
