@@ -1,6 +1,7 @@
 # make study   - set up .venv and run the default study into reports/
 # make test    - set up .venv and run the test suite (unit, nbval, end-to-end, acceptance)
-# make readme  - rewrite the README's results blocks from reports/results.json
+# make full    - the full grid (params/full.yaml) into reports/full/ (about N minutes)
+# make readme  - rewrite the README's results blocks from reports/results.json (and reports/full/)
 # make report-check - screenshots of every page of reports/html/ (needs chromium)
 # make lab     - JupyterLab on the notebooks
 # make bench   - the runner against a plain single-process loop
@@ -11,7 +12,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv study readme reference test lab bench bench-batched teacher lint clean report-check
+.PHONY: venv study full readme reference test lab bench bench-batched teacher lint clean report-check
 
 venv: $(STAMP)
 
@@ -25,6 +26,10 @@ $(STAMP): pyproject.toml
 
 study: $(STAMP)
 	$(VENV)/bin/distill-study run
+	$(PY) -m distill_lib.runner.readme
+
+full: $(STAMP)
+	$(VENV)/bin/distill-study run -f params/study.yaml -f params/full.yaml -o reports/full
 	$(PY) -m distill_lib.runner.readme
 
 readme: $(STAMP)

@@ -17,7 +17,7 @@ SMOKE = ["-f", str(ROOT / "params" / "reference.yaml"), "-f", str(ROOT / "params
 SMALL = [
     *SMOKE,
     *("-p", "world_seeds", "[]", "-p", "training_seeds", "[]", "-p", "sweep_temperatures", "[]"),
-    *("-p", "cartpole_widths", "[]"),
+    *("-p", "cartpole_widths", "[]", "-p", "fair_widths", "[]"),
 ]
 
 

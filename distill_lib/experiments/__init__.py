@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-from . import cartpole, comparison, data, seeds, sweep
+from . import cartpole, comparison, data, fair, seeds, sweep
 from .base import Experiment, Section, Units, execute, load_step, step_folder, step_key
 
 __all__ = [
@@ -29,7 +29,15 @@ __all__ = [
 
 #: the built-in experiments, in report order (the data step first: others need it)
 EXPERIMENTS: dict[str, Experiment[Any]] = {
-    e.name: e for e in (data.EXPERIMENT, comparison.EXPERIMENT, seeds.EXPERIMENT, sweep.EXPERIMENT, cartpole.EXPERIMENT)
+    e.name: e
+    for e in (
+        data.EXPERIMENT,
+        comparison.EXPERIMENT,
+        seeds.EXPERIMENT,
+        sweep.EXPERIMENT,
+        cartpole.EXPERIMENT,
+        fair.EXPERIMENT,
+    )
 }
 
 

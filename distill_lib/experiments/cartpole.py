@@ -51,7 +51,7 @@ from ..core.config import (
 )
 from ..core.metrics import fidelity_metrics
 from ..core.networks import QNetwork, build_student
-from ..core.schema import param
+from ..core.schema import Params, param
 from ..core.training import to_device, train_batched
 from ..records.provenance import file_sha256
 from ..records.record import Record
@@ -74,14 +74,26 @@ from . import cartpole_report
 from .base import NOTEBOOK_DIR, Experiment, Units
 from .data import SourceParams
 
-__all__ = ["EXPERIMENT", "CartpoleConfig", "CartpoleRecord", "CartpoleRun", "CartpoleStudyConfig"]
+__all__ = ["EXPERIMENT", "CartpoleConfig", "CartpoleRecord", "CartpoleRun", "CartpoleStudyConfig", "EpisodeParams"]
 
 #: the shipped teacher, an input of the step
 TEACHER_FILE = ASSET_DIR / "teacher.pt"
 
 
 @dataclass(frozen=True)
-class CartpoleConfig(DeviceParams, AlphaParams, ScheduleParams, ObjectiveParams, BufferParams):
+class EpisodeParams(Params):
+    """The held-out states and the closed-loop test episodes of the CartPole experiments."""
+
+    cartpole_eval_episodes: int = param(
+        5, "further teacher episodes for the held-out CartPole states", low=1, high=100_000
+    )
+    cartpole_episodes_eval: int = param(
+        TEST_EPISODES, "closed-loop test episodes per network (the return's 95% CI needs two)", low=2, high=100_000
+    )
+
+
+@dataclass(frozen=True)
+class CartpoleConfig(DeviceParams, AlphaParams, ScheduleParams, ObjectiveParams, EpisodeParams, BufferParams):
     """Widths, seeds and episodes of the CartPole section (an empty width list turns it off)."""
 
     cartpole_widths: list[int] = param(
@@ -93,12 +105,6 @@ class CartpoleConfig(DeviceParams, AlphaParams, ScheduleParams, ObjectiveParams,
     )
     cartpole_seeds: list[int] = param(
         [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], "student seeds of the CartPole section", low=0, high=MAX_SEED, unique=True
-    )
-    cartpole_eval_episodes: int = param(
-        5, "further teacher episodes for the held-out CartPole states", low=1, high=100_000
-    )
-    cartpole_episodes_eval: int = param(
-        TEST_EPISODES, "closed-loop test episodes per network (the return's 95% CI needs two)", low=2, high=100_000
     )
 
     def check(self) -> None:

@@ -3,8 +3,9 @@
 Two marked blocks of ``README.md`` are generated from ``reports/results.json``: the results
 table (``<!-- results-table -->``: each section's headline table) and the findings
 (``<!-- findings -->``: each section's verdict, and the machine and commit they came from).
-``make study`` rewrites them after the default study; ``make readme`` does it alone, and a
-test fails when the README and the results disagree.
+A third, ``<!-- full-findings -->``, comes from the full grid's ``reports/full/results.json``
+(``make full``) where the README has it. ``make study`` and ``make full`` rewrite them;
+``make readme`` does it alone, and a test fails when the README and the results disagree.
 
     python -m distill_lib.runner.readme [--check]
 """
@@ -22,39 +23,53 @@ from ..records.atomic import atomic_write_text
 
 __all__ = ["BLOCKS", "render", "rewrite"]
 
-#: the marked blocks, in README order
-BLOCKS = ("results-table", "findings")
+#: the marked blocks, in README order (the last only where the README has it)
+BLOCKS = ("results-table", "findings", "full-findings")
+#: the full grid's sections the README quotes
+FULL_SECTIONS = ("cartpole", "fair")
 
 
-def render(results: dict[str, Any]) -> dict[str, str]:
-    """The text of each block from a ``results.json`` payload."""
-    sections = results.get("sections", [])
-    tables = "".join(s["headline"] for s in sections if s.get("headline"))
+def _origin(results: dict[str, Any], what: str, path: str) -> str:
     p = results.get("provenance", {})
     cpu = p.get("cpu") or {}
     machine = f"{cpu.get('model') or 'an unnamed CPU'} ({cpu.get('torch_capability') or 'unknown'} kernels)"
     commit = (p.get("commit") or "an unknown commit")[:7] + (" with uncommitted changes" if p.get("dirty") else "")
-    lines = [
-        f"(Generated from [`reports/results.json`](reports/results.json) by `make readme`: the default study "
+    return (
+        f"(Generated from [`{path}/results.json`]({path}/results.json) by `make readme`: {what} "
         f"at commit {commit}, on {machine}, torch {p.get('versions', {}).get('torch', '?')}. The tables and "
-        "the reasoning behind each sentence are in [`reports/results.md`](reports/results.md).)",
-        "",
-    ]
-    for s in sections:
-        if s.get("verdict"):  # a verdict's paragraphs stay inside its list item
-            lines.append(f"- **{s['title']}.** " + s["verdict"].replace("\n\n", "\n\n  "))
-    return {"results-table": tables.rstrip("\n"), "findings": "\n".join(lines)}
+        f"the reasoning behind each sentence are in [`{path}/results.md`]({path}/results.md).)"
+    )
+
+
+def _verdicts(sections: list[dict[str, Any]]) -> list[str]:
+    # a verdict's paragraphs stay inside its list item
+    return [f"- **{s['title']}.** " + s["verdict"].replace("\n\n", "\n\n  ") for s in sections if s.get("verdict")]
+
+
+def render(results: dict[str, Any], full: dict[str, Any] | None = None) -> dict[str, str]:
+    """The text of each block from the default study's ``results.json`` and the full grid's (if run)."""
+    sections = results.get("sections", [])
+    tables = "".join(s["headline"] for s in sections if s.get("headline"))
+    lines = [_origin(results, "the default study", "reports"), "", *_verdicts(sections)]
+    if full is None:
+        full_text = "The full grid has not been run in this checkout: `make full` (see its time below)."
+    else:
+        chosen = [s for s in full.get("sections", []) if s.get("experiment") in FULL_SECTIONS]
+        full_text = "\n".join([_origin(full, "the full grid", "reports/full"), "", *_verdicts(chosen)])
+    return {"results-table": tables.rstrip("\n"), "findings": "\n".join(lines), "full-findings": full_text}
 
 
 def _block(name: str) -> re.Pattern[str]:
     return re.compile(rf"(<!-- {name} -->\n)(.*?)(\n<!-- /{name} -->)", re.S)
 
 
-def rewrite(readme: str, results: dict[str, Any]) -> str:
-    """``readme`` with every marked block replaced by its rendering; raises if a block is missing."""
-    for name, text in render(results).items():
+def rewrite(readme: str, results: dict[str, Any], full: dict[str, Any] | None = None) -> str:
+    """``readme`` with every marked block replaced by its rendering; raises if a required block is missing."""
+    for name, text in render(results, full).items():
         pattern = _block(name)
         if not pattern.search(readme):
+            if name == "full-findings":
+                continue
             raise ValueError(f"README.md has no <!-- {name} --> ... <!-- /{name} --> block")
         readme = pattern.sub(lambda m, text=text: m.group(1) + text + m.group(3), readme)
     return readme
@@ -65,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only say whether README.md is up to date (exit 1 if not)")
     args = parser.parse_args(argv)
     readme_path, results_path = PROJECT_ROOT / "README.md", PROJECT_ROOT / "reports" / "results.json"
+    full_path = PROJECT_ROOT / "reports" / "full" / "results.json"
     readme = readme_path.read_text(encoding="utf-8")
-    updated = rewrite(readme, json.loads(results_path.read_text(encoding="utf-8")))
+    full = json.loads(full_path.read_text(encoding="utf-8")) if full_path.is_file() else None
+    updated = rewrite(readme, json.loads(results_path.read_text(encoding="utf-8")), full)
     if args.check:
         print("README.md is up to date" if updated == readme else "README.md differs from reports/results.json")
         return 0 if updated == readme else 1

@@ -26,10 +26,13 @@ def test_steps_names_notebooks_and_dependencies(plan):
         "sweep T=3",
         "sweep mse",
         "cartpole",
+        "fair w=8",
         "analysis",
     ]
     step = {s.name: s for s in plan.steps}
     assert step["blended"].needs == ("data",) and step["seeds"].needs == ("data",) and step["cartpole"].needs == ()
+    assert step["fair w=8"].needs == () and step["fair w=8"].parameters["fair_width"] == 8
+    assert step["fair w=8"].page == "07_fair.html"  # one width: one page, named after the notebook
     assert set(step["analysis"].needs) == set(names[:-1])
     assert step["blended"].output.name == "02_train_blended.ipynb" and step["seeds"].output.name == "04_seeds.ipynb"
     assert step["sweep T=1"].page == "05_sweep_T=1.html"
@@ -48,7 +51,7 @@ def test_each_step_key_follows_what_its_notebook_reads(tmp_path):
     base = {s.name: s.key for s in plan_for(SMOKE, tmp_path).steps}
     alpha = {s.name: s.key for s in plan_for([*SMOKE, "-p", "alpha", "0.5"], tmp_path).steps}
     changed = {n for n in base if base[n] != alpha[n]}
-    assert changed == {"blended", "seeds", "cartpole", "analysis"}
+    assert changed == {"blended", "seeds", "cartpole", "fair w=8", "analysis"}  # fair: blended's fixed alpha
     epochs = {s.name: s.key for s in plan_for([*SMOKE, "-p", "epochs", "3"], tmp_path).steps}
     assert {n for n in base if base[n] != epochs[n]} == set(base) - {"data"}
 
@@ -76,6 +79,9 @@ def test_empty_lists_turn_experiments_off_without_notes(tmp_path):
         "-p",
         "cartpole_widths",
         "[]",
+        "-p",
+        "fair_widths",
+        "[]",
     ]
     plan = plan_for(args, tmp_path)
     assert [s.name for s in plan.steps] == [
@@ -87,7 +93,7 @@ def test_empty_lists_turn_experiments_off_without_notes(tmp_path):
     ] and plan.notes == []
 
 
-@pytest.mark.parametrize("name", ["mode", "sweep_temperature", "sweep_loss_fn", "work_dir", "out_dir"])
+@pytest.mark.parametrize("name", ["mode", "sweep_temperature", "sweep_loss_fn", "fair_width", "work_dir", "out_dir"])
 def test_parameters_the_runner_sets_are_refused(tmp_path, name):
     with pytest.raises(ValueError, match=f"parameter {name}="):
         plan_study([], [(name, "x")], tmp_path)

@@ -27,7 +27,18 @@ README = "intro\n<!-- results-table -->\nold\n<!-- /results-table -->\nmiddle\n<
 def test_the_readme_says_what_the_committed_results_say():
     readme = (ROOT / "README.md").read_text()
     results = json.loads((ROOT / "reports" / "results.json").read_text())
-    assert rewrite(readme, results) == readme, "run `make readme`: the README differs from reports/results.json"
+    full_path = ROOT / "reports" / "full" / "results.json"
+    full = json.loads(full_path.read_text()) if full_path.is_file() else None
+    assert rewrite(readme, results, full) == readme, "run `make readme`: the README differs from the results"
+
+
+def test_the_full_grids_block_quotes_its_own_results():
+    full = {**RESULTS, "sections": [{"experiment": "fair", "title": "Fair", "verdict": "Soft wins."}]}
+    text = "<!-- results-table -->\nx\n<!-- /results-table -->\n<!-- findings -->\nx\n<!-- /findings -->\n"
+    text += "<!-- full-findings -->\nold\n<!-- /full-findings -->\n"
+    out = rewrite(text, RESULTS, full)
+    assert "reports/full/results.json" in out and "- **Fair.** Soft wins." in out and "\nold\n" not in out
+    assert "has not been run" in rewrite(text, RESULTS, None)
 
 
 def test_only_the_marked_blocks_change():

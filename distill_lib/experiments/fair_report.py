@@ -1,0 +1,273 @@
+"""The fair comparison's summary, decision tables, sentences and figure (split from ``fair``).
+
+Per width: each arm's test return (% of the teacher's) and held-out agreement, mean and 95%
+t-interval over the evaluation seeds; paired tests by seed on return, one Holm family per
+width (every pair of the selected objectives, and each of soft and blended at its selected
+settings against the same objective at the fixed settings). Every sentence is written from
+these numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..records.record import Record
+from ..report.plots import mode_color
+from ..report.stats import comparison_record, difference_phrase, holm_family, mean_ci, paired_difference
+from ..report.tables import ci_text, markdown_table
+from .base import Section
+from .cartpole_report import rank_modes
+
+if TYPE_CHECKING:
+    from .fair import FairRecord
+
+__all__ = [
+    "FairSummary",
+    "candidates_table",
+    "decision_table",
+    "section",
+    "short_verdict",
+    "summarize_records",
+    "width_sentences",
+]
+
+#: objective -> the colour of the study's mode it generalises (mse: matplotlib's choice)
+_COLOR = {"hard": "hard_only", "soft": "soft_only", "blended": "blended"}
+_FAMILY = "every pair of the selected objectives, and soft and blended selected vs fixed, on test return"
+
+
+@dataclass(frozen=True)
+class FairSummary(Record):
+    """``results.json``'s ``fair``: per width, arms with CIs, the selection, and the Holm family of tests."""
+
+    widths: list[dict[str, Any]]
+    missing: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fair": {"widths": self.widths, "missing": self.missing}}
+
+
+def _ci(values: list[float]) -> dict[str, Any]:
+    return dict(mean_ci(values).__dict__)
+
+
+def summarize_record(record: FairRecord) -> dict[str, Any]:
+    """One width: arms (settings, return % and agreement with t-intervals), selection, Holm-corrected pairs."""
+
+    def values(arm: str, metric: str) -> np.ndarray:
+        by_seed = {
+            r.seed: r.return_pct if metric == "return_pct" else r.held_out[metric] for r in record.runs if r.arm == arm
+        }
+        return np.array([by_seed[s] for s in record.seeds])
+
+    val_pct = {c.setting.label: 100.0 * c.val_return / record.teacher["val_return"] for c in record.candidates}
+    arms = [
+        {
+            "arm": name,
+            "setting": setting.to_json(),
+            "label": setting.label,
+            "fixed": name.endswith("fixed"),
+            "val_return_pct": val_pct.get(setting.label),
+            "return_pct": _ci(values(name, "return_pct")),
+            "action_agreement": _ci(values(name, "action_agreement")),
+        }
+        for name, setting in record.arms.items()
+    ]
+    selected = [a for a in record.selected]
+    tests = [(a, b) for a, b in combinations(selected, 2)]
+    tests += [
+        (obj, f"{obj}, fixed") for obj in ("soft", "blended") if obj in selected and f"{obj}, fixed" in record.arms
+    ]
+    compared = [paired_difference(values(a, "return_pct"), values(b, "return_pct")) for a, b in tests]
+    family = holm_family(compared, f"{_FAMILY}, width {record.width}")
+    pairs = {f"{a} - {b}": comparison_record(c, a, b, 1.0, "points") for (a, b), c in zip(tests, family)}
+    return {
+        "width": record.width,
+        "params": record.params_count,
+        "params_pct": record.params_pct,
+        "n_seeds": len(record.seeds),
+        "selection_seeds": record.selection_seeds,
+        "episodes": record.episodes,
+        "teacher": record.teacher,
+        "sharpness": record.sharpness,
+        "candidates": [
+            {"label": c.setting.label, "objective": c.setting.objective, "val_return_pct": val_pct[c.setting.label]}
+            for c in record.candidates
+        ],
+        "arms": arms,
+        "pairs": pairs,
+    }
+
+
+def summarize_records(records: list[FairRecord], missing: list[str]) -> FairSummary:
+    ordered = sorted(records, key=lambda r: -r.width)
+    return FairSummary([summarize_record(r) for r in ordered], missing)
+
+
+def decision_table(width: dict[str, Any]) -> str:
+    """Markdown: each arm's settings, validation return, test return and held-out agreement (95% t-intervals)."""
+    rows = []
+    for arm in width["arms"]:
+        name = f"{arm['arm']} (as in the CartPole section)" if arm["fixed"] else arm["arm"]
+        val = "not a candidate" if arm["val_return_pct"] is None else f"{arm['val_return_pct']:.1f}"
+        rows.append([name, arm["label"], val, ci_text(arm["return_pct"], 1), ci_text(arm["action_agreement"], 3)])
+    header = ["objective", "settings", "validation return, %", "test return, % [95% CI]", "held-out agreement [95% CI]"]
+    return markdown_table(header, rows, align="llrrr")
+
+
+def candidates_table(width: dict[str, Any]) -> str:
+    """Markdown: every candidate's validation return (% of the teacher's), the selected ones marked."""
+    chosen = {a["label"] for a in width["arms"] if not a["fixed"]}
+    rows = [
+        [c["objective"], c["label"], f"{c['val_return_pct']:.1f}", "selected" if c["label"] in chosen else ""]
+        for c in width["candidates"]
+    ]
+    return markdown_table(["objective", "settings", "validation return, %", ""], rows, align="llrl")
+
+
+def _arm(width: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(a for a in width["arms"] if a["arm"] == name)
+
+
+def width_sentences(width: dict[str, Any]) -> str:
+    """The width's answer: the ranking at the selected settings, what survives Holm, and what the fixed T did."""
+    w, n = width["width"], width["n_seeds"]
+    chosen = {a["arm"]: a["return_pct"]["mean"] for a in width["arms"] if not a["fixed"]}
+    ranking = " > ".join(
+        " = ".join(group) + f" ({chosen[group[0]]:.1f}%)" for group in rank_modes(chosen, 1)
+    )  # ties at the shown precision grouped
+    parts = [
+        f"At width {w} ({width['params_pct']:.0f}% of the teacher's parameters, {n} fresh seeds), each objective at "
+        f"its selected settings earns {ranking} of the teacher's test return."
+    ]
+    pairs = width["pairs"]
+    objective_pairs = {p: c for p, c in pairs.items() if "fixed" not in p}
+    found = [(p, c) for p, c in objective_pairs.items() if not c["verdict"].startswith("no detectable")]
+    m = next(iter(pairs.values()))["family_size"] if pairs else 0
+    if found:
+        said = "; ".join(difference_phrase(p, c, 1.0, " points", 3) for p, c in found)
+        parts.append(f"After Holm's correction over the width's {m} tests: {said}.")
+    elif objective_pairs:
+        parts.append(
+            f"No two objectives differ detectably in return after Holm's correction over the width's {m} tests."
+        )
+    for obj in ("soft", "blended"):
+        key = f"{obj} - {obj}, fixed"
+        if key not in pairs:
+            continue
+        best, fixed = _arm(width, obj), _arm(width, f"{obj}, fixed")
+        c = pairs[key]
+        if best["label"] == fixed["label"]:
+            parts.append(f"For {obj}, the selection chose the fixed settings themselves ({best['label']}).")
+            continue
+        how = (
+            "no detectable difference"
+            if c["verdict"].startswith("no detectable")
+            else difference_phrase(f"{obj} selected - {obj} fixed", c, 1.0, " points", 3)
+        )
+        parts.append(
+            f"{obj.capitalize()} at its selected {best['label'].split(', ', 1)[1]} earns "
+            f"{best['return_pct']['mean']:.1f}% against {fixed['return_pct']['mean']:.1f}% at the fixed "
+            f"{fixed['label'].split(', ', 1)[1]} ({how})."
+        )
+    return " ".join(parts)
+
+
+def sharpness_sentence(width: dict[str, Any], fixed_t: float) -> str:
+    """How uniform the teacher's soft targets are at the fixed temperature and at the sharpest one tried."""
+    sharp = {float(t): v for t, v in width["sharpness"].items()}
+    low = min(sharp)
+    return (
+        f"On the training buffer the teacher's soft targets have a mean largest probability of "
+        f"{sharp[fixed_t]:.2f} at T = {fixed_t:g} (0.5 would be uniform over its two actions) and {sharp[low]:.2f} "
+        f"at tau = {low:g}: at the fixed temperature the soft objectives learn from nearly uniform targets."
+        if sharp[fixed_t] < 0.75
+        else f"On the training buffer the teacher's soft targets have a mean largest probability of "
+        f"{sharp[fixed_t]:.2f} at T = {fixed_t:g} and {sharp[low]:.2f} at tau = {low:g}."
+    )
+
+
+def short_verdict(summary: FairSummary) -> str:
+    """Per width, the best objective at its selected settings and whether it beats the others after Holm."""
+    if not summary.widths:
+        return ""
+    parts = []
+    for width in summary.widths:
+        chosen = sorted((a for a in width["arms"] if not a["fixed"]), key=lambda a: -a["return_pct"]["mean"])
+        top = chosen[0]
+        beaten = []
+        for pair, c in width["pairs"].items():
+            a, b = pair.split(" - ")
+            if "fixed" not in pair and top["arm"] in (a, b) and not c["verdict"].startswith("no detectable"):
+                if _winner(pair, c) == top["arm"]:
+                    beaten.append(b if a == top["arm"] else a)
+        beats = f", detectably above {', '.join(beaten)}" if beaten else ", not detectably above the others"
+        parts.append(f"width {width['width']}: {top['arm']} ({top['label']}) {top['return_pct']['mean']:.1f}%{beats}")
+    n = summary.widths[0]["n_seeds"]
+    return (
+        "With each objective at its own selected settings (chosen on validation episodes, then "
+        f"{n} fresh seeds; Holm-corrected per width), the best test return is at " + "; ".join(parts) + "."
+    )
+
+
+def _winner(pair: str, comparison: dict[str, Any]) -> str:
+    a, b = pair.split(" - ")
+    return a if comparison["difference"]["mean"] > 0 else b
+
+
+def figure_decision(summary: FairSummary) -> Figure:
+    """Test return (% of the teacher's) per arm and width, 95% t-intervals; fixed-setting arms hatched."""
+    widths = summary.widths
+    fig = Figure(figsize=(max(6.4, 1.2 + 3.2 * len(widths)), 4.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(widths), sharey=True))
+    for ax, width in zip(axes, widths, strict=True):
+        for i, arm in enumerate(width["arms"]):
+            r = arm["return_pct"]
+            obj = arm["setting"]["objective"]
+            ax.bar(
+                i,
+                r["mean"],
+                yerr=[[r["mean"] - r["low"]], [r["high"] - r["mean"]]],
+                capsize=3,
+                color=mode_color(_COLOR.get(obj, "")) or "#7f7f7f",
+                hatch="//" if arm["fixed"] else None,
+                edgecolor="white" if arm["fixed"] else None,
+            )
+        ax.axhline(100.0, color="#444444", lw=0.8, ls="--")
+        ax.set_xticks(range(len(width["arms"])), [a["arm"].replace(", ", "\n") for a in width["arms"]], fontsize=9)
+        ax.set_title(f"width {width['width']} ({width['params_pct']:.0f}% of the teacher's parameters)", fontsize=10)
+    axes[0].set_ylabel("test return, % of the teacher's (95% CI)")
+    fig.suptitle(
+        "Each objective at its selected settings\n(hatched: the CartPole section's fixed settings)", fontsize=11
+    )
+    return fig
+
+
+def section(summary: FairSummary, others: dict[str, Any] | None = None) -> Section:
+    """Per width: the decision table and its sentences; the sharpness of the teacher's targets; the figure."""
+    if not summary.widths:
+        return Section("Each objective at its best: CartPole", "Not finished: " + ", ".join(summary.missing), "")
+    first = summary.widths[0]
+    fixed_t = next(a["setting"]["temperature"] for a in first["arms"] if a["fixed"])
+    lines = [sharpness_sentence(first, fixed_t), ""]
+    for width in summary.widths:
+        lines += [decision_table(width), "", width_sentences(width), ""]
+    sel = first["selection_seeds"]
+    eps = first["episodes"]
+    lines.append(
+        f"Selection: {len(first['candidates'])} candidate settings per width, each trained with {len(sel)} selection "
+        f"seed{'s' * (len(sel) != 1)} ({', '.join(map(str, sel))}) and scored by greedy return on {eps['validation']} "
+        f"validation episodes (reset seeds {eps['validation_seed']}..); the test episodes (reset seeds "
+        f"{eps['test_seed']}.., {eps['test']} of them) and the evaluation seeds play no part in it. Tests: two-sided "
+        "sign-flip tests by seed, Holm-corrected per width over every pair of the selected objectives and each of soft "
+        "and blended selected vs fixed; 95% t-intervals."
+    )
+    if summary.missing:
+        lines.append(f"Not finished: {', '.join(summary.missing)}.")
+    figures = {"fair_returns.png": lambda: figure_decision(summary)}
+    return Section("Each objective at its best: CartPole", "\n".join(lines), short_verdict(summary), figures)
