@@ -1,7 +1,7 @@
 """Parameterise every notebook at smoke size for nbval (``make test``).
 
 Writes papermill-prepared (not executed) copies into OUTDIR, named so that nbval runs them
-in dependency order (data, training, seeds, sweep, CartPole, then the analysis that reads
+in dependency order (data, training, seeds, sweep, CartPole, fair, then the analysis that reads
 them all; the teacher-training notebook on its own, writing to OUTDIR, never to the shipped
 asset). Usage: nbval_prepare.py OUTDIR
 """
@@ -45,7 +45,8 @@ def main(out: Path) -> None:
         "d_04_seeds.ipynb": ("04_seeds.ipynb", common),
         "e_05_sweep.ipynb": ("05_sweep.ipynb", {**common, "sweep_temperature": 1.0, "sweep_loss_fn": "kl"}),
         "f_06_cartpole.ipynb": ("06_cartpole.ipynb", common),
-        "g_03_analysis.ipynb": ("03_analysis.ipynb", common),
+        "g_07_fair.ipynb": ("07_fair.ipynb", {**common, "fair_width": common["fair_widths"][0]}),
+        "h_03_analysis.ipynb": ("03_analysis.ipynb", common),
     }
     for name, (source, params) in jobs.items():
         declared = pm.inspect_notebook(str(ROOT / "notebooks" / source))

@@ -136,6 +136,7 @@ def test_changing_a_parameter_reruns_what_depends_on_it(study, tmp_path):
         "sweep T=3": "reused",
         "sweep mse": "reused",
         "cartpole": "done",
+        "fair w=8": "done",  # its fixed blended arm takes the study's alpha
         "hard_only": "reused",
         "blended": "done",
         "soft_only": "reused",
@@ -262,11 +263,11 @@ def test_the_index_reads_in_order_with_every_figure_and_verdict(study):
     out, _ = study
     index = (out / "html" / "index.html").read_text()
     results = json.loads((out / "results.json").read_text())
-    assert [s["experiment"] for s in results["sections"]] == ["comparison", "seeds", "sweep", "cartpole"]
+    assert [s["experiment"] for s in results["sections"]] == ["comparison", "seeds", "sweep", "cartpole", "fair"]
     for section in results["sections"]:
         assert section["title"] in index and section["verdict"][:60].replace("'", "&#x27;") in index, section["title"]
     pages = re.findall(r'<li><a href="([^"]+)"', index)
-    assert pages == sorted(pages, key=lambda p: p[:2]) and pages[0] == "01_data.html" and len(pages) == 10
+    assert pages == sorted(pages, key=lambda p: p[:2]) and pages[0] == "01_data.html" and len(pages) == 11
     assert all(f'src="figures/{fig}"' in index for fig in os.listdir(out / "figures"))
 
 
@@ -283,10 +284,12 @@ def test_your_own_teacher_runs_what_applies_to_it(tmp_path):
     proc = run_cli("run", *SMOKE, *args, "-o", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
     assert "CartPole section distils the shipped CartPole teacher, not yours" in proc.stderr
+    assert "fair comparison distils the shipped CartPole teacher, not yours" in proc.stderr
     steps = json.loads((tmp_path / "out" / "work" / "study.json").read_text())["steps"]
-    assert "cartpole" not in steps and not any(n.startswith("sweep") for n in steps) and steps["seeds"] == "done"
+    assert "cartpole" not in steps and not any(n.startswith(("sweep", "fair")) for n in steps)
+    assert steps["seeds"] == "done"
     results = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert set(results["seeds"]) == {"training"} and "cartpole" not in results
+    assert set(results["seeds"]) == {"training"} and "cartpole" not in results and "fair" not in results
     comparison = next(s for s in results["sections"] if s["experiment"] == "comparison")
     assert comparison["verdict"].startswith("Your teacher (teacher.pt) and your 300 states")
     assert "synthetic teacher" not in (tmp_path / "out" / "results.md").read_text()
