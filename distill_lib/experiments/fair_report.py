@@ -38,6 +38,10 @@ __all__ = [
 
 #: objective -> the colour of the study's mode it generalises (mse: matplotlib's choice)
 _COLOR = {"hard": "hard_only", "soft": "soft_only", "blended": "blended"}
+#: the full grid's size (params/full.yaml): below it, the verdict says the grid is reduced
+FULL_SEEDS, FULL_CANDIDATES = 20, 1 + 6 + 6 * 4 + 1
+#: report order of the arms (JSON objects come back with sorted keys, so the order is restored here)
+ARM_ORDER = ("hard", "soft", "blended", "mse", "soft, fixed", "blended, fixed")
 _FAMILY = "every pair of the selected objectives, and soft and blended selected vs fixed, on test return"
 
 
@@ -76,9 +80,9 @@ def summarize_record(record: FairRecord) -> dict[str, Any]:
             "return_pct": _ci(values(name, "return_pct")),
             "action_agreement": _ci(values(name, "action_agreement")),
         }
-        for name, setting in record.arms.items()
+        for name, setting in sorted(record.arms.items(), key=lambda item: _rank(item[0]))
     ]
-    selected = [a for a in record.selected]
+    selected = sorted(record.selected, key=_rank)
     tests = [(a, b) for a, b in combinations(selected, 2)]
     tests += [
         (obj, f"{obj}, fixed") for obj in ("soft", "blended") if obj in selected and f"{obj}, fixed" in record.arms
@@ -102,6 +106,10 @@ def summarize_record(record: FairRecord) -> dict[str, Any]:
         "arms": arms,
         "pairs": pairs,
     }
+
+
+def _rank(arm: str) -> int:
+    return ARM_ORDER.index(arm) if arm in ARM_ORDER else len(ARM_ORDER)
 
 
 def summarize_records(records: list[FairRecord], missing: list[str]) -> FairSummary:
@@ -207,11 +215,14 @@ def short_verdict(summary: FairSummary) -> str:
                 if _winner(pair, c) == top["arm"]:
                     beaten.append(b if a == top["arm"] else a)
         beats = f", detectably above {', '.join(beaten)}" if beaten else ", not detectably above the others"
-        parts.append(f"width {width['width']}: {top['arm']} ({top['label']}) {top['return_pct']['mean']:.1f}%{beats}")
-    n = summary.widths[0]["n_seeds"]
+        settings = f" ({top['label'].split(', ', 1)[1]})" if ", " in top["label"] else ""
+        parts.append(f"width {width['width']}: {top['arm']}{settings}, {top['return_pct']['mean']:.1f}%{beats}")
+    first = summary.widths[0]
+    n, m = first["n_seeds"], len(first["candidates"])
+    reduced = " (a reduced grid: `make full` runs the full one)" if n < FULL_SEEDS or m < FULL_CANDIDATES else ""
     return (
-        "With each objective at its own selected settings (chosen on validation episodes, then "
-        f"{n} fresh seeds; Holm-corrected per width), the best test return is at " + "; ".join(parts) + "."
+        f"With each objective at its own settings (selected from {m} candidates on validation episodes{reduced}, "
+        f"then {n} fresh seeds; Holm-corrected per width), the best test return is at " + "; ".join(parts) + "."
     )
 
 

@@ -142,7 +142,13 @@ def test_units_one_per_width_none_for_your_own_teacher():
 
 def test_the_summary_is_one_holm_family_per_width(played):
     record, _ = played
-    width = report.summarize_record(record)
+    width = report.summarize_record(fair.FairRecord.from_json(record.to_json()))
+    assert [a["arm"] for a in width["arms"]] == list(report.ARM_ORDER)  # whatever order the JSON keys come in
+    shuffled = record.to_json()
+    shuffled["arms"] = dict(sorted(shuffled["arms"].items()))
+    shuffled["selected"] = dict(sorted(shuffled["selected"].items()))
+    again = report.summarize_record(fair.FairRecord.from_json(shuffled))
+    assert [a["arm"] for a in again["arms"]] == list(report.ARM_ORDER) and list(again["pairs"]) == list(width["pairs"])
     pairs = width["pairs"]
     assert len(pairs) == 6 + 2 and {c["family_size"] for c in pairs.values()} == {8}
     assert "soft - soft, fixed" in pairs and "blended - blended, fixed" in pairs
@@ -222,9 +228,13 @@ def test_the_verdict_names_the_best_and_what_it_beats():
     base = {"hard": 90.0, "soft": 99.0, "blended": 95.0, "mse": 60.0, "soft, fixed": 70.0, "blended, fixed": 96.0}
     summary = report.FairSummary([_width(base, {"soft - mse": 0.001, "hard - soft": 0.01})], [])
     text = report.short_verdict(summary)
-    assert "width 32: soft (soft, tau = 0.01) 99.0%, detectably above hard, mse" in text
+    assert "width 32: soft (tau = 0.01), 99.0%, detectably above hard, mse" in text
+    assert "a reduced grid" in text  # 20 seeds, but no candidates in this made-up summary
     quiet = report.short_verdict(report.FairSummary([_width(base)], []))
     assert "not detectably above the others" in quiet
+    full = _width(base)
+    full["candidates"] = [{}] * report.FULL_CANDIDATES
+    assert "reduced grid" not in report.short_verdict(report.FairSummary([full], []))
 
 
 def test_sharpness_sentence_says_when_targets_are_nearly_uniform():
