@@ -183,7 +183,25 @@ def width_sentences(width: dict[str, Any]) -> str:
             f"{best['return_pct']['mean']:.1f}% against {fixed['return_pct']['mean']:.1f}% at the fixed "
             f"{fixed['label'].split(', ', 1)[1]} ({how})."
         )
+    if ties := tie_sentence(width):
+        parts.append(ties)
     return " ".join(parts)
+
+
+def tie_sentence(width: dict[str, Any]) -> str:
+    """Which objectives' selections validation return could not decide (several candidates at the best)."""
+    tied = []
+    for obj in ("soft", "blended"):
+        values = [c["val_return_pct"] for c in width["candidates"] if c["objective"] == obj]
+        n_best = sum(v >= max(values) - 1e-9 for v in values) if values else 0
+        if n_best > 1:
+            tied.append(f"{n_best} of the {len(values)} {obj} candidates ({max(values):.1f}%)")
+    if not tied:
+        return ""
+    return (
+        f"Validation return ties at its best for {' and '.join(tied)}; the higher agreement on the buffer's "
+        "validation split broke the tie, so the choice among those settings is weakly informed."
+    )
 
 
 def sharpness_sentence(width: dict[str, Any], fixed_t: float) -> str:
@@ -219,10 +237,10 @@ def short_verdict(summary: FairSummary) -> str:
         parts.append(f"width {width['width']}: {top['arm']}{settings}, {top['return_pct']['mean']:.1f}%{beats}")
     first = summary.widths[0]
     n, m = first["n_seeds"], len(first["candidates"])
-    reduced = " (a reduced grid: `make full` runs the full one)" if n < FULL_SEEDS or m < FULL_CANDIDATES else ""
+    reduced = "; a reduced grid: `make full` runs the full one" if n < FULL_SEEDS or m < FULL_CANDIDATES else ""
     return (
-        f"With each objective at its own settings (selected from {m} candidates on validation episodes{reduced}, "
-        f"then {n} fresh seeds; Holm-corrected per width), the best test return is at " + "; ".join(parts) + "."
+        f"With each objective at its own settings (selected from {m} candidates by validation return, then {n} "
+        f"fresh seeds; Holm-corrected per width{reduced}), the best test return is at " + "; ".join(parts) + "."
     )
 
 

@@ -224,6 +224,22 @@ def test_the_sentences_follow_the_numbers():
     assert "earns mse (100.0%) > soft (99.0%) > hard = blended (95.0%)" in flipped
 
 
+def test_ties_at_the_best_validation_return_are_said():
+    width = _width({k: 90.0 for k in ("hard", "soft", "blended", "mse", "soft, fixed", "blended, fixed")})
+    width["candidates"] = [
+        {"objective": "soft", "label": "soft, tau = 0.1", "val_return_pct": 100.0},
+        {"objective": "soft", "label": "soft, tau = 1", "val_return_pct": 100.0},
+        {"objective": "soft", "label": "soft, tau = 3", "val_return_pct": 80.0},
+        {"objective": "blended", "label": "blended, alpha = 0.5, tau = 1", "val_return_pct": 99.0},
+        {"objective": "blended", "label": "blended, alpha = 0.5, tau = 3", "val_return_pct": 97.0},
+    ]
+    text = report.width_sentences(width)
+    assert "Validation return ties at its best for 2 of the 3 soft candidates (100.0%)" in text
+    assert "blended candidates" not in text
+    width["candidates"][1]["val_return_pct"] = 99.9
+    assert "ties at its best" not in report.width_sentences(width)
+
+
 def test_the_verdict_names_the_best_and_what_it_beats():
     base = {"hard": 90.0, "soft": 99.0, "blended": 95.0, "mse": 60.0, "soft, fixed": 70.0, "blended, fixed": 96.0}
     summary = report.FairSummary([_width(base, {"soft - mse": 0.001, "hard - soft": 0.01})], [])
