@@ -14,14 +14,14 @@ from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from ..records.record import Record
-from ..report.plots import mode_color
+from ..report.aggregate import interval_estimates, performance_profile, probability_of_improvement
 from ..report.stats import comparison_record, difference_phrase, holm_family, mean_ci, paired_difference
 from ..report.tables import ci_text, markdown_table
 from .base import Section
 from .cartpole_report import rank_modes
+from .fair_figures import figure_decision, figure_profiles
 
 if TYPE_CHECKING:
     from .fair import FairRecord
@@ -36,8 +36,6 @@ __all__ = [
     "width_sentences",
 ]
 
-#: objective -> the colour of the study's mode it generalises (mse: matplotlib's choice)
-_COLOR = {"hard": "hard_only", "soft": "soft_only", "blended": "blended"}
 #: the full grid's size (params/full.yaml): below it, the verdict says the grid is reduced
 FULL_SEEDS, FULL_CANDIDATES = 20, 1 + 6 + 6 * 4 + 1
 #: report order of the arms (JSON objects come back with sorted keys, so the order is restored here)
@@ -51,9 +49,10 @@ class FairSummary(Record):
 
     widths: list[dict[str, Any]]
     missing: list[str]
+    aggregate: dict[str, Any] | None = None  # across widths: IQM, probability of improvement, profiles
 
     def to_json(self) -> dict[str, Any]:
-        return {"fair": {"widths": self.widths, "missing": self.missing}}
+        return {"fair": {"widths": self.widths, "missing": self.missing, "aggregate": self.aggregate}}
 
 
 def _ci(values: list[float]) -> dict[str, Any]:
@@ -114,7 +113,77 @@ def _rank(arm: str) -> int:
 
 def summarize_records(records: list[FairRecord], missing: list[str]) -> FairSummary:
     ordered = sorted(records, key=lambda r: -r.width)
-    return FairSummary([summarize_record(r) for r in ordered], missing)
+    return FairSummary([summarize_record(r) for r in ordered], missing, across_widths(ordered))
+
+
+#: bootstrap resamples of the aggregates (IQM is cheap; each probability of improvement costs more)
+IQM_REPS, POI_REPS = 2000, 500
+#: performance-profile thresholds: test return as a fraction of the teacher's
+PROFILE_THRESHOLDS = [round(0.05 * k, 2) for k in range(21)]
+
+
+def across_widths(records: list[FairRecord]) -> dict[str, Any] | None:
+    """Agarwal et al. (2021)'s aggregates over seeds x widths (``report.aggregate``, rliable), per arm.
+
+    Scores are test return as a fraction of the teacher's, ``(seeds, widths)`` per arm; the
+    bootstrap resamples seeds within each width. Needs two widths or more, with the same seeds.
+    """
+    if len(records) < 2 or any(r.seeds != records[0].seeds for r in records):
+        return None
+    arms = sorted({a for r in records for a in r.arms}, key=_rank)
+
+    def scores(arm: str) -> np.ndarray:
+        columns = []
+        for r in records:
+            by_seed = {run.seed: run.return_pct / 100.0 for run in r.runs if run.arm == arm}
+            columns.append([by_seed[s] for s in r.seeds])
+        return np.array(columns).T  # (seeds, widths)
+
+    table = {arm: scores(arm) for arm in arms}
+    selected = [a for a in arms if not a.endswith("fixed")]
+    poi = {
+        f"{a} > {b}": probability_of_improvement(table[a], table[b], reps=POI_REPS)
+        for a, b in combinations(selected, 2)
+    }
+    return {
+        "widths": [r.width for r in records],
+        "n_seeds": len(records[0].seeds),
+        "reps": {"iqm": IQM_REPS, "probability_of_improvement": POI_REPS},
+        "estimates": interval_estimates(table, reps=IQM_REPS),
+        "probability_of_improvement": poi,
+        "profile_thresholds": PROFILE_THRESHOLDS,
+        "profiles": performance_profile(table, np.array(PROFILE_THRESHOLDS)),
+    }
+
+
+def aggregate_sentence(aggregate: dict[str, Any] | None) -> str:
+    """The aggregates in words: IQM per objective, and the probabilities of improvement whose CI excludes 0.5."""
+    if not aggregate:
+        return ""
+    est = aggregate["estimates"]
+    chosen = sorted((a for a in est if not a.endswith("fixed")), key=lambda a: -est[a]["iqm"]["mean"])
+    iqm = "; ".join(
+        f"{a} {100 * est[a]['iqm']['mean']:.1f}% [{100 * est[a]['iqm']['low']:.1f}, {100 * est[a]['iqm']['high']:.1f}]"
+        for a in chosen
+    )
+    clear = []
+    for pair, p in aggregate["probability_of_improvement"].items():
+        a, b = pair.split(" > ")
+        if p["low"] > 0.5:
+            clear.append(f"P({a} > {b}) = {p['mean']:.2f} [{p['low']:.2f}, {p['high']:.2f}]")
+        elif p["high"] < 0.5:
+            clear.append(f"P({b} > {a}) = {1 - p['mean']:.2f} [{1 - p['high']:.2f}, {1 - p['low']:.2f}]")
+    widths = ", ".join(map(str, aggregate["widths"]))
+    said = (
+        "; probabilities of improvement whose 95% CI excludes 0.5: " + "; ".join(clear)
+        if clear
+        else "; no probability of improvement has a 95% CI that excludes 0.5"
+    )
+    return (
+        f"Across widths {widths} ({aggregate['n_seeds']} seeds each; Agarwal et al. 2021, stratified bootstrap "
+        f"over seeds within width, rliable), the interquartile mean of test return is {iqm}{said}. These "
+        "aggregates weigh every width alike, the smallest included; they are not corrected for multiplicity."
+    )
 
 
 def decision_table(width: dict[str, Any]) -> str:
@@ -249,34 +318,6 @@ def _winner(pair: str, comparison: dict[str, Any]) -> str:
     return a if comparison["difference"]["mean"] > 0 else b
 
 
-def figure_decision(summary: FairSummary) -> Figure:
-    """Test return (% of the teacher's) per arm and width, 95% t-intervals; fixed-setting arms hatched."""
-    widths = summary.widths
-    fig = Figure(figsize=(max(6.4, 1.2 + 3.2 * len(widths)), 4.4), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(widths), sharey=True))
-    for ax, width in zip(axes, widths, strict=True):
-        for i, arm in enumerate(width["arms"]):
-            r = arm["return_pct"]
-            obj = arm["setting"]["objective"]
-            ax.bar(
-                i,
-                r["mean"],
-                yerr=[[r["mean"] - r["low"]], [r["high"] - r["mean"]]],
-                capsize=3,
-                color=mode_color(_COLOR.get(obj, "")) or "#7f7f7f",
-                hatch="//" if arm["fixed"] else None,
-                edgecolor="white" if arm["fixed"] else None,
-            )
-        ax.axhline(100.0, color="#444444", lw=0.8, ls="--")
-        ax.set_xticks(range(len(width["arms"])), [a["arm"].replace(", ", "\n") for a in width["arms"]], fontsize=9)
-        ax.set_title(f"width {width['width']} ({width['params_pct']:.0f}% of the teacher's parameters)", fontsize=10)
-    axes[0].set_ylabel("test return, % of the teacher's (95% CI)")
-    fig.suptitle(
-        "Each objective at its selected settings\n(hatched: the CartPole section's fixed settings)", fontsize=11
-    )
-    return fig
-
-
 def section(summary: FairSummary, others: dict[str, Any] | None = None) -> Section:
     """Per width: the decision table and its sentences; the sharpness of the teacher's targets; the figure."""
     if not summary.widths:
@@ -298,5 +339,9 @@ def section(summary: FairSummary, others: dict[str, Any] | None = None) -> Secti
     )
     if summary.missing:
         lines.append(f"Not finished: {', '.join(summary.missing)}.")
+    if aggregate := aggregate_sentence(summary.aggregate):
+        lines.append(aggregate)
     figures = {"fair_returns.png": lambda: figure_decision(summary)}
+    if summary.aggregate:
+        figures["fair_profiles.png"] = lambda: figure_profiles(summary.aggregate)
     return Section("Each objective at its best: CartPole", "\n".join(lines), short_verdict(summary), figures)

@@ -269,3 +269,41 @@ def test_section_has_tables_sentences_and_a_figure(played):
     assert "validation episodes (reset seeds 20000..)" in section.text and section.verdict
     assert isinstance(section.figures["fair_returns.png"](), Figure)
     assert "selected" in report.candidates_table(summary.widths[0])
+
+
+def test_aggregates_across_widths_use_rliable_on_every_arm(played):
+    import dataclasses
+
+    from distill_lib.report.aggregate import probability_of_improvement
+
+    record, _ = played
+    other = dataclasses.replace(record, width=4)  # a second width with the same seeds
+    summary = report.summarize_records([record, other], [])
+    agg = summary.aggregate
+    assert agg["widths"] == [8, 4] and set(agg["estimates"]) == set(report.ARM_ORDER)
+    assert len(agg["probability_of_improvement"]) == 6
+    hard = np.array([[r.return_pct / 100 for r in record.runs if r.arm == a] for a in ("hard", "soft")])
+    direct = probability_of_improvement(
+        np.stack([hard[0], hard[0]], 1), np.stack([hard[1], hard[1]], 1), reps=report.POI_REPS
+    )
+    assert agg["probability_of_improvement"]["hard > soft"] == direct
+    text = report.section(summary).text
+    assert "Across widths 8, 4 (3 seeds each; Agarwal et al. 2021" in text
+    assert set(report.section(summary).figures) == {"fair_returns.png", "fair_profiles.png"}
+    assert isinstance(report.section(summary).figures["fair_profiles.png"](), Figure)
+    assert "Across widths" not in report.section(report.summarize_records([record], [])).text  # one width: none
+    moved = dataclasses.replace(other, seeds=[5, 6, 7])
+    assert report.across_widths([record, moved]) is None  # different seeds per width: no stratified bootstrap
+
+
+def test_the_aggregate_sentence_names_clear_improvements_only():
+    est = {a: {"iqm": {"mean": 0.9, "low": 0.85, "high": 0.95}} for a in ("hard", "soft")}
+    agg = {
+        "widths": [32, 8],
+        "n_seeds": 20,
+        "estimates": est,
+        "probability_of_improvement": {"hard > soft": {"mean": 0.3, "low": 0.2, "high": 0.4}},
+    }
+    assert "P(soft > hard) = 0.70 [0.60, 0.80]" in report.aggregate_sentence(agg)
+    agg["probability_of_improvement"]["hard > soft"] = {"mean": 0.45, "low": 0.3, "high": 0.6}
+    assert "no probability of improvement has a 95% CI that excludes 0.5" in report.aggregate_sentence(agg)
