@@ -307,9 +307,34 @@ def short_verdict(summary: FairSummary) -> str:
     first = summary.widths[0]
     n, m = first["n_seeds"], len(first["candidates"])
     reduced = "; a reduced grid: `make full` runs the full one" if n < FULL_SEEDS or m < FULL_CANDIDATES else ""
-    return (
+    text = (
         f"With each objective at its own settings (selected from {m} candidates by validation return, then {n} "
         f"fresh seeds; Holm-corrected per width{reduced}), the best test return is at " + "; ".join(parts) + "."
+    )
+    return text + _aggregate_clause(summary.aggregate)
+
+
+def _aggregate_clause(aggregate: dict[str, Any] | None) -> str:
+    """The across-widths leader by IQM, and the probabilities of improvement over it that exclude 0.5."""
+    if not aggregate:
+        return ""
+    est = aggregate["estimates"]
+    top = max((a for a in est if not a.endswith("fixed")), key=lambda a: est[a]["iqm"]["mean"])
+    iqm = est[top]["iqm"]
+    wins = []
+    for pair, p in aggregate["probability_of_improvement"].items():
+        a, b = pair.split(" > ")
+        if top in (a, b):
+            other, (mean, low, high) = (
+                (b, (p["mean"], p["low"], p["high"])) if a == top else (a, (1 - p["mean"], 1 - p["high"], 1 - p["low"]))
+            )
+            if low > 0.5:
+                wins.append(f"P({top} > {other}) = {mean:.2f} [{low:.2f}, {high:.2f}]")
+    said = "; ".join(wins) if wins else f"no probability of improvement of {top} over another has a CI above 0.5"
+    return (
+        f" Across all {len(aggregate['widths'])} widths (interquartile mean over seeds x widths, stratified "
+        f"bootstrap), {top} leads with {100 * iqm['mean']:.1f}% [{100 * iqm['low']:.1f}, {100 * iqm['high']:.1f}]; "
+        f"{said}."
     )
 
 
