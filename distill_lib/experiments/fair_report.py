@@ -107,6 +107,10 @@ def summarize_record(record: FairRecord) -> dict[str, Any]:
     }
 
 
+def _self_distillation(params_pct: float) -> bool:
+    return params_pct >= 99.95
+
+
 def _rank(arm: str) -> int:
     return ARM_ORDER.index(arm) if arm in ARM_ORDER else len(ARM_ORDER)
 
@@ -126,8 +130,10 @@ def across_widths(records: list[FairRecord]) -> dict[str, Any] | None:
     """Agarwal et al. (2021)'s aggregates over seeds x widths (``report.aggregate``, rliable), per arm.
 
     Scores are test return as a fraction of the teacher's, ``(seeds, widths)`` per arm; the
-    bootstrap resamples seeds within each width. Needs two widths or more, with the same seeds.
+    bootstrap resamples seeds within each width. Needs two widths or more, with the same seeds;
+    a student of the teacher's own size (self-distillation) is left out.
     """
+    records = [r for r in records if not _self_distillation(r.params_pct)]  # a ceiling, not a compression
     if len(records) < 2 or any(r.seeds != records[0].seeds for r in records):
         return None
     arms = sorted({a for r in records for a in r.arms}, key=_rank)
@@ -218,9 +224,14 @@ def width_sentences(width: dict[str, Any]) -> str:
     ranking = " > ".join(
         " = ".join(group) + f" ({chosen[group[0]]:.1f}%)" for group in rank_modes(chosen, 1)
     )  # ties at the shown precision grouped
+    size = (
+        "the teacher's own size: self-distillation, the ceiling of what each objective can copy"
+        if _self_distillation(width["params_pct"])
+        else f"{width['params_pct']:.0f}% of the teacher's parameters"
+    )
     parts = [
-        f"At width {w} ({width['params_pct']:.0f}% of the teacher's parameters, {n} fresh seeds), each objective at "
-        f"its selected settings earns {ranking} of the teacher's test return."
+        f"At width {w} ({size}; {n} fresh seeds), each objective at its selected settings earns {ranking} of the "
+        "teacher's test return."
     ]
     pairs = width["pairs"]
     objective_pairs = {p: c for p, c in pairs.items() if "fixed" not in p}

@@ -213,6 +213,9 @@ def test_the_sentences_follow_the_numbers():
     base = {"hard": 90.0, "soft": 99.0, "blended": 95.0, "mse": 60.0, "soft, fixed": 70.0, "blended, fixed": 96.0}
     text = report.width_sentences(_width(base))
     assert "earns soft (99.0%) > blended (95.0%) > hard (90.0%) > mse (60.0%)" in text
+    assert "At width 32 (29% of the teacher's parameters; 20 fresh seeds)" in text
+    ceiling = report.width_sentences({**_width(base), "width": 64, "params_pct": 100.0})
+    assert "At width 64 (the teacher's own size: self-distillation" in ceiling
     assert "No two objectives differ detectably in return after Holm's correction over the width's 8 tests" in text
     assert "Soft at its selected tau = 0.01 earns 99.0% against 70.0% at the fixed tau = 3 (no detectable" in text
 
@@ -292,6 +295,8 @@ def test_aggregates_across_widths_use_rliable_on_every_arm(played):
     assert set(report.section(summary).figures) == {"fair_returns.png", "fair_profiles.png"}
     assert isinstance(report.section(summary).figures["fair_profiles.png"](), Figure)
     assert "Across widths" not in report.section(report.summarize_records([record], [])).text  # one width: none
+    ceiling = dataclasses.replace(record, width=64, params_pct=100.0)
+    assert report.across_widths([record, other, ceiling])["widths"] == [8, 4]  # self-distillation left out
     moved = dataclasses.replace(other, seeds=[5, 6, 7])
     assert report.across_widths([record, moved]) is None  # different seeds per width: no stratified bootstrap
 
