@@ -343,8 +343,8 @@ def _aggregate_clause(aggregate: dict[str, Any] | None) -> str:
                 wins.append(f"P({top} > {other}) = {mean:.2f} [{low:.2f}, {high:.2f}]")
     said = "; ".join(wins) if wins else f"no probability of improvement of {top} over another has a CI above 0.5"
     return (
-        f" Across all {len(aggregate['widths'])} widths (interquartile mean over seeds x widths, stratified "
-        f"bootstrap), {top} leads with {100 * iqm['mean']:.1f}% [{100 * iqm['low']:.1f}, {100 * iqm['high']:.1f}]; "
+        f" Across widths {', '.join(map(str, aggregate['widths']))} (interquartile mean over seeds x widths, "
+        f"stratified bootstrap), {top} leads with {100 * iqm['mean']:.1f}% [{100 * iqm['low']:.1f}, {100 * iqm['high']:.1f}]; "
         f"{said}."
     )
 
