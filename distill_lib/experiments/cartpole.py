@@ -52,7 +52,7 @@ from ..core.config import (
 from ..core.metrics import fidelity_metrics
 from ..core.networks import QNetwork, build_student
 from ..core.schema import Params, param
-from ..core.training import to_device, train_batched
+from ..core.training import TrainResult, to_device, train_batched
 from ..records.provenance import file_sha256
 from ..records.record import Record
 from ..rl.cartpole import (
@@ -74,7 +74,16 @@ from . import cartpole_report
 from .base import NOTEBOOK_DIR, Experiment, Units
 from .data import SourceParams
 
-__all__ = ["EXPERIMENT", "CartpoleConfig", "CartpoleRecord", "CartpoleRun", "CartpoleStudyConfig", "EpisodeParams"]
+__all__ = [
+    "EXPERIMENT",
+    "CartpoleConfig",
+    "CartpoleRecord",
+    "CartpoleRun",
+    "CartpoleStudyConfig",
+    "EpisodeParams",
+    "teacher_and_states",
+    "train_students",
+]
 
 #: the shipped teacher, an input of the step
 TEACHER_FILE = ASSET_DIR / "teacher.pt"
@@ -176,6 +185,31 @@ class CartpoleRecord(Record):
     seconds: dict[str, float]
 
 
+def teacher_and_states(p: BufferParams | EpisodeParams) -> tuple[QNetwork, torch.Tensor, torch.Tensor]:
+    """The shipped teacher (frozen) and its training and held-out states, ``(N, 4)`` and ``(M, 4)``."""
+    teacher = load_cartpole_teacher(TEACHER_FILE)
+    train_states, held_out = collect_buffers(
+        teacher, p.cartpole_episodes, p.cartpole_eval_episodes, p.cartpole_epsilon, COLLECT_SEED
+    )
+    return teacher, torch.from_numpy(train_states), torch.from_numpy(held_out)
+
+
+def train_students(
+    teacher: QNetwork, states: torch.Tensor, configs: list[RunConfig], device: str
+) -> tuple[list[TrainResult], list[QNetwork]]:
+    """One student per config, all of one width, in one batched call; a seed's students share their
+    initialisation (``build_student(seed)``). Returns the results and the final students in eval mode."""
+    width = configs[0].student_width
+    initial = {c.seed: build_student(c.seed, OBS_DIM, TEACHER_HIDDEN, N_ACTIONS, hidden_dim=width) for c in configs}
+    results = train_batched(*to_device(teacher, states, device), [initial[c.seed] for c in configs], configs)
+    nets = []
+    for result in results:
+        net = QNetwork(OBS_DIM, width, N_ACTIONS, dropout=STUDENT_DROPOUT)
+        net.load_state_dict(result.final_state)
+        nets.append(net.eval())
+    return results, nets
+
+
 def run(config: CartpoleConfig, folder: Path | None = None) -> CartpoleRecord:
     """Distil the shipped CartPole teacher into students of each width (steps 1-6 of the module docstring)."""
     p = config
@@ -184,11 +218,7 @@ def run(config: CartpoleConfig, folder: Path | None = None) -> CartpoleRecord:
 
     # 1-2. teacher and its state buffers
     started = time.perf_counter()
-    teacher = load_cartpole_teacher(TEACHER_FILE)
-    train_states, held_out = collect_buffers(
-        teacher, p.cartpole_episodes, p.cartpole_eval_episodes, p.cartpole_epsilon, COLLECT_SEED
-    )
-    x_train, x_held = torch.from_numpy(train_states), torch.from_numpy(held_out)  # (N, 4), (M, 4)
+    teacher, x_train, x_held = teacher_and_states(p)  # (N, 4), (M, 4)
     with torch.no_grad():
         q_held = teacher(x_held)  # (M, 2)
     teacher_returns = closed_loop_returns([teacher], n_eval, TEST_SEED)[0]
@@ -202,16 +232,10 @@ def run(config: CartpoleConfig, folder: Path | None = None) -> CartpoleRecord:
     for width in p.cartpole_widths:
         # 3. every seed x mode of this width in one batched call
         started = time.perf_counter()
-        configs = p.student_configs(width, len(train_states))
+        configs = p.student_configs(width, len(x_train))
         done = p.cartpole_widths.index(width)
         progress.report(f"width {width}, training; widths done", done, len(p.cartpole_widths))
-        initial = {s: build_student(s, OBS_DIM, TEACHER_HIDDEN, N_ACTIONS, hidden_dim=width) for s in p.cartpole_seeds}
-        results = train_batched(*to_device(teacher, x_train, p.device), [initial[c.seed] for c in configs], configs)
-        nets = []
-        for result in results:
-            net = QNetwork(OBS_DIM, width, N_ACTIONS, dropout=STUDENT_DROPOUT)
-            net.load_state_dict(result.final_state)
-            nets.append(net.eval())
+        results, nets = train_students(teacher, x_train, configs, p.device)
         n_params = count_parameters(nets[0])
         students.append({"width": width, "params": n_params, "params_pct": 100.0 * n_params / teacher_params})
         seconds["train"] += time.perf_counter() - started
@@ -267,9 +291,9 @@ def run(config: CartpoleConfig, folder: Path | None = None) -> CartpoleRecord:
             "collect_seed": COLLECT_SEED,
             "train_episodes": p.cartpole_episodes,
             "held_out_episodes": p.cartpole_eval_episodes,
-            "n_states": len(train_states),
+            "n_states": len(x_train),
             "n_val": configs[0].n_val,
-            "n_held_out": len(held_out),
+            "n_held_out": len(x_held),
         },
         closed_loop={"episodes": n_eval, "seed": TEST_SEED, "max_return": 500.0, "solved_return": SOLVED_RETURN},
         students=students,

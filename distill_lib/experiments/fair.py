@@ -42,7 +42,6 @@ import torch
 from ..core import progress
 from ..core.config import (
     MAX_SEED,
-    STUDENT_DROPOUT,
     AlphaParams,
     DeviceParams,
     ObjectiveParams,
@@ -51,9 +50,9 @@ from ..core.config import (
     mode_for_alpha,
 )
 from ..core.metrics import fidelity_metrics
-from ..core.networks import QNetwork, build_student
+from ..core.networks import QNetwork
 from ..core.schema import param
-from ..core.training import TrainResult, to_device, train_batched
+from ..core.training import TrainResult
 from ..records.provenance import file_sha256
 from ..records.record import Record
 from ..rl.cartpole import (
@@ -63,13 +62,11 @@ from ..rl.cartpole import (
     TEACHER_HIDDEN,
     TEST_SEED,
     BufferParams,
-    collect_buffers,
-    load_cartpole_teacher,
 )
 from ..rl.evaluation import closed_loop_returns, count_parameters
 from . import fair_report
 from .base import NOTEBOOK_DIR, Experiment, Units
-from .cartpole import TEACHER_FILE, EpisodeParams
+from .cartpole import TEACHER_FILE, EpisodeParams, teacher_and_states, train_students
 from .data import SourceParams
 
 __all__ = ["EXPERIMENT", "OBJECTIVES", "VALIDATION_SEED", "FairConfig", "FairRecord", "FairRun", "Setting"]
@@ -244,17 +241,9 @@ class FairRecord(Record):
 def _train(
     config: FairStepConfig, teacher: QNetwork, states: torch.Tensor, jobs: list[tuple[Setting, int]]
 ) -> tuple[list[TrainResult], list[QNetwork]]:
-    """Train one student per (setting, seed) in one batched call; a seed's students share their initialisation."""
-    width = config.fair_width
+    """Train one student per (setting, seed) in one batched call (``cartpole.train_students``)."""
     configs = [config.run_config(s, seed, len(states)) for s, seed in jobs]
-    initial = {seed: build_student(seed, OBS_DIM, TEACHER_HIDDEN, N_ACTIONS, hidden_dim=width) for _, seed in jobs}
-    results = train_batched(*to_device(teacher, states, config.device), [initial[c.seed] for c in configs], configs)
-    nets = []
-    for result in results:
-        net = QNetwork(OBS_DIM, width, N_ACTIONS, dropout=STUDENT_DROPOUT)
-        net.load_state_dict(result.final_state)
-        nets.append(net.eval())
-    return results, nets
+    return train_students(teacher, states, configs, config.device)
 
 
 def _select(grid: list[Candidate]) -> dict[str, Setting]:
@@ -273,11 +262,7 @@ def run(config: FairStepConfig, folder: Path | None = None) -> FairRecord:
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     # 1. teacher and states
-    teacher = load_cartpole_teacher(TEACHER_FILE)
-    train_states, held_out = collect_buffers(
-        teacher, p.cartpole_episodes, p.cartpole_eval_episodes, p.cartpole_epsilon, COLLECT_SEED
-    )
-    x_train, x_held = torch.from_numpy(train_states), torch.from_numpy(held_out)  # (N, 4), (M, 4)
+    teacher, x_train, x_held = teacher_and_states(p)  # (N, 4), (M, 4)
     with torch.no_grad():
         q_train, q_held = teacher(x_train), teacher(x_held)  # (N, 2), (M, 2)
     teacher_test = closed_loop_returns([teacher], p.cartpole_episodes_eval, TEST_SEED)[0]
@@ -350,8 +335,8 @@ def run(config: FairStepConfig, folder: Path | None = None) -> FairRecord:
             "validation": p.fair_val_episodes,
             "test_seed": TEST_SEED,
             "test": p.cartpole_episodes_eval,
-            "buffer_states": len(train_states),
-            "held_out_states": len(held_out),
+            "buffer_states": len(x_train),
+            "held_out_states": len(x_held),
         },
         runs=runs,
         seconds={k: round(v, 3) for k, v in seconds.items()},
