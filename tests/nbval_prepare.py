@@ -1,7 +1,8 @@
 """Parameterise every notebook at smoke size for nbval (``make test``).
 
 Writes papermill-prepared (not executed) copies into OUTDIR, named so that nbval runs them
-in dependency order (data, training, seeds, sweep, CartPole, fair, then the analysis that reads
+in dependency order (data, training, seeds, sweep, CartPole, fair, baselines (from scratch), the data
+sources (after fair: they read its selection), then the analysis that reads
 them all; the teacher-training notebook on its own, writing to OUTDIR, never to the shipped
 asset). Usage: nbval_prepare.py OUTDIR
 """
@@ -35,6 +36,7 @@ def main(out: Path) -> None:
             {
                 "total_steps": 600,
                 "eval_every": 300,
+                "independent_seeds": [1],
                 "eval_episodes": 2,
                 "learning_starts": 200,
                 "out_dir": str(out / "teacher"),
@@ -46,7 +48,9 @@ def main(out: Path) -> None:
         "e_05_sweep.ipynb": ("05_sweep.ipynb", {**common, "sweep_temperature": 1.0, "sweep_loss_fn": "kl"}),
         "f_06_cartpole.ipynb": ("06_cartpole.ipynb", common),
         "g_07_fair.ipynb": ("07_fair.ipynb", {**common, "fair_width": common["fair_widths"][0]}),
-        "h_03_analysis.ipynb": ("03_analysis.ipynb", common),
+        "h_08_baselines.ipynb": ("08_baselines.ipynb", {**common, "baseline": "scratch", "scratch_width": 8}),
+        "i_09_sources.ipynb": ("09_sources.ipynb", {**common, "sources_width": common["sources_widths"][0]}),
+        "j_03_analysis.ipynb": ("03_analysis.ipynb", common),
     }
     for name, (source, params) in jobs.items():
         declared = pm.inspect_notebook(str(ROOT / "notebooks" / source))

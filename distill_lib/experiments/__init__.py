@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-from . import cartpole, comparison, data, fair, seeds, sweep
+from . import baselines, cartpole, comparison, data, fair, seeds, sources, sweep
 from .base import Experiment, Section, Units, execute, load_step, step_folder, step_key
 
 __all__ = [
@@ -36,7 +36,9 @@ EXPERIMENTS: dict[str, Experiment[Any]] = {
         seeds.EXPERIMENT,
         sweep.EXPERIMENT,
         cartpole.EXPERIMENT,
+        baselines.EXPERIMENT,
         fair.EXPERIMENT,
+        sources.EXPERIMENT,
     )
 }
 

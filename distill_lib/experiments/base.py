@@ -116,6 +116,7 @@ class Experiment(Generic[R]):
     resolve: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # derived parameters (e.g. n_states)
     unit_of: Callable[[Any], str] | None = None  # step config -> its unit (default: the experiment's name)
     label: str = "{experiment} {unit}"  # a step's display name when it has several units
+    cost: float = 1.0  # a step's rough wall time in seconds on the project's machine: long steps start first
 
     @property
     def step_type(self) -> type[Params]:

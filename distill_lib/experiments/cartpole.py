@@ -331,4 +331,5 @@ EXPERIMENT: Experiment[CartpoleRecord] = Experiment(
     section=cartpole_report.section,
     units=units,
     inputs=lambda config: [TEACHER_FILE],
+    cost=85.0,  # seconds per step on the project's machine, default study (long steps start first)
 )

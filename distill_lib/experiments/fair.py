@@ -24,7 +24,9 @@ Protocol, one step per student width (``fair_widths``):
    study's ``temperature`` and ``alpha`` (the CartPole section's settings), so the
    confound shows beside the fair answer. A seed's students share their initialisation and
    random stream (paired runs). Test return on ``cartpole_episodes_eval`` episodes from
-   ``TEST_SEED`` as a % of the teacher's on the same episodes; fidelity on the held-out states.
+   ``TEST_SEED`` as a % of the teacher's on the same episodes; fidelity on the held-out states
+   (teacher-visited), and agreement with the teacher on every state the student visits in
+   its own test episodes (student-visited; ``rl.evaluation.closed_loop``).
 5. The teacher's sharpness: the mean of ``max_a softmax(q / tau)`` over the training buffer
    at each temperature, the number that says how uniform the soft targets are.
 """
@@ -51,7 +53,7 @@ from ..core.config import (
 )
 from ..core.metrics import fidelity_metrics
 from ..core.networks import QNetwork
-from ..core.schema import param
+from ..core.schema import Params, param
 from ..core.training import TrainResult
 from ..records.provenance import file_sha256
 from ..records.record import Record
@@ -63,13 +65,22 @@ from ..rl.cartpole import (
     TEST_SEED,
     BufferParams,
 )
-from ..rl.evaluation import closed_loop_returns, count_parameters
+from ..rl.evaluation import closed_loop, closed_loop_returns, count_parameters
 from . import fair_report
 from .base import NOTEBOOK_DIR, Experiment, Units
 from .cartpole import TEACHER_FILE, EpisodeParams, teacher_and_states, train_students
 from .data import SourceParams
 
-__all__ = ["EXPERIMENT", "OBJECTIVES", "VALIDATION_SEED", "FairConfig", "FairRecord", "FairRun", "Setting"]
+__all__ = [
+    "EXPERIMENT",
+    "OBJECTIVES",
+    "VALIDATION_SEED",
+    "FairConfig",
+    "FairRecord",
+    "FairRun",
+    "FairWidths",
+    "Setting",
+]
 
 #: validation episodes start here: reset seeds VALIDATION_SEED + i (test: TEST_SEED + i; buffer: COLLECT_SEED + i)
 VALIDATION_SEED = 20_000
@@ -188,12 +199,18 @@ class FairStepConfig(FairParams):
 
 
 @dataclass(frozen=True)
-class FairConfig(SourceParams, FairParams):
-    """The widths of the fair comparison (an empty list turns it off)."""
+class FairWidths(Params):
+    """The student widths of the fair comparison and of its baselines (``experiments.baselines``)."""
 
     fair_widths: list[int] = param(
-        [32, 8], "student widths of the fair comparison (empty: none)", low=1, high=100_000, unique=True
-    )
+        [32, 8], "student widths of the fair comparison and its baselines (empty: none)", low=1, high=100_000,
+        unique=True,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FairConfig(SourceParams, FairWidths, FairParams):
+    """The widths of the fair comparison (an empty list turns it off)."""
 
 
 @dataclass(frozen=True)
@@ -215,7 +232,8 @@ class FairRun(Record):
     seed: int
     return_mean: float
     return_pct: float
-    held_out: dict[str, float]
+    held_out: dict[str, float]  # fidelity on the teacher's held-out states
+    own_agreement: float  # agreement with the teacher's action on the states the student visits in its test episodes
 
 
 @dataclass(frozen=True)
@@ -301,13 +319,13 @@ def run(config: FairStepConfig, folder: Path | None = None) -> FairRecord:
     jobs = [(s, seed) for seed in p.fair_seeds for s in arms.values()]
     names = [name for _ in p.fair_seeds for name in arms]
     results, nets = _train(p, teacher, x_train, jobs)
-    returns = closed_loop_returns(nets, p.cartpole_episodes_eval, TEST_SEED, device=p.device)  # (S, E)
+    loop = closed_loop(nets, p.cartpole_episodes_eval, TEST_SEED, device=p.device, reference=teacher)
     runs = []
-    for name, (setting, seed), net, ret in zip(names, jobs, nets, returns, strict=True):
+    for name, (setting, seed), net, ret, own in zip(names, jobs, nets, loop.returns, loop.agreement, strict=True):
         with torch.no_grad():
             held = {k: v.item() for k, v in fidelity_metrics(net(x_held), q_held).items()}
         mean = float(ret.mean())
-        runs.append(FairRun(name, setting, seed, mean, 100.0 * mean / float(teacher_test.mean()), held))
+        runs.append(FairRun(name, setting, seed, mean, 100.0 * mean / float(teacher_test.mean()), held, float(own)))
     seconds["evaluation"] = time.perf_counter() - started
     progress.report(f"width {p.fair_width}: stages done", 2, 2)
 
@@ -374,4 +392,5 @@ EXPERIMENT: Experiment[FairRecord] = Experiment(
     units=units,
     inputs=lambda config: [TEACHER_FILE],
     unit_of=lambda step: unit_name(step.fair_width),
+    cost=45.0,  # seconds per step on the project's machine, default study (long steps start first)
 )

@@ -18,13 +18,20 @@ import numpy as np
 from ..records.record import Record
 from ..report.aggregate import interval_estimates, performance_profile, probability_of_improvement
 from ..report.stats import comparison_record, difference_phrase, holm_family, mean_ci, paired_difference
-from ..report.tables import ci_text, markdown_table
 from .base import Section
 from .cartpole_report import rank_modes
 from .fair_figures import figure_decision, figure_profiles
+from .fair_tables import (
+    candidates_table,
+    decision_table,
+    rusu_sentence,
+    scratch_group,
+    scratch_sentence,
+    versus_scratch,
+)
 
 if TYPE_CHECKING:
-    from .fair import FairRecord
+    from .fair import FairRecord, FairRun
 
 __all__ = [
     "FairSummary",
@@ -59,13 +66,18 @@ def _ci(values: list[float]) -> dict[str, Any]:
     return dict(mean_ci(values).__dict__)
 
 
+def _metric(run: FairRun, metric: str) -> float:
+    """A run's test return % (``return_pct``), its agreement on its own states, or a held-out fidelity metric."""
+    if metric in ("return_pct", "own_agreement"):
+        return getattr(run, metric)
+    return run.held_out[metric]
+
+
 def summarize_record(record: FairRecord) -> dict[str, Any]:
     """One width: arms (settings, return % and agreement with t-intervals), selection, Holm-corrected pairs."""
 
     def values(arm: str, metric: str) -> np.ndarray:
-        by_seed = {
-            r.seed: r.return_pct if metric == "return_pct" else r.held_out[metric] for r in record.runs if r.arm == arm
-        }
+        by_seed = {r.seed: _metric(r, metric) for r in record.runs if r.arm == arm}
         return np.array([by_seed[s] for s in record.seeds])
 
     val_pct = {c.setting.label: 100.0 * c.val_return / record.teacher["val_return"] for c in record.candidates}
@@ -76,8 +88,9 @@ def summarize_record(record: FairRecord) -> dict[str, Any]:
             "label": setting.label,
             "fixed": name.endswith("fixed"),
             "val_return_pct": val_pct.get(setting.label),
-            "return_pct": _ci(values(name, "return_pct")),
+            "return_pct": _ci(values(name, "return_pct")) | {"values": values(name, "return_pct").tolist()},
             "action_agreement": _ci(values(name, "action_agreement")),
+            "own_agreement": _ci(values(name, "own_agreement")),
         }
         for name, setting in sorted(record.arms.items(), key=lambda item: _rank(item[0]))
     ]
@@ -192,27 +205,6 @@ def aggregate_sentence(aggregate: dict[str, Any] | None) -> str:
     )
 
 
-def decision_table(width: dict[str, Any]) -> str:
-    """Markdown: each arm's settings, validation return, test return and held-out agreement (95% t-intervals)."""
-    rows = []
-    for arm in width["arms"]:
-        name = f"{arm['arm']} (as in the CartPole section)" if arm["fixed"] else arm["arm"]
-        val = "not a candidate" if arm["val_return_pct"] is None else f"{arm['val_return_pct']:.1f}"
-        rows.append([name, arm["label"], val, ci_text(arm["return_pct"], 1), ci_text(arm["action_agreement"], 3)])
-    header = ["objective", "settings", "validation return, %", "test return, % [95% CI]", "held-out agreement [95% CI]"]
-    return markdown_table(header, rows, align="llrrr")
-
-
-def candidates_table(width: dict[str, Any]) -> str:
-    """Markdown: every candidate's validation return (% of the teacher's), the selected ones marked."""
-    chosen = {a["label"] for a in width["arms"] if not a["fixed"]}
-    rows = [
-        [c["objective"], c["label"], f"{c['val_return_pct']:.1f}", "selected" if c["label"] in chosen else ""]
-        for c in width["candidates"]
-    ]
-    return markdown_table(["objective", "settings", "validation return, %", ""], rows, align="llrl")
-
-
 def _arm(width: dict[str, Any], name: str) -> dict[str, Any]:
     return next(a for a in width["arms"] if a["arm"] == name)
 
@@ -298,8 +290,9 @@ def sharpness_sentence(width: dict[str, Any], fixed_t: float) -> str:
     )
 
 
-def short_verdict(summary: FairSummary) -> str:
-    """Per width, the best objective at its selected settings and whether it beats the others after Holm."""
+def short_verdict(summary: FairSummary, baselines: Any = None) -> str:
+    """Per width, the best objective at its selected settings, whether it beats the others after Holm,
+    and, when the baselines ran, how it stands against DQN from scratch."""
     if not summary.widths:
         return ""
     parts = []
@@ -314,7 +307,10 @@ def short_verdict(summary: FairSummary) -> str:
                     beaten.append(b if a == top["arm"] else a)
         beats = f", detectably above {', '.join(beaten)}" if beaten else ", not detectably above the others"
         settings = f" ({top['label'].split(', ', 1)[1]})" if ", " in top["label"] else ""
-        parts.append(f"width {width['width']}: {top['arm']}{settings}, {top['return_pct']['mean']:.1f}%{beats}")
+        parts.append(
+            f"width {width['width']}: {top['arm']}{settings}, {top['return_pct']['mean']:.1f}%{beats}"
+            + _scratch_clause(width, top["arm"], scratch_group(baselines, width["width"]))
+        )
     first = summary.widths[0]
     n, m = first["n_seeds"], len(first["candidates"])
     reduced = "; a reduced grid: `make full` runs the full one" if n < FULL_SEEDS or m < FULL_CANDIDATES else ""
@@ -323,6 +319,18 @@ def short_verdict(summary: FairSummary) -> str:
         f"fresh seeds; Holm-corrected per width{reduced}), the best test return is at " + "; ".join(parts) + "."
     )
     return text + _aggregate_clause(summary.aggregate)
+
+
+def _scratch_clause(width: dict[str, Any], arm: str, scratch: dict[str, Any] | None) -> str:
+    """``; DQN from scratch 62.0% (below it, Holm)`` or ``(no detectable difference)``; empty without the baseline."""
+    test = versus_scratch(width, scratch).get(f"{arm} - from scratch") if scratch is not None else None
+    if test is None:
+        return ""
+    if test["verdict"].startswith("no detectable"):
+        how = "no detectable difference"
+    else:
+        how = f"{arm} {'above' if test['difference']['mean'] > 0 else 'below'} it after Holm"
+    return f" (DQN from scratch: {scratch['return_pct']['mean']:.1f}%, {how})"
 
 
 def _aggregate_clause(aggregate: dict[str, Any] | None) -> str:
@@ -361,8 +369,11 @@ def section(summary: FairSummary, others: dict[str, Any] | None = None) -> Secti
     first = summary.widths[0]
     fixed_t = next(a["setting"]["temperature"] for a in first["arms"] if a["fixed"])
     lines = [sharpness_sentence(first, fixed_t), ""]
+    baselines = (others or {}).get("baselines")
     for width in summary.widths:
-        lines += [decision_table(width), "", width_sentences(width), ""]
+        lines += [decision_table(width, baselines), "", width_sentences(width), ""]
+        if (scratch := scratch_group(baselines, width["width"])) is not None:
+            lines += [scratch_sentence(width, scratch), ""]
     sel = first["selection_seeds"]
     eps = first["episodes"]
     lines.append(
@@ -373,6 +384,7 @@ def section(summary: FairSummary, others: dict[str, Any] | None = None) -> Secti
         "sign-flip tests by seed, Holm-corrected per width over every pair of the selected objectives and each of soft "
         "and blended selected vs fixed; 95% t-intervals."
     )
+    lines.append(rusu_sentence(summary.widths))
     if summary.missing:
         lines.append(f"Not finished: {', '.join(summary.missing)}.")
     if aggregate := aggregate_sentence(summary.aggregate):
@@ -380,4 +392,4 @@ def section(summary: FairSummary, others: dict[str, Any] | None = None) -> Secti
     figures = {"fair_returns.png": lambda: figure_decision(summary)}
     if summary.aggregate:
         figures["fair_profiles.png"] = lambda: figure_profiles(summary.aggregate)
-    return Section("Each objective at its best: CartPole", "\n".join(lines), short_verdict(summary), figures)
+    return Section("Each objective at its best: CartPole", "\n".join(lines), short_verdict(summary, baselines), figures)

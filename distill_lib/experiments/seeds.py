@@ -338,4 +338,5 @@ EXPERIMENT: Experiment[SeedsRecord] = Experiment(
     section=seeds_report.section,
     units=units,
     needs=("data",),
+    cost=40.0,  # seconds per step on the project's machine, default study (long steps start first)
 )

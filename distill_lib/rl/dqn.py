@@ -1,44 +1,50 @@
-"""DQN training of the CartPole teacher (deterministic on the CPU).
+"""DQN on CartPole, many agents at once: the shipped teacher, its independent peers, and from-scratch students.
 
 Deep Q-learning (Mnih et al. 2015, "Human-level control through deep reinforcement
-learning", Nature 518): an epsilon-greedy agent fills a replay buffer; each gradient step
+learning", Nature 518): epsilon-greedy agents fill replay buffers; each gradient step
 regresses ``Q(s, a)`` on the bootstrapped target of a periodically copied target network,
 
     y = r + gamma * (1 - terminated) * Q_target(s', argmax_a' Q(s', a'))      (double DQN)
     y = r + gamma * (1 - terminated) * max_a' Q_target(s', a')                (plain DQN)
 
 with the Huber loss (Mnih et al.'s error clipping) or the squared error, and Adam. Double
-DQN is van Hasselt, Guez & Silver 2016, "Deep Reinforcement Learning with Double
-Q-learning", AAAI. Only ``terminated`` cuts the bootstrap: CartPole's 500-step time limit
-(``truncated``) is not a property of the state (Pardo et al. 2018, "Time Limits in
-Reinforcement Learning", ICML). The layout follows cleanrl's ``dqn.py``.
+DQN is van Hasselt, Guez & Silver 2016, AAAI. Only ``terminated`` cuts the bootstrap:
+CartPole's 500-step limit (``truncated``) is not a property of the state (Pardo et al.
+2018, "Time Limits in Reinforcement Learning", ICML). The layout follows cleanrl's ``dqn.py``.
 
-Dropout. The network is the study's teacher, ``QNetwork(4, 64, 2, dropout=0.1)``, but it
-is trained in eval mode (dropout off), as the target network and the greedy policy are
-used: the teacher is always *used* with dropout off, and dropout in the online network
-would add noise to the TD errors (and consume the torch RNG) without a benefit we need.
+How it runs fast. Each agent acts in ``n_envs`` environments at once (gymnasium's
+vectorised ``CartPole-v1``, one per agent) and takes ``updates_per_step`` gradient steps per
+vector step, so the Python loop turns ``total_steps / n_envs`` times. Agents that differ
+only in their seed train together: their weights are rows of one flat ``(K, P)`` tensor
+(``core.stacked``: batched forward, per-agent gradient clipping and Adam), so one forward
+and one backward serve all K. Each agent has its own environments, random generator and
+replay buffer, and a stacked row only reads its own weights: an agent trained among others
+is bit for bit the agent trained alone (a test checks it).
+
+Dropout. The networks are ``QNetwork(4, hidden, 2, dropout=0.1)`` trained and used in
+eval mode (dropout off): the teacher is always *used* that way, and dropout in the online
+network would add noise to the TD errors without a benefit we need.
 
 Checkpoint selection. DQN on CartPole oscillates (the greedy return can fall from 500 to
-~100 within a few thousand steps), so every ``eval_every`` steps the greedy network is
-run on ``eval_episodes`` selection episodes (seeds ``eval_seed + i``, disjoint from the
-test seeds of ``cartpole.TEST_SEED``) and the best weights are kept (the first to reach
-the highest mean; ties keep the earlier checkpoint).
+~100 within a few thousand steps), so every ``eval_every`` environment steps each agent's
+greedy network plays ``eval_episodes`` selection episodes (seeds ``eval_seed + i``, disjoint
+from the test seeds of ``cartpole.TEST_SEED``) and its best weights are kept (the first to
+reach the highest mean; ties keep the earlier checkpoint).
 
-Determinism: one thread, ``random``/numpy/torch seeded with ``seed``; the training
-environment is reset once with ``seed`` and continues its own RNG; exploration and
-replay sampling draw from ``numpy.random.default_rng(seed)``. The same config gives
-bit-identical weights on the same machine and library versions.
+Determinism: one thread; agent ``k``'s network is initialised after ``torch.manual_seed(seed_k)``,
+its environments are reset once with ``seed_k`` and continue their own generator, and its
+exploration and replay sampling draw from ``numpy.random.default_rng(seed_k)``. The same
+configs give bit-identical weights on the same machine and library versions.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import math
 import platform
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,148 +52,96 @@ import gymnasium
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 from tqdm.auto import tqdm
 
-from ..core.networks import freeze
-from ..core.schema import Params, param
-from ..core.streams import seed_everything
+from ..core.networks import QNetwork, freeze
+from ..core.progress import report as report_progress
+from ..core.stacked import FlatAdam, FlatLayout, clip_per_student_, stacked_forward
 from ..core.training import single_thread
 from ..records.atomic import atomic_torch_save, atomic_write_json
-from .cartpole import (
-    N_ACTIONS,
-    OBS_DIM,
-    TEST_EPISODES,
-    TEST_SEED,
-    cartpole_qnet,
-    greedy_action,
-    greedy_returns,
-    make_env,
-    mean_ci,
-)
+from ..records.provenance import provenance
+from .cartpole import ENV_ID, N_ACTIONS, OBS_DIM, TEACHER_DROPOUT, TEST_EPISODES, TEST_SEED, mean_ci
+from .dqn_config import DQNConfig, linear_epsilon
+from .evaluation import closed_loop_returns
 
 __all__ = [
     "TD_LOSSES",
     "DQNConfig",
-    "ReplayBuffer",
+    "StackedReplay",
     "linear_epsilon",
     "state_dict_digest",
     "td_targets",
+    "test_record",
     "train_and_save",
     "train_dqn",
 ]
 
-#: TD-error losses: Huber (``smooth_l1``, beta 1; Mnih et al.'s error clipping) or squared error.
+#: TD-error losses per element: Huber (``smooth_l1``, beta 1; Mnih et al.'s error clipping) or squared error.
 TD_LOSSES = {"huber": F.smooth_l1_loss, "mse": F.mse_loss}
 
 
-@dataclass(frozen=True)
-class DQNConfig(Params):
-    """Everything that determines one DQN training run (defaults: the shipped teacher)."""
+class StackedReplay:
+    """K fixed-capacity ring buffers of transitions ``(s, a, r, s', terminated)``, one per agent.
 
-    seed: int = param(
-        0, "base seed: network init, exploration and replay sampling, the env's first reset", low=0, high=2**32 - 1
-    )
-    total_steps: int = param(100_000, "environment steps of training", low=1, high=10**9)
-    buffer_size: int = param(50_000, "replay buffer capacity in transitions (>= batch_size)", low=1, high=10**9)
-    batch_size: int = param(128, "transitions per gradient step", low=1, high=10**6)
-    lr: float = param(5e-4, "Adam learning rate", low=0.0, high=1.0, low_open=True)
-    gamma: float = param(0.99, "discount factor", low=0.0, high=1.0, high_open=True)
-    target_update_every: int = param(
-        500, "copy the online network into the target network every this many env steps", low=1
-    )
-    eps_start: float = param(1.0, "exploration rate at step 0", low=0.0, high=1.0)
-    eps_end: float = param(0.02, "exploration rate after the decay (<= eps_start)", low=0.0, high=1.0)
-    eps_fraction: float = param(
-        0.2, "fraction of total_steps over which epsilon decays linearly", low=0.0, high=1.0, low_open=True
-    )
-    learning_starts: int = param(
-        1_000, "env steps of pure collection before the first gradient step (>= batch_size)", low=1
-    )
-    train_every: int = param(1, "one gradient step every this many env steps", low=1)
-    loss_fn: str = param("huber", "TD loss: huber or mse", choices=tuple(TD_LOSSES))
-    double_dqn: bool = param(
-        True, "double DQN targets (online argmax, target value) instead of max over the target network"
-    )
-    max_grad_norm: float | None = param(
-        10.0, "gradient-norm clip (null: no clipping)", low=0.0, high=1e6, low_open=True
-    )
-    eval_every: int = param(
-        5_000, "evaluate the greedy network every this many env steps to pick the best checkpoint", low=1
-    )
-    eval_episodes: int = param(10, "selection episodes per evaluation", low=1, high=100_000)
-    eval_seed: int = param(
-        20_000, "first seed of the selection episodes; must not overlap the test seeds", low=0, high=2**31
-    )
+    Held as ``(K, capacity, ...)`` tensors; each agent has its own write position and size,
+    because the transitions an agent stores per vector step vary (an environment's autoreset
+    step is no transition and is not stored).
+    """
 
-    def check(self) -> None:
-        super().check()
-        if self.buffer_size < self.batch_size:
-            raise self.fail("buffer_size", f"must be >= batch_size={self.batch_size}")
-        if self.eps_end > self.eps_start:
-            raise self.fail("eps_end", f"must be in [0, eps_start={self.eps_start:g}]")
-        if self.learning_starts < self.batch_size:
-            raise self.fail("learning_starts", f"must be >= batch_size={self.batch_size}")
-        disjoint = self.eval_seed + self.eval_episodes <= TEST_SEED or self.eval_seed >= TEST_SEED + TEST_EPISODES
-        if not disjoint:
-            raise self.fail(
-                "eval_seed",
-                f"selection seeds {self.eval_seed}..{self.eval_seed + self.eval_episodes - 1} overlap the test seeds "
-                f"{TEST_SEED}..{TEST_SEED + TEST_EPISODES - 1}; choose eval_seed >= {TEST_SEED + TEST_EPISODES}",
-            )
+    def __init__(self, n_agents: int, capacity: int, obs_dim: int) -> None:
+        self.capacity = capacity
+        self.size = np.zeros(n_agents, dtype=np.int64)
+        self._next = np.zeros(n_agents, dtype=np.int64)
+        self.obs = torch.zeros(n_agents, capacity, obs_dim)
+        self.next_obs = torch.zeros(n_agents, capacity, obs_dim)
+        self.actions = torch.zeros(n_agents, capacity, dtype=torch.int64)
+        self.rewards = torch.zeros(n_agents, capacity)
+        self.terminated = torch.zeros(n_agents, capacity)
+        self._agents = torch.arange(n_agents).unsqueeze(1)  # (K, 1)
 
+    def add(
+        self,
+        obs: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        next_obs: np.ndarray,
+        terminated: np.ndarray,
+        valid: np.ndarray,
+    ) -> None:
+        """Store the ``valid`` ``(K, M)`` rows of one vector step (obs ``(K, M, D)``), oldest overwritten first."""
+        rank = np.cumsum(valid, axis=1) - 1  # (K, M) the row's place among its agent's valid rows
+        slot = (self._next[:, None] + rank) % self.capacity  # (K, M)
+        k, m = np.nonzero(valid)
+        kk, pp = torch.from_numpy(k), torch.from_numpy(slot[k, m])
+        self.obs[kk, pp] = torch.from_numpy(obs[k, m])
+        self.next_obs[kk, pp] = torch.from_numpy(next_obs[k, m])
+        self.actions[kk, pp] = torch.from_numpy(actions[k, m])
+        self.rewards[kk, pp] = torch.from_numpy(rewards[k, m].astype(np.float32))
+        self.terminated[kk, pp] = torch.from_numpy(terminated[k, m].astype(np.float32))
+        counts = valid.sum(axis=1)
+        self._next = (self._next + counts) % self.capacity
+        self.size = np.minimum(self.size + counts, self.capacity)
 
-class ReplayBuffer:
-    """A fixed-capacity ring buffer of transitions ``(s, a, r, s', terminated)`` in numpy arrays."""
-
-    def __init__(self, capacity: int, obs_dim: int) -> None:
-        self.capacity, self.size, self._next = capacity, 0, 0
-        self.obs = np.zeros((capacity, obs_dim), dtype=np.float32)
-        self.next_obs = np.zeros((capacity, obs_dim), dtype=np.float32)
-        self.actions = np.zeros(capacity, dtype=np.int64)
-        self.rewards = np.zeros(capacity, dtype=np.float32)
-        self.terminated = np.zeros(capacity, dtype=np.float32)
-
-    def add(self, obs: np.ndarray, action: int, reward: float, next_obs: np.ndarray, terminated: bool) -> None:
-        """Store one transition, overwriting the oldest once full."""
-        i = self._next
-        self.obs[i], self.actions[i], self.rewards[i] = obs, action, reward
-        self.next_obs[i], self.terminated[i] = next_obs, float(terminated)
-        self._next = (i + 1) % self.capacity
-        self.size = min(self.size + 1, self.capacity)
-
-    def sample(self, batch_size: int, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
-        """``batch_size`` transitions drawn uniformly with replacement: ``(B, d), (B,), (B,), (B, d), (B,)``."""
-        idx = rng.integers(self.size, size=batch_size)
+    def sample(self, batch_size: int, rngs: Sequence[np.random.Generator]) -> tuple[torch.Tensor, ...]:
+        """``batch_size`` transitions per agent, uniform with replacement from its own rng: ``(K, B, ...)``."""
+        idx = torch.from_numpy(np.stack([rng.integers(n, size=batch_size) for rng, n in zip(rngs, self.size)]))
         return tuple(
-            torch.from_numpy(a[idx]) for a in (self.obs, self.actions, self.rewards, self.next_obs, self.terminated)
+            t[self._agents, idx] for t in (self.obs, self.actions, self.rewards, self.next_obs, self.terminated)
         )
 
 
-def linear_epsilon(step: int, config: DQNConfig) -> float:
-    """``eps_start -> eps_end`` linearly over the first ``eps_fraction * total_steps`` steps, then flat."""
-    duration = config.eps_fraction * config.total_steps
-    progress = min(1.0, step / duration)
-    return config.eps_start + progress * (config.eps_end - config.eps_start)
+def td_targets(online, target, rewards, next_obs, terminated, gamma: float, double_dqn: bool) -> torch.Tensor:
+    """The bootstrapped targets ``y`` ``(..., B)`` of the module docstring, without gradients.
 
-
-def td_targets(
-    online: nn.Module,
-    target: nn.Module,
-    rewards: torch.Tensor,
-    next_obs: torch.Tensor,
-    terminated: torch.Tensor,
-    gamma: float,
-    double_dqn: bool,
-) -> torch.Tensor:
-    """The bootstrapped targets ``y`` (B,) of the module docstring, without gradients."""
+    ``online`` and ``target`` map states ``(..., B, D)`` to Q-values ``(..., B, A)``.
+    """
     with torch.no_grad():
-        q_next = target(next_obs)  # (B, A)
+        q_next = target(next_obs)  # (..., B, A)
         if double_dqn:
-            best = online(next_obs).argmax(-1, keepdim=True)  # (B, 1)
-            v_next = q_next.gather(-1, best).squeeze(-1)  # (B,)
+            best = online(next_obs).argmax(-1, keepdim=True)  # (..., B, 1)
+            v_next = q_next.gather(-1, best).squeeze(-1)  # (..., B)
         else:
-            v_next = q_next.max(-1).values  # (B,)
+            v_next = q_next.max(-1).values
         return rewards + gamma * (1.0 - terminated) * v_next
 
 
@@ -195,7 +149,7 @@ def state_dict_digest(state: dict[str, torch.Tensor]) -> str:
     """SHA-256 of the tensors' names, dtypes, shapes and bytes, in state-dict order.
 
     Unlike the bytes of a ``.pt`` file (whose zip records the file name), it depends only
-    on the weights: two trainings agree bit-for-bit iff their digests agree.
+    on the weights: two trainings agree bit for bit iff their digests agree.
     """
     h = hashlib.sha256()
     for name, tensor in state.items():
@@ -205,98 +159,161 @@ def state_dict_digest(state: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def train_dqn(config: DQNConfig, progress: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Train a ``QNetwork(4, 64, 2, dropout=0.1)`` on CartPole-v1 with DQN.
+def _check_stack(configs: Sequence[DQNConfig]) -> None:
+    if not configs:
+        raise ValueError("configs is empty: give at least one DQNConfig")
+    first = configs[0].to_dict() | {"seed": None}
+    for c in configs[1:]:
+        if c.to_dict() | {"seed": None} != first:
+            diff = sorted(k for k, v in c.to_dict().items() if k != "seed" and first[k] != v)
+            raise ValueError(f"configs differ in {diff}: agents trained together may differ only in their seed")
+    seeds = [c.seed for c in configs]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds {seeds} repeat: each agent needs its own seed")
 
-    Returns the best checkpoint's state dict (by selection return) and a JSON-ready record:
-    the config, the training episodes' returns and end steps, the selection evaluations,
-    the mean TD loss between evaluations, the best step and the wall time.
+
+def _network(config: DQNConfig) -> QNetwork:
+    return QNetwork(OBS_DIM, config.hidden, N_ACTIONS, dropout=TEACHER_DROPOUT)
+
+
+def _nets(config: DQNConfig, layout: FlatLayout, flat: torch.Tensor) -> list[QNetwork]:
+    """The rows of ``flat`` ``(K, P)`` as networks in eval mode."""
+    out = []
+    for k in range(len(flat)):
+        net = _network(config)
+        net.load_state_dict(layout.state_dict(flat, k))
+        out.append(net.eval())
+    return out
+
+
+def _crossed(step: int, width: int, every: int) -> bool:
+    """Whether the vector step that ended at env step ``step`` (``width`` env steps) passed a multiple of ``every``."""
+    return step // every != (step - width) // every
+
+
+def train_dqn(
+    configs: DQNConfig | Sequence[DQNConfig], progress: bool = True
+) -> list[tuple[dict[str, torch.Tensor], dict[str, Any]]]:
+    """Train one agent per config (configs equal but for the seed) on CartPole-v1, all at once.
+
+    Returns, per config in order, the best checkpoint's state dict (by selection return)
+    and a JSON-ready record: the config, the training episodes' returns and end steps (in
+    the agent's environment steps), the selection evaluations with the mean TD loss since
+    the previous one, the best step, and the wall time of the whole stack.
     """
-    start_time = time.perf_counter()
+    configs = [configs] if isinstance(configs, DQNConfig) else list(configs)
+    _check_stack(configs)
+    c, n_agents = configs[0], len(configs)
+    n_envs, loss_fn, started = c.n_envs, TD_LOSSES[c.loss_fn], time.perf_counter()
     with single_thread():
-        # 1. seeding: random, numpy and torch; one numpy generator for exploration and replay
-        seed_everything(config.seed)
-        rng = np.random.default_rng(config.seed)
-        env = make_env()
-        env.action_space.seed(config.seed)
+        # 1. seeding: per agent its network init, its generator (exploration, replay) and its environments
+        nets = []
+        for cfg in configs:
+            torch.manual_seed(cfg.seed)
+            nets.append(_network(cfg))
+        rngs = [np.random.default_rng(cfg.seed) for cfg in configs]
+        envs = [gymnasium.make_vec(ENV_ID, num_envs=n_envs, vectorization_mode="vector_entry_point") for _ in configs]
+        obs = np.stack([env.reset(seed=cfg.seed)[0] for env, cfg in zip(envs, configs)])  # (K, M, D)
 
-        # 2. networks and optimiser; dropout off in training (module docstring)
-        q_net = cartpole_qnet().eval()
-        target_net = freeze(copy.deepcopy(q_net))
-        optimizer = torch.optim.Adam(q_net.parameters(), lr=config.lr)
-        loss_fn = TD_LOSSES[config.loss_fn]
-        buffer = ReplayBuffer(config.buffer_size, OBS_DIM)
+        # 2. stacked online and target networks, per-agent Adam and clipping
+        layout = FlatLayout(nets[0].state_dict())
+        flat = layout.flatten([net.state_dict() for net in nets]).requires_grad_()  # (K, P)
+        target_flat, best_flat = flat.detach().clone(), flat.detach().clone()
+        online, target = layout.views(flat), layout.views(target_flat)  # views: they follow in-place updates
+        ln_eps = nets[0][1].eps
+        optimizer = FlatAdam(flat, c.lr)
+        clip = torch.full((n_agents,), c.max_grad_norm is not None)
+        max_norm = torch.full((n_agents,), c.max_grad_norm or 1.0)
+        replay = StackedReplay(n_agents, c.buffer_size, OBS_DIM)
 
-        episode_returns: list[float] = []
-        episode_end_steps: list[int] = []
-        evals: list[dict[str, float]] = []
-        window_losses: list[float] = []
-        best_mean, best_step = -math.inf, -1
-        best_state = copy.deepcopy(q_net.state_dict())
+        def q_online(x: torch.Tensor) -> torch.Tensor:
+            return stacked_forward(online, x, ln_eps)  # (K, B, A)
 
-        obs, _ = env.reset(seed=config.seed)
-        episode_return = 0.0
-        bar = tqdm(total=config.total_steps, disable=not progress, desc="DQN", mininterval=1.0)
-        for step in range(config.total_steps):
-            # 3. act epsilon-greedily and store the transition
-            if rng.random() < linear_epsilon(step, config):
-                action = int(rng.integers(N_ACTIONS))
-            else:
-                with torch.no_grad():
-                    action = greedy_action(q_net, obs)
-            next_obs, reward, terminated, truncated, _ = env.step(action)
-            buffer.add(obs, action, float(reward), next_obs, terminated)
-            episode_return += float(reward)
-            obs = next_obs
-            if terminated or truncated:
-                episode_returns.append(episode_return)
-                episode_end_steps.append(step + 1)
-                obs, _ = env.reset()
-                episode_return = 0.0
+        records: list[dict[str, Any]] = [{"episode_returns": [], "episode_end_steps": [], "evals": []} for _ in configs]
+        episode_return = np.zeros((n_agents, n_envs))
+        autoreset = np.zeros((n_agents, n_envs), dtype=bool)  # the env resets on this step: no transition
+        window_losses: list[torch.Tensor] = []
+        best_mean = np.full(n_agents, -math.inf)
+        best_step = np.full(n_agents, -1)
+        n_vector = -(-c.total_steps // n_envs)
+        bar = tqdm(total=n_vector * n_envs, disable=not progress, desc=f"DQN x{n_agents}", mininterval=1.0)
+        for t in range(n_vector):
+            step = (t + 1) * n_envs  # each agent's environment steps after this vector step
+            # 3. act epsilon-greedily in every environment; step each agent's environments
+            epsilon = linear_epsilon(t * n_envs, c)
+            with torch.no_grad():
+                greedy = q_online(torch.from_numpy(obs)).argmax(-1).numpy()  # (K, M)
+            actions = np.empty_like(greedy)
+            for k, rng in enumerate(rngs):
+                explore, random_action = rng.random(n_envs) < epsilon, rng.integers(N_ACTIONS, size=n_envs)
+                actions[k] = np.where(explore, random_action, greedy[k])
+            next_obs, rewards = np.empty_like(obs), np.empty((n_agents, n_envs), dtype=np.float32)
+            terminated, done = np.empty_like(autoreset), np.empty_like(autoreset)
+            for k, env in enumerate(envs):
+                next_obs[k], rewards[k], terminated[k], truncated, _ = env.step(actions[k])
+                done[k] = terminated[k] | truncated
+            valid = ~autoreset
+            replay.add(obs, actions, rewards, next_obs, terminated, valid)
+            episode_return += np.where(valid, rewards, 0.0)
+            for k, m in zip(*np.nonzero(done & valid)):
+                records[k]["episode_returns"].append(float(episode_return[k, m]))
+                records[k]["episode_end_steps"].append(step)
+                episode_return[k, m] = 0.0
+            obs, autoreset = next_obs, done
 
-            # 4. one gradient step on a replayed minibatch
-            if step >= config.learning_starts and step % config.train_every == 0:
-                s, a, r, s_next, term = buffer.sample(config.batch_size, rng)
-                y = td_targets(q_net, target_net, r, s_next, term, config.gamma, config.double_dqn)  # (B,)
-                q_sa = q_net(s).gather(-1, a.unsqueeze(-1)).squeeze(-1)  # (B,)
-                loss = loss_fn(q_sa, y)
-                optimizer.zero_grad()
-                loss.backward()
-                if config.max_grad_norm is not None:
-                    nn.utils.clip_grad_norm_(q_net.parameters(), config.max_grad_norm)
-                optimizer.step()
-                window_losses.append(loss.item())
+            # 4. gradient steps on replayed minibatches, one loss per agent
+            if step >= c.learning_starts:
+                for _ in range(c.updates_per_step):
+                    s, a, r, s_next, term = replay.sample(c.batch_size, rngs)  # (K, B, ...)
+                    y = td_targets(q_online, lambda x: stacked_forward(target, x, ln_eps), r, s_next, term, c.gamma,
+                                   c.double_dqn)  # fmt: skip
+                    q_sa = q_online(s).gather(-1, a.unsqueeze(-1)).squeeze(-1)  # (K, B)
+                    loss = loss_fn(q_sa, y, reduction="none").mean(-1)  # (K,)
+                    # d(sum_k L_k)/d theta_k = dL_k/d theta_k: one backward serves every agent
+                    grads = torch.autograd.grad(loss.sum(), list(online.values()))
+                    grad = torch.cat([g.reshape(n_agents, -1) for g in grads], dim=1)  # (K, P)
+                    clip_per_student_(grad, max_norm, clip)
+                    optimizer.step(grad)
+                    window_losses.append(loss.detach())
 
-            # 5. refresh the target network
-            if (step + 1) % config.target_update_every == 0:
-                target_net.load_state_dict(q_net.state_dict())
+            # 5. refresh the target networks
+            if _crossed(step, n_envs, c.target_update_every):
+                target_flat.copy_(flat.detach())
 
-            # 6. evaluate greedily on the selection episodes; keep the best checkpoint
-            if (step + 1) % config.eval_every == 0 or step + 1 == config.total_steps:
-                returns = greedy_returns(q_net, config.eval_episodes, config.eval_seed)
-                mean_loss = float(np.mean(window_losses)) if window_losses else None
-                evals.append({"step": step + 1, "mean_return": float(returns.mean()), "mean_loss": mean_loss})
+            # 6. greedy selection episodes; keep each agent's best checkpoint
+            if _crossed(step, n_envs, c.eval_every) or t == n_vector - 1:
+                returns = closed_loop_returns(_nets(c, layout, flat.detach()), c.eval_episodes, c.eval_seed).mean(1)
+                window = np.stack([w.numpy() for w in window_losses]) if window_losses else None  # (W, K)
+                # each agent's mean over its own contiguous column: the same sum however many agents train
+                losses = [None if window is None else float(np.ascontiguousarray(window[:, k]).mean())
+                          for k in range(n_agents)]  # fmt: skip
                 window_losses = []
-                if returns.mean() > best_mean:
-                    best_mean, best_step = float(returns.mean()), step + 1
-                    best_state = copy.deepcopy(q_net.state_dict())
-                recent = float(np.mean(episode_returns[-10:])) if episode_returns else 0.0
-                bar.set_postfix(train_ret=f"{recent:.0f}", eval_ret=f"{returns.mean():.0f}", best=f"{best_mean:.0f}")
-            bar.update(1)
+                for k in range(n_agents):
+                    records[k]["evals"].append({"step": step, "mean_return": float(returns[k]), "mean_loss": losses[k]})
+                    if returns[k] > best_mean[k]:
+                        best_mean[k], best_step[k] = returns[k], step
+                        best_flat[k] = flat.detach()[k]
+                bar.set_postfix(eval_ret=f"{returns.mean():.0f}", best=f"{best_mean.mean():.0f}")
+            bar.update(n_envs)
+            report_progress(f"DQN, {n_agents} agent{'s' * (n_agents > 1)}: environment steps", step, n_vector * n_envs)
         bar.close()
-        env.close()
+        for env in envs:
+            env.close()
 
-    record: dict[str, Any] = {
-        "config": config.to_dict(),
-        "episode_returns": episode_returns,
-        "episode_end_steps": episode_end_steps,
-        "evals": evals,
-        "best_step": best_step,
-        "best_selection_return": best_mean,
-        "state_sha256": state_dict_digest(best_state),
-        "train_wall_time_s": time.perf_counter() - start_time,
-    }
-    return best_state, record
+    wall = time.perf_counter() - started
+    out = []
+    for k, cfg in enumerate(configs):
+        state = layout.state_dict(best_flat, k)
+        records[k].update(
+            config=cfg.to_dict(),
+            best_step=int(best_step[k]),
+            best_selection_return=float(best_mean[k]),
+            state_sha256=state_dict_digest(state),
+            train_wall_time_s=wall,
+            agents_trained_together=n_agents,
+        )
+        out.append((state, records[k]))
+    return out
 
 
 def _versions() -> dict[str, str]:
@@ -309,32 +326,43 @@ def _versions() -> dict[str, str]:
     }
 
 
-def train_and_save(config: DQNConfig, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
-    """Train, test on the 100 test episodes, and write ``teacher.pt`` and ``teacher.json``.
-
-    ``teacher.pt`` is the best checkpoint's state dict only (load it with
-    ``cartpole.load_cartpole_teacher``); ``teacher.json`` is ``train_dqn``'s record plus
-    the test returns (seeds ``TEST_SEED + i``), their mean and 95% CI, and library
-    versions. Returns that record.
-    """
-    out = Path(out_dir)
-    state, record = train_dqn(config, progress=progress)
-    teacher = cartpole_qnet()
-    teacher.load_state_dict(state)
-    freeze(teacher)
-    returns = greedy_returns(teacher, TEST_EPISODES, TEST_SEED)
+def test_record(state: dict[str, torch.Tensor], record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` plus the greedy returns on the 100 test episodes (seeds ``TEST_SEED + i``), mean, 95% CI, versions."""
+    config = DQNConfig.from_params(record["config"])
+    net = _network(config)
+    net.load_state_dict(state)
+    returns = closed_loop_returns([freeze(net)], TEST_EPISODES, TEST_SEED)[0]
     mean, lo, hi = mean_ci(returns)
-    record.update(
-        {
-            "architecture": "QNetwork(4, 64, 2, dropout=0.1)",
-            "test_seed": TEST_SEED,
-            "test_episodes": TEST_EPISODES,
-            "test_returns": returns.tolist(),
-            "test_mean": mean,
-            "test_ci95": [lo, hi],
-            "versions": _versions(),
-        }
-    )
-    atomic_torch_save(out / "teacher.pt", state)
-    atomic_write_json(out / "teacher.json", record)
-    return record
+    return record | {
+        "architecture": f"QNetwork({OBS_DIM}, {config.hidden}, {N_ACTIONS}, dropout={TEACHER_DROPOUT})",
+        "test_seed": TEST_SEED,
+        "test_episodes": TEST_EPISODES,
+        "test_returns": returns.tolist(),
+        "test_mean": mean,
+        "test_ci95": [lo, hi],
+        "versions": _versions(),
+        "provenance": provenance(),  # commit, code hash, CPU: how these weights were made
+    }
+
+
+def train_and_save(
+    configs: DQNConfig | Sequence[DQNConfig], paths: str | Path | Sequence[str | Path], progress: bool = True
+) -> list[dict[str, Any]]:
+    """Train (``train_dqn``), test, and write ``<path>.pt`` (state dict) and ``<path>.json`` (the record) per config.
+
+    ``paths`` are file stems, one per config (``assets/cartpole/teacher`` writes
+    ``teacher.pt`` and ``teacher.json``); load a result with ``cartpole.load_cartpole_teacher``.
+    Returns the records (``test_record``'s).
+    """
+    configs = [configs] if isinstance(configs, DQNConfig) else list(configs)
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if len(paths) != len(configs):
+        raise ValueError(f"{len(paths)} paths for {len(configs)} configs: give one file stem per config")
+    records = []
+    for (state, record), stem in zip(train_dqn(configs, progress=progress), paths):
+        record = test_record(state, record)
+        stem = Path(stem)
+        atomic_torch_save(stem.with_suffix(".pt"), state)
+        atomic_write_json(stem.with_suffix(".json"), record)
+        records.append(record)
+    return records

@@ -16,6 +16,7 @@ lockstep loop, one network at a time with a Python ``env.step`` per episode, is 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ from ..core.stacked import DROPOUT_INDEX, LINEAR_KEYS, NORM_KEYS
 from ..core.training import single_thread
 from .cartpole import TEST_EPISODES, TEST_SEED, make_env, make_vector_env, reset_states
 
-__all__ = ["ModuleGreedy", "StackedGreedy", "closed_loop_returns", "count_parameters"]
+__all__ = ["ClosedLoop", "ModuleGreedy", "StackedGreedy", "closed_loop", "closed_loop_returns", "count_parameters"]
 
 
 def count_parameters(net: nn.Module) -> int:
@@ -159,13 +160,40 @@ def _greedy_groups(
     return groups + [([k], ModuleGreedy(nets[k])) for k in alone]
 
 
+@dataclass(frozen=True)
+class ClosedLoop:
+    """What the networks did in their episodes: returns ``(K, E)``, and, with a reference network,
+    on how many of the states each network visited (``steps`` ``(K,)``) it chose the reference's
+    greedy action (``matches`` ``(K,)``)."""
+
+    returns: np.ndarray
+    steps: np.ndarray
+    matches: np.ndarray | None = None
+
+    @property
+    def agreement(self) -> np.ndarray | None:
+        """``matches / steps`` ``(K,)``: agreement with the reference on the network's own states."""
+        return None if self.matches is None else self.matches / self.steps
+
+
 def closed_loop_returns(
     nets: Sequence[nn.Module],
     n_episodes: int = TEST_EPISODES,
     seed: int = TEST_SEED,
     device: torch.device | str = "cpu",
 ) -> np.ndarray:
-    """Greedy returns of each network, ``(len(nets), n_episodes)`` float64.
+    """Greedy returns of each network, ``(len(nets), n_episodes)`` float64 (``closed_loop(...).returns``)."""
+    return closed_loop(nets, n_episodes, seed, device).returns
+
+
+def closed_loop(
+    nets: Sequence[nn.Module],
+    n_episodes: int = TEST_EPISODES,
+    seed: int = TEST_SEED,
+    device: torch.device | str = "cpu",
+    reference: nn.Module | None = None,
+) -> ClosedLoop:
+    """Greedy returns of each network, ``(len(nets), n_episodes)`` float64, and its agreement with ``reference``.
 
     The same episodes as ``cartpole.greedy_returns(net, n_episodes, seed)`` (episode ``i``
     from ``reset(seed=seed + i)``, action ``argmax_a Q(s, a)``, network in eval mode, one
@@ -180,12 +208,19 @@ def closed_loop_returns(
     change an action only where the two Q-values tie to within that rounding (the tests
     check that the returns equal ``greedy_returns``'s). The networks are not modified;
     their train/eval mode is restored.
+
+    With ``reference`` (the teacher, say; a module on the CPU, run in eval mode), every state a
+    network visits while its episode runs is also shown to the reference, and the network's
+    action is compared with the reference's greedy one: fidelity on the states the *network*
+    reaches, where a teacher-driven buffer may have none (Ross et al. 2011, DAgger).
     """
     _check_args(n_episodes, seed)
     device = torch.device(device)
     out = np.zeros((len(nets), n_episodes), dtype=np.float64)  # (K, E)
+    steps_out = np.zeros(len(nets), dtype=np.int64)
+    matches_out = None if reference is None else np.zeros(len(nets), dtype=np.int64)
     if not nets:
-        return out
+        return ClosedLoop(out, steps_out, matches_out)
     groups = _greedy_groups(nets, device)
     order = [k for idx, _ in groups for k in idx]  # networks in group order: a group's episodes are one block
     n = len(nets)
@@ -195,8 +230,12 @@ def closed_loop_returns(
     running = np.ones((n, n_episodes), dtype=bool)
     obs = np.tile(starts.astype(np.float32), (n, 1))  # (K * E, 4)
     actions = np.zeros((n, n_episodes), dtype=np.int64)
+    steps, matches = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)  # (K,) in group order
     modes = [net.training for net in nets]
+    reference_mode = reference is not None and reference.training
     try:
+        if reference is not None:
+            reference.eval()
         for net in nets:
             net.eval()  # dropout off (StackedGreedy never applies it)
         with single_thread(), torch.no_grad():
@@ -208,15 +247,25 @@ def closed_loop_returns(
                     rows, cols, acts = policy.act(x[block], running[block])
                     actions[block][np.ix_(rows, cols)] = acts
                     row += len(idx)
+                steps += running.sum(1)
+                if reference is not None:
+                    k, e = np.nonzero(running)
+                    x_run = torch.from_numpy(obs.reshape(n, n_episodes, -1)[k, e])  # (R, 4) the running states
+                    same = reference(x_run).argmax(-1).numpy() == actions[k, e]  # (R,)
+                    matches += np.bincount(k, weights=same, minlength=n).astype(np.int64)
                 obs, reward, terminated, truncated, _ = envs.step(actions.reshape(-1))
                 returns += np.where(running, reward.reshape(n, n_episodes), 0.0)
                 running &= ~(terminated | truncated).reshape(n, n_episodes)
     finally:
         for net, mode in zip(nets, modes):
             net.train(mode)
+        if reference is not None:
+            reference.train(reference_mode)
         envs.close()
-    out[order] = returns
-    return out
+    out[order], steps_out[order] = returns, steps
+    if matches_out is not None:
+        matches_out[order] = matches
+    return ClosedLoop(out, steps_out, matches_out)
 
 
 def _lockstep_returns(nets: Sequence[nn.Module], n_episodes: int = TEST_EPISODES, seed: int = TEST_SEED) -> np.ndarray:

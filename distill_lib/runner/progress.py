@@ -41,6 +41,7 @@ class Progress:
         from tqdm import tqdm
 
         self.steps = {s.name: s for s in steps}
+        self.name_width = max([12, *(len(name) for name in self.steps)])  # finished-step lines stay aligned
         self.enabled, self.jobs = enabled, max(1, jobs)
         self.timings = dict(timings or {})  # the last run's seconds per step
         self.done: dict[str, float] = {}  # this run: finished step -> seconds
@@ -119,7 +120,9 @@ class Progress:
             detail = f" - {message}" if message and status in ("failed", "skipped") else ""
             if self.enabled:
                 at = time.time() - self.t0
-                self.bar.write(f"  {name:<12} {mark:<7} {seconds:6.1f}s  (at {at:5.1f}s){detail}", file=sys.stderr)
+                self.bar.write(
+                    f"  {name:<{self.name_width}} {mark:<7} {seconds:6.1f}s  (at {at:5.1f}s){detail}", file=sys.stderr
+                )
             self.bar.set_postfix_str(self.status_line())
             self.bar.update(1)
 

@@ -97,12 +97,12 @@ def _analysis_key(plan: Plan, status: dict[str, str]) -> str:
 
 
 def _order(plan: Plan) -> list[str]:
-    """Step names, longest first: by the last run's timings, else single-step experiments first."""
+    """Step names, longest first: by the last run's timings, else by each experiment's ``cost`` hint."""
     timings = read_json(plan.work_dir / "timings.json") or {}
     if timings:
         return sorted(timings, key=lambda n: -timings[n])
-    single = [s.name for s in plan.steps if len(plan.units.get(s.experiment, {})) == 1]
-    return single + [s.name for s in plan.steps if s.name not in single]
+    cost = {s.name: getattr(plan.experiments.get(s.experiment), "cost", 1.0) for s in plan.steps}
+    return sorted((s.name for s in plan.steps), key=lambda n: -cost[n])  # stable: plan order among equals
 
 
 def _write_state(plan: Plan, state: str, outcome: Outcome | None = None, error: str = "") -> None:

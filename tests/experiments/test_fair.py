@@ -31,14 +31,19 @@ SMOKE = {
 def played() -> tuple[fair.FairRecord, list[tuple[int, int, int]]]:
     """The smoke record, and every closed-loop call it made: (networks, episodes, first reset seed)."""
     calls = []
-    original = fair.closed_loop_returns
+    returns, loop = fair.closed_loop_returns, fair.closed_loop
 
-    def spy(nets, n_episodes, seed, device="cpu"):
+    def spy_returns(nets, n_episodes, seed, device="cpu"):
         calls.append((len(nets), n_episodes, seed))
-        return original(nets, n_episodes, seed, device=device)
+        return returns(nets, n_episodes, seed, device=device)
+
+    def spy_loop(nets, n_episodes, seed, device="cpu", reference=None):
+        calls.append((len(nets), n_episodes, seed))
+        return loop(nets, n_episodes, seed, device=device, reference=reference)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fair, "closed_loop_returns", spy)
+        mp.setattr(fair, "closed_loop_returns", spy_returns)
+        mp.setattr(fair, "closed_loop", spy_loop)
         record = fair.run(fair.FairStepConfig.from_params(SMOKE))
     return record, calls
 

@@ -1,4 +1,5 @@
-"""Tests of distill_lib.rl.dqn: config validation, the TD target, determinism and the saved artifacts."""
+"""Tests of distill_lib.rl.dqn: config validation, the TD target, the stacked replay, determinism,
+stacking independence, and the saved artifacts."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import torch
 from torch import nn
 
 from distill_lib.core.networks import QNetwork
+from distill_lib.rl import dqn
 from distill_lib.rl.cartpole import TEST_EPISODES, load_cartpole_teacher
 from distill_lib.rl.dqn import (
     DQNConfig,
-    ReplayBuffer,
+    StackedReplay,
     linear_epsilon,
     state_dict_digest,
     td_targets,
@@ -21,11 +23,15 @@ from distill_lib.rl.dqn import (
     train_dqn,
 )
 
-#: A smoke-size run: 300 steps, gradient steps from step 64, two selection evaluations.
+#: A smoke-size run: 600 env steps in 4 envs, gradient steps from step 64, two selection evaluations.
 TINY = DQNConfig(
-    total_steps=300, buffer_size=256, batch_size=32, learning_starts=64, target_update_every=50, eval_every=150,
+    total_steps=600, buffer_size=256, batch_size=32, learning_starts=64, target_update_every=50, eval_every=300,
     eval_episodes=2,
 )  # fmt: skip
+
+
+def with_seed(config: DQNConfig, seed: int) -> DQNConfig:
+    return DQNConfig.from_params(config.to_dict() | {"seed": seed})
 
 
 class FixedQ(nn.Module):
@@ -48,8 +54,11 @@ def test_defaults_are_valid_and_round_trip() -> None:
     ("field", "value"),
     [
         ("seed", -1),
+        ("hidden", 0),
         ("total_steps", 0),
         ("total_steps", 10.0),
+        ("n_envs", 0),
+        ("updates_per_step", 0),
         ("batch_size", 0),
         ("buffer_size", 16),  # < batch_size 128
         ("lr", 0.0),
@@ -59,7 +68,6 @@ def test_defaults_are_valid_and_round_trip() -> None:
         ("eps_end", 0.5),  # > eps_start when eps_start=0.3 below
         ("eps_fraction", 0.0),
         ("learning_starts", 10),  # < batch_size
-        ("train_every", 0),
         ("loss_fn", "l1"),
         ("double_dqn", 1),
         ("max_grad_norm", -1.0),
@@ -94,17 +102,22 @@ def test_td_targets_double_and_plain() -> None:
     torch.testing.assert_close(plain, torch.tensor([1.0 + 0.5 * 5.0, 1.0]))
 
 
-def test_replay_buffer_ring_and_sampling() -> None:
-    buf = ReplayBuffer(capacity=3, obs_dim=4)
-    for i in range(5):
-        buf.add(np.full(4, i, np.float32), i % 2, float(i), np.full(4, i + 1, np.float32), i == 4)
-    assert buf.size == 3
-    assert sorted(buf.rewards.tolist()) == [2.0, 3.0, 4.0]  # the two oldest were overwritten
-    s, a, r, s_next, term = buf.sample(64, np.random.default_rng(0))
-    assert s.shape == (64, 4) and s_next.shape == (64, 4) and a.dtype == torch.int64
-    torch.testing.assert_close(s[:, 0], r)  # rows stay aligned: obs i has reward i
-    torch.testing.assert_close(s_next[:, 0], r + 1)
-    torch.testing.assert_close(term, (r == 4).float())
+def test_stacked_replay_keeps_each_agents_valid_rows_in_its_own_ring() -> None:
+    buf = StackedReplay(n_agents=2, capacity=5, obs_dim=4)
+    for i in range(3):  # 3 vector steps of 2 envs; agent 1 skips env 0 on step 1 (an autoreset)
+        value = np.array([[10 * i, 10 * i + 1], [10 * i, 10 * i + 1]], dtype=np.float32)  # (K, M)
+        obs = np.repeat(value[..., None], 4, axis=-1)  # (K, M, 4)
+        valid = np.array([[True, True], [i != 1, True]])
+        buf.add(obs, np.ones((2, 2), np.int64), value, obs + 1, value == 21, valid)
+    assert buf.size.tolist() == [5, 5]
+    # agent 0 stored 6 rows into 5 slots: row 0 (value 0) was overwritten by value 21
+    assert sorted(buf.rewards[0].tolist()) == [1.0, 10.0, 11.0, 20.0, 21.0]
+    assert sorted(buf.rewards[1].tolist()) == [0.0, 1.0, 11.0, 20.0, 21.0]  # value 10 was never stored
+    s, a, r, s_next, term = buf.sample(64, [np.random.default_rng(0), np.random.default_rng(1)])
+    assert s.shape == (2, 64, 4) and a.dtype == torch.int64 and r.shape == (2, 64)
+    torch.testing.assert_close(s[..., 0], r)  # rows stay aligned: obs v has reward v
+    torch.testing.assert_close(s_next[..., 0], r + 1)
+    torch.testing.assert_close(term, (r == 21).float())
 
 
 def test_state_dict_digest_detects_one_bit() -> None:
@@ -117,36 +130,79 @@ def test_state_dict_digest_detects_one_bit() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_run() -> tuple[dict[str, torch.Tensor], dict]:
-    return train_dqn(TINY, progress=False)
+    return train_dqn(TINY, progress=False)[0]
 
 
 def test_train_dqn_is_bit_deterministic(tiny_run) -> None:
     state, record = tiny_run
-    state2, record2 = train_dqn(TINY, progress=False)
+    (state2, record2),  = train_dqn(TINY, progress=False)  # fmt: skip
     for name in state:
         assert torch.equal(state[name], state2[name]), name
     assert record["state_sha256"] == record2["state_sha256"]
     assert record["episode_returns"] == record2["episode_returns"]
     # A different seed gives different weights (the test above could not pass vacuously).
-    other, _ = train_dqn(DQNConfig(**(TINY.to_dict() | {"seed": 1})), progress=False)
+    (other, _), = train_dqn(with_seed(TINY, 1), progress=False)  # fmt: skip
     assert state_dict_digest(other) != record["state_sha256"]
+
+
+def test_an_agent_trained_among_others_is_the_agent_trained_alone(tiny_run) -> None:
+    _, alone = tiny_run
+    stacked = train_dqn([with_seed(TINY, 5), TINY, with_seed(TINY, 7)], progress=False)
+    _, among = stacked[1]
+    for key in ("state_sha256", "episode_returns", "episode_end_steps", "evals", "best_step"):
+        assert among[key] == alone[key], key
+    assert stacked[0][1]["state_sha256"] != alone["state_sha256"]
+    assert among["agents_trained_together"] == 3 and alone["agents_trained_together"] == 1
+
+
+def test_agents_trained_together_may_differ_only_in_seed() -> None:
+    other = DQNConfig.from_params(TINY.to_dict() | {"lr": 1e-3, "seed": 1})
+    with pytest.raises(ValueError, match=r"differ in \['lr'\]"):
+        train_dqn([TINY, other], progress=False)
+    with pytest.raises(ValueError, match="repeat"):
+        train_dqn([TINY, TINY], progress=False)
+
+
+def test_no_transition_crosses_an_autoreset(monkeypatch) -> None:
+    # A junk autoreset row would jump from a final state to a fresh start; a real CartPole step moves
+    # x by tau * x_dot exactly (explicit Euler, tau = 0.02), to float32 rounding.
+    buffers = []
+    original = dqn.StackedReplay.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        buffers.append(self)
+
+    monkeypatch.setattr(dqn.StackedReplay, "__init__", spy)
+    config = DQNConfig.from_params(TINY.to_dict() | {"buffer_size": 1000})
+    ((_, record),) = train_dqn(config, progress=False)
+    (buf,) = buffers
+    n = int(buf.size[0])
+    s, s_next = buf.obs[0, :n].double(), buf.next_obs[0, :n].double()
+    # every env step is stored but the autoreset step after each episode that ended before the last vector step
+    resets = sum(step < config.total_steps for step in record["episode_end_steps"])
+    assert resets > 0 and n == config.total_steps - resets
+    torch.testing.assert_close(s_next[:, 0], s[:, 0] + 0.02 * s[:, 1], atol=1e-5, rtol=0)
 
 
 def test_train_dqn_learns_and_records(tiny_run) -> None:
     state, record = tiny_run
     init = QNetwork(4, 64, 2, 0.1)
     assert state.keys() == init.state_dict().keys()
-    assert [e["step"] for e in record["evals"]] == [150, 300]
+    assert [e["step"] for e in record["evals"]] == [300, 600]
     assert record["evals"][-1]["mean_loss"] is not None and np.isfinite(record["evals"][-1]["mean_loss"])
     assert record["best_selection_return"] == max(e["mean_return"] for e in record["evals"])
     assert sum(record["episode_returns"]) <= TINY.total_steps
     assert record["episode_end_steps"] == sorted(record["episode_end_steps"])
+    assert all(step % TINY.n_envs == 0 for step in record["episode_end_steps"])
     json.dumps(record, allow_nan=False)
 
 
 def test_train_and_save_writes_loadable_artifacts(tmp_path) -> None:
     config = DQNConfig(**(TINY.to_dict() | {"total_steps": 100, "eval_every": 100, "eval_episodes": 1}))
-    record = train_and_save(config, tmp_path, progress=False)
+    with pytest.raises(ValueError, match="one file stem per config"):
+        train_and_save([config, with_seed(config, 1)], [tmp_path / "a"], progress=False)
+    (record,) = train_and_save(config, tmp_path / "teacher", progress=False)
     saved = json.loads((tmp_path / "teacher.json").read_text())
     assert saved["config"] == config.to_dict() and len(saved["test_returns"]) == TEST_EPISODES
     lo, hi = saved["test_ci95"]

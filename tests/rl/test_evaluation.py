@@ -10,8 +10,21 @@ from torch import nn
 from distill_lib.core.config import RunConfig
 from distill_lib.core.networks import QNetwork, build_student
 from distill_lib.core.training import train_batched
-from distill_lib.rl.cartpole import TEST_SEED, collect_states, greedy_returns, load_cartpole_teacher
-from distill_lib.rl.evaluation import StackedGreedy, _lockstep_returns, closed_loop_returns, count_parameters
+from distill_lib.rl.cartpole import (
+    TEST_SEED,
+    collect_states,
+    greedy_action,
+    greedy_returns,
+    load_cartpole_teacher,
+    make_env,
+)
+from distill_lib.rl.evaluation import (
+    StackedGreedy,
+    _lockstep_returns,
+    closed_loop,
+    closed_loop_returns,
+    count_parameters,
+)
 
 
 class LeanPolicy(nn.Module):
@@ -152,3 +165,40 @@ def test_parameter_count_is_h2_plus_12h_plus_2(h):
 def test_bad_arguments_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         closed_loop_returns([], **kwargs)
+
+
+def _own_state_agreement(net: nn.Module, teacher: nn.Module, n_episodes: int, seed: int) -> tuple[int, int, int]:
+    """The network's own greedy episodes (scalar env): (states, states where it acts as the teacher, near ties).
+
+    A near tie (either network's two Q-values within 1e-3) is a state where float32 rounding of
+    a batched vs a one-row pass can flip an action, so the count may differ there and only there.
+    """
+    states: list[np.ndarray] = []
+    env = make_env()
+    with torch.no_grad():
+        for i in range(n_episodes):
+            obs, _ = env.reset(seed=seed + i)
+            done = False
+            while not done:
+                states.append(obs)
+                obs, _, terminated, truncated, _ = env.step(greedy_action(net.eval(), obs))
+                done = terminated or truncated
+        x = torch.from_numpy(np.stack(states))
+        q_net, q_teacher = net(x), teacher(x)
+        same = q_net.argmax(-1) == q_teacher.argmax(-1)
+        near = ((q_net[:, 0] - q_net[:, 1]).abs() < 1e-3) | ((q_teacher[:, 0] - q_teacher[:, 1]).abs() < 1e-3)
+    return len(states), int(same.sum()), int(near.sum())
+
+
+def test_agreement_on_own_states_counts_every_visited_state(nets: list[nn.Module]) -> None:
+    teacher = load_cartpole_teacher()
+    loop = closed_loop(nets, 10, TEST_SEED, reference=teacher)
+    np.testing.assert_array_equal(loop.returns, closed_loop_returns(nets, 10, TEST_SEED))
+    np.testing.assert_array_equal(loop.steps, loop.returns.sum(1))  # CartPole: one state per reward
+    for k, net in enumerate(nets):
+        steps, matches, near_ties = _own_state_agreement(net, teacher, 10, TEST_SEED)
+        assert loop.steps[k] == steps, k
+        assert abs(loop.matches[k] - matches) <= near_ties, k
+    assert loop.agreement[1] >= 0.999  # the teacher agrees with itself (up to rounding at exact ties)
+    assert loop.agreement.min() < 0.9  # and the test can tell a network that does not
+    assert closed_loop(nets, 2, TEST_SEED).matches is None

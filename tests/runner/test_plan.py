@@ -26,10 +26,15 @@ def test_steps_names_notebooks_and_dependencies(plan):
         "sweep T=3",
         "sweep mse",
         "cartpole",
+        "baselines teachers",
+        "baselines w=8",
         "fair w=8",
+        "sources w=8",
         "analysis",
     ]
     step = {s.name: s for s in plan.steps}
+    assert step["sources w=8"].needs == ("fair w=8",)  # it reads the width's selected settings
+    assert step["baselines w=8"].parameters["scratch_width"] == 8 and step["baselines teachers"].needs == ()
     assert step["blended"].needs == ("data",) and step["seeds"].needs == ("data",) and step["cartpole"].needs == ()
     assert step["fair w=8"].needs == () and step["fair w=8"].parameters["fair_width"] == 8
     assert step["fair w=8"].page == "07_fair.html"  # one width: one page, named after the notebook
@@ -51,9 +56,10 @@ def test_each_step_key_follows_what_its_notebook_reads(tmp_path):
     base = {s.name: s.key for s in plan_for(SMOKE, tmp_path).steps}
     alpha = {s.name: s.key for s in plan_for([*SMOKE, "-p", "alpha", "0.5"], tmp_path).steps}
     changed = {n for n in base if base[n] != alpha[n]}
-    assert changed == {"blended", "seeds", "cartpole", "fair w=8", "analysis"}  # fair: blended's fixed alpha
+    # fair: blended's fixed alpha; sources: it trains at fair's settings; the DQN baselines read no alpha
+    assert changed == {"blended", "seeds", "cartpole", "fair w=8", "sources w=8", "analysis"}
     epochs = {s.name: s.key for s in plan_for([*SMOKE, "-p", "epochs", "3"], tmp_path).steps}
-    assert {n for n in base if base[n] != epochs[n]} == set(base) - {"data"}
+    assert {n for n in base if base[n] != epochs[n]} == set(base) - {"data", "baselines teachers", "baselines w=8"}
 
 
 def test_other_sources_leave_out_what_needs_synthetic_worlds(tmp_path):
@@ -93,7 +99,10 @@ def test_empty_lists_turn_experiments_off_without_notes(tmp_path):
     ] and plan.notes == []
 
 
-@pytest.mark.parametrize("name", ["mode", "sweep_temperature", "sweep_loss_fn", "fair_width", "work_dir", "out_dir"])
+@pytest.mark.parametrize(
+    "name",
+    ["mode", "sweep_temperature", "sweep_loss_fn", "fair_width", "sources_width", "baseline", "work_dir", "out_dir"],
+)
 def test_parameters_the_runner_sets_are_refused(tmp_path, name):
     with pytest.raises(ValueError, match=f"parameter {name}="):
         plan_study([], [(name, "x")], tmp_path)

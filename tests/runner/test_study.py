@@ -137,6 +137,9 @@ def test_changing_a_parameter_reruns_what_depends_on_it(study, tmp_path):
         "sweep mse": "reused",
         "cartpole": "done",
         "fair w=8": "done",  # its fixed blended arm takes the study's alpha
+        "sources w=8": "done",  # it trains at the fair comparison's settings, alpha included
+        "baselines teachers": "reused",  # DQN and the shipped peers read no alpha
+        "baselines w=8": "reused",
         "hard_only": "reused",
         "blended": "done",
         "soft_only": "reused",
@@ -263,11 +266,19 @@ def test_the_index_reads_in_order_with_every_figure_and_verdict(study):
     out, _ = study
     index = (out / "html" / "index.html").read_text()
     results = json.loads((out / "results.json").read_text())
-    assert [s["experiment"] for s in results["sections"]] == ["comparison", "seeds", "sweep", "cartpole", "fair"]
+    assert [s["experiment"] for s in results["sections"]] == [
+        "comparison",
+        "seeds",
+        "sweep",
+        "cartpole",
+        "baselines",
+        "fair",
+        "sources",
+    ]
     for section in results["sections"]:
         assert section["title"] in index and section["verdict"][:60].replace("'", "&#x27;") in index, section["title"]
     pages = re.findall(r'<li><a href="([^"]+)"', index)
-    assert pages == sorted(pages, key=lambda p: p[:2]) and pages[0] == "01_data.html" and len(pages) == 11
+    assert pages == sorted(pages, key=lambda p: p[:2]) and pages[0] == "01_data.html" and len(pages) == 14
     assert all(f'src="figures/{fig}"' in index for fig in os.listdir(out / "figures"))
 
 
@@ -285,6 +296,7 @@ def test_your_own_teacher_runs_what_applies_to_it(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "CartPole section distils the shipped CartPole teacher, not yours" in proc.stderr
     assert "fair comparison distils the shipped CartPole teacher, not yours" in proc.stderr
+    assert "the baselines belong to the shipped CartPole teacher, not yours" in proc.stderr
     steps = json.loads((tmp_path / "out" / "work" / "study.json").read_text())["steps"]
     assert "cartpole" not in steps and not any(n.startswith(("sweep", "fair")) for n in steps)
     assert steps["seeds"] == "done"

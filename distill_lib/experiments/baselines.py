@@ -1,0 +1,257 @@
+"""Reference points for the distilled students: DQN from scratch at each width, and independent teachers.
+
+Two questions a distilled student's numbers cannot answer alone:
+
+* *Does distillation beat simply training the small network?* For each width of
+  ``fair_widths``, DQN trains the student's network (``QNetwork(4, w, 2)``) from scratch with
+  the teacher's own recipe and environment-step budget (the ``config`` in the shipped
+  ``teacher.json``, only ``hidden`` and ``seed`` changed), once per ``scratch_seeds``, all
+  seeds in one stacked run (``rl.dqn.train_dqn``). The seeds are not the teachers' (0-3).
+* *How much agreement is enough?* Independently trained networks of the teacher's
+  architecture that solve the task as well disagree with it on some states (Stanton et al.
+  2021, "Does Knowledge Distillation Really Work?", NeurIPS, use such models as the
+  reference for agreement). The shipped independent teachers (``assets/cartpole/independent/``,
+  the teacher's recipe with seeds 1-3, trained beside it by notebook 00; each reached a mean
+  test return of at least 475) are measured as the students are.
+
+Every network, as in the fair comparison (``experiments.fair``): greedy return on
+``cartpole_episodes_eval`` test episodes (``reset(seed=TEST_SEED + i)``) as a % of the
+teacher's; agreement with the teacher's action on its held-out states (teacher-visited) and
+on every state the network visits in its own test episodes (``rl.evaluation.closed_loop``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..core import progress
+from ..core.config import MAX_SEED
+from ..core.metrics import fidelity_metrics
+from ..core.networks import QNetwork
+from ..core.schema import param
+from ..records.atomic import read_json
+from ..records.provenance import file_sha256
+from ..records.record import Record
+from ..rl.cartpole import ASSET_DIR, SOLVED_RETURN, TEST_SEED, BufferParams, load_cartpole_teacher
+from ..rl.dqn import DQNConfig, train_dqn
+from ..rl.evaluation import closed_loop, count_parameters
+from . import baselines_report
+from .base import NOTEBOOK_DIR, Experiment, Units
+from .cartpole import TEACHER_FILE, EpisodeParams, teacher_and_states
+from .data import SourceParams
+from .fair import FairWidths
+
+__all__ = [
+    "EXPERIMENT",
+    "INDEPENDENT_DIR",
+    "BaselineRecord",
+    "BaselineRun",
+    "BaselinesConfig",
+    "independent_teachers",
+    "scratch_configs",
+]
+
+#: the shipped independent teachers: ``seed<s>.pt`` and ``seed<s>.json`` (notebook 00)
+INDEPENDENT_DIR = ASSET_DIR / "independent"
+
+
+def independent_teachers() -> list[Path]:
+    """The shipped independent teachers' checkpoints, by seed."""
+    return sorted(INDEPENDENT_DIR.glob("seed*.pt"), key=lambda p: int(p.stem.removeprefix("seed")))
+
+
+def teacher_seeds() -> set[int]:
+    """The seeds of the teacher and of its independent peers (from their records)."""
+    files = [TEACHER_FILE.with_suffix(".json")] + [p.with_suffix(".json") for p in independent_teachers()]
+    return {int(read_json(f)["config"]["seed"]) for f in files if f.is_file()}
+
+
+def teacher_steps() -> int:
+    """The shipped teacher's budget of environment steps."""
+    return int(read_json(TEACHER_FILE.with_suffix(".json"))["config"]["total_steps"])
+
+
+@dataclass(frozen=True)
+class BaselineParams(BufferParams, EpisodeParams):
+    """The seeds of the from-scratch DQN students."""
+
+    scratch_seeds: list[int] = param(
+        [10, 11, 12, 13, 14],
+        "seeds of the DQN-from-scratch students at each width (not the teachers' seeds; empty: none)",
+        low=0,
+        high=MAX_SEED,
+        unique=True,
+    )
+
+    scratch_steps: int | None = param(
+        None,
+        "environment steps of each from-scratch run (null: the teacher's own budget, the fair comparison)",
+        low=1,
+        high=10**9,
+    )
+
+    def check(self) -> None:
+        super().check()
+        if len(self.scratch_seeds) == 1:
+            raise self.fail("scratch_seeds", "needs at least two seeds for an interval (or none)")
+        if shared := sorted(set(self.scratch_seeds) & teacher_seeds()):
+            raise self.fail("scratch_seeds", f"shares {shared} with the teachers' seeds: a width-64 run would be one")
+
+
+@dataclass(frozen=True)
+class BaselineStepConfig(BaselineParams):
+    """One step: the independent teachers, or the from-scratch students of one width (set by the runner)."""
+
+    baseline: str = param(
+        "teachers", "one step's baseline: teachers or scratch", choices=("teachers", "scratch"), set_by="the runner"
+    )
+    scratch_width: int = param(32, "the from-scratch step's width (set by the runner)", low=1, high=100_000)
+
+
+@dataclass(frozen=True)
+class BaselinesConfig(SourceParams, FairWidths, BaselineParams):
+    """The baselines run beside the fair comparison: its widths."""
+
+
+@dataclass(frozen=True)
+class BaselineRun(Record):
+    """One baseline network: its seed, return, and agreement with the teacher on both kinds of states."""
+
+    seed: int
+    return_mean: float
+    return_pct: float
+    held_out: dict[str, float]  # fidelity on the teacher's held-out states
+    own_agreement: float  # agreement with the teacher on the states it visits in its own test episodes
+    training: dict[str, Any]  # best checkpoint step, selection return, weights' digest
+
+
+@dataclass(frozen=True)
+class BaselineRecord(Record):
+    """One step: what was trained (or loaded), how, and every network's numbers."""
+
+    params: dict[str, Any]
+    baseline: str
+    width: int
+    params_count: int
+    params_pct: float
+    teacher: dict[str, Any]
+    recipe: dict[str, Any]  # the DQN config shared by the runs (seed aside)
+    runs: list[BaselineRun]
+    seconds: dict[str, float]
+
+
+def scratch_configs(p: BaselineStepConfig) -> list[DQNConfig]:
+    """The from-scratch runs: the teacher's DQN config with the step's width and each scratch seed.
+
+    With ``scratch_steps`` set (smoke tests), the budget is that many environment steps (the
+    report then says it is not the teacher's).
+    """
+    recipe = read_json(TEACHER_FILE.with_suffix(".json"))["config"] | {"hidden": p.scratch_width}
+    if p.scratch_steps is not None:
+        recipe |= {"total_steps": p.scratch_steps, "eval_every": min(recipe["eval_every"], p.scratch_steps)}
+    return [DQNConfig.from_params(recipe | {"seed": s}) for s in p.scratch_seeds]
+
+
+def _networks(p: BaselineStepConfig) -> tuple[list[QNetwork], list[dict[str, Any]], dict[str, Any]]:
+    """The step's networks, their training records, and the recipe they share."""
+    if p.baseline == "teachers":
+        files = independent_teachers()
+        if not files:
+            raise FileNotFoundError(f"{INDEPENDENT_DIR}: no independent teachers; run notebooks/00_cartpole_teacher")
+        records = [read_json(f.with_suffix(".json")) for f in files]
+        return [load_cartpole_teacher(f) for f in files], records, records[0]["config"]
+    configs = scratch_configs(p)
+    recipe = configs[0].to_dict()
+    nets, records = [], []
+    for state, record in train_dqn(configs, progress=False):
+        net = QNetwork(4, p.scratch_width, 2, dropout=0.1)
+        net.load_state_dict(state)
+        nets.append(net.eval())
+        records.append(record)
+    return nets, records, recipe
+
+
+def run(config: BaselineStepConfig, folder: Path | None = None) -> BaselineRecord:
+    """Train (or load) the step's networks and measure each as the fair comparison measures a student."""
+    p, seconds = config, {}
+    started = time.perf_counter()
+    teacher, _, x_held = teacher_and_states(p)
+    with torch.no_grad():
+        q_held = teacher(x_held)  # (M, 2)
+    teacher_test = closed_loop([teacher], p.cartpole_episodes_eval, TEST_SEED).returns[0]
+    progress.report(f"{p.baseline}: stages done", 0, 2)
+    nets, records, recipe = _networks(p)
+    seconds["train" if p.baseline == "scratch" else "load"] = time.perf_counter() - started
+    progress.report(f"{p.baseline}: stages done", 1, 2)
+    started = time.perf_counter()
+    loop = closed_loop(nets, p.cartpole_episodes_eval, TEST_SEED, reference=teacher)
+    runs = []
+    for net, record, ret, own in zip(nets, records, loop.returns, loop.agreement, strict=True):
+        with torch.no_grad():
+            held = {k: v.item() for k, v in fidelity_metrics(net(x_held), q_held).items()}
+        mean = float(ret.mean())
+        training = {k: record[k] for k in ("best_step", "best_selection_return", "state_sha256")}
+        seed = int(record["config"]["seed"])
+        runs.append(BaselineRun(seed, mean, 100.0 * mean / float(teacher_test.mean()), held, float(own), training))
+    seconds["evaluation"] = time.perf_counter() - started
+    progress.report(f"{p.baseline}: stages done", 2, 2)
+    n_params, n_teacher = count_parameters(nets[0]), count_parameters(teacher)
+    return BaselineRecord(
+        params=p.to_dict(),
+        baseline=p.baseline,
+        width=nets[0].hidden_dim,
+        params_count=n_params,
+        params_pct=100.0 * n_params / n_teacher,
+        teacher={
+            "file": TEACHER_FILE.name,
+            "sha256": file_sha256(TEACHER_FILE),
+            "test_return": float(teacher_test.mean()),
+            "solved_return": SOLVED_RETURN,
+        },
+        recipe={k: v for k, v in recipe.items() if k != "seed"} | {"teacher_steps": teacher_steps()},
+        runs=runs,
+        seconds={k: round(v, 3) for k, v in seconds.items()},
+    )
+
+
+def unit_name(step: BaselineStepConfig) -> str:
+    return "teachers" if step.baseline == "teachers" else f"w={step.scratch_width}"
+
+
+def units(config: BaselinesConfig) -> Units:
+    """The independent teachers, and one from-scratch step per width; none without fair widths or with your teacher."""
+    if not config.fair_widths:
+        return Units({}, reason="no fair-comparison widths given")
+    if config.source == "file":
+        return Units({}, "source='file': the baselines belong to the shipped CartPole teacher, not yours; skipped")
+    steps: dict[str, dict[str, Any]] = {"teachers": {"baseline": "teachers"}}
+    if config.scratch_seeds:
+        steps |= {f"w={w}": {"baseline": "scratch", "scratch_width": w} for w in config.fair_widths}
+    return Units(steps)
+
+
+def summarize(config: BaselinesConfig, records: dict[str, BaselineRecord]) -> baselines_report.BaselinesSummary:
+    expected = ["teachers"] + ([f"w={w}" for w in config.fair_widths] if config.scratch_seeds else [])
+    return baselines_report.summarize_records(records, [u for u in expected if u not in records])
+
+
+EXPERIMENT: Experiment[BaselineRecord] = Experiment(
+    name="baselines",
+    title="Baselines: DQN from scratch and independent teachers",
+    notebook=NOTEBOOK_DIR / "08_baselines.ipynb",
+    params=BaselinesConfig,
+    step_params=BaselineStepConfig,
+    record=BaselineRecord,
+    run=run,
+    summarize=summarize,
+    section=baselines_report.section,
+    units=units,
+    inputs=lambda config: [TEACHER_FILE, TEACHER_FILE.with_suffix(".json"), *independent_teachers()],
+    unit_of=unit_name,
+    cost=85.0,  # seconds per step on the project's machine, default study (long steps start first)
+)

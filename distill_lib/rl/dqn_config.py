@@ -1,0 +1,77 @@
+"""What determines one DQN agent's training (``rl.dqn``): its validated config and exploration schedule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..core.schema import Params, param
+from .cartpole import TEACHER_HIDDEN, TEST_EPISODES, TEST_SEED
+
+__all__ = ["DQNConfig", "linear_epsilon"]
+
+
+@dataclass(frozen=True)
+class DQNConfig(Params):
+    """Everything that determines one DQN agent (defaults: the shipped teacher's recipe)."""
+
+    seed: int = param(
+        0, "seed: network init, exploration and replay sampling, the environments' first reset", low=0, high=2**32 - 1
+    )
+    hidden: int = param(TEACHER_HIDDEN, "hidden width of the QNetwork(4, hidden, 2)", low=1, high=100_000)
+    total_steps: int = param(100_000, "environment steps of training (over all n_envs environments)", low=1, high=10**9)
+    n_envs: int = param(4, "environments the agent acts in at once (one vector step = n_envs env steps)", low=1)
+    updates_per_step: int = param(1, "gradient steps per vector step", low=1, high=1_000)
+    buffer_size: int = param(50_000, "replay buffer capacity in transitions (>= batch_size)", low=1, high=10**9)
+    batch_size: int = param(128, "transitions per gradient step", low=1, high=10**6)
+    lr: float = param(5e-4, "Adam learning rate", low=0.0, high=1.0, low_open=True)
+    gamma: float = param(0.99, "discount factor", low=0.0, high=1.0, high_open=True)
+    target_update_every: int = param(
+        500, "copy the online network into the target network every this many env steps", low=1
+    )
+    eps_start: float = param(1.0, "exploration rate at step 0", low=0.0, high=1.0)
+    eps_end: float = param(0.02, "exploration rate after the decay (<= eps_start)", low=0.0, high=1.0)
+    eps_fraction: float = param(
+        0.2, "fraction of total_steps over which epsilon decays linearly", low=0.0, high=1.0, low_open=True
+    )
+    learning_starts: int = param(
+        1_000, "env steps of pure collection before the first gradient step (>= batch_size)", low=1
+    )
+    loss_fn: str = param("huber", "TD loss: huber or mse", choices=("huber", "mse"))
+    double_dqn: bool = param(
+        True, "double DQN targets (online argmax, target value) instead of max over the target network"
+    )
+    max_grad_norm: float | None = param(
+        10.0, "gradient-norm clip (null: no clipping)", low=0.0, high=1e6, low_open=True
+    )
+    eval_every: int = param(
+        5_000, "evaluate the greedy network every this many env steps to pick the best checkpoint", low=1
+    )
+    eval_episodes: int = param(10, "selection episodes per evaluation", low=1, high=100_000)
+    eval_seed: int = param(
+        20_000, "first seed of the selection episodes; must not overlap the test seeds", low=0, high=2**31
+    )
+
+    def check(self) -> None:
+        super().check()
+        if self.buffer_size < self.batch_size:
+            raise self.fail("buffer_size", f"must be >= batch_size={self.batch_size}")
+        if self.buffer_size < self.n_envs:
+            raise self.fail("buffer_size", f"must be >= n_envs={self.n_envs} (one vector step's transitions)")
+        if self.eps_end > self.eps_start:
+            raise self.fail("eps_end", f"must be in [0, eps_start={self.eps_start:g}]")
+        if self.learning_starts < self.batch_size:
+            raise self.fail("learning_starts", f"must be >= batch_size={self.batch_size}")
+        disjoint = self.eval_seed + self.eval_episodes <= TEST_SEED or self.eval_seed >= TEST_SEED + TEST_EPISODES
+        if not disjoint:
+            raise self.fail(
+                "eval_seed",
+                f"selection seeds {self.eval_seed}..{self.eval_seed + self.eval_episodes - 1} overlap the test seeds "
+                f"{TEST_SEED}..{TEST_SEED + TEST_EPISODES - 1}; choose eval_seed >= {TEST_SEED + TEST_EPISODES}",
+            )
+
+
+def linear_epsilon(step: int, config: DQNConfig) -> float:
+    """``eps_start -> eps_end`` linearly over the first ``eps_fraction * total_steps`` env steps, then flat."""
+    duration = config.eps_fraction * config.total_steps
+    progress = min(1.0, step / duration)
+    return config.eps_start + progress * (config.eps_end - config.eps_start)

@@ -1,0 +1,76 @@
+"""States a student visits when it acts, mixed with its teacher: the data of DAgger's rounds.
+
+DAgger (Ross, Gordon & Bagnell 2011, "A Reduction of Imitation Learning and Structured
+Prediction to No-Regret Online Learning", AISTATS) trains a learner on the states its own
+policy reaches, labelled by the expert: in round ``r`` the policy that acts is the mixture
+``pi_r = beta_r * expert + (1 - beta_r) * learner`` (per step, the expert's action with
+probability ``beta_r``), every visited state is labelled by the expert and added to the
+aggregate data set, and the learner is retrained on it. Here the expert is the teacher, its
+labels are its Q-values (the distillation objectives read them when training), and
+``mixed_rollout_states`` collects one round's states for many students at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import gymnasium
+import numpy as np
+import torch
+from torch import nn
+
+from ..core.networks import QNetwork
+from ..core.training import single_thread
+from .cartpole import ENV_ID, OBS_DIM
+from .evaluation import StackedGreedy
+
+__all__ = ["mixed_rollout_states"]
+
+
+def mixed_rollout_states(
+    nets: Sequence[QNetwork], teacher: nn.Module, n_states: int, beta: float, seed: int, n_envs: int = 4
+) -> torch.Tensor:
+    """The first ``n_states`` decision states of each network's mixed policy: ``(len(nets), n_states, 4)`` float32.
+
+    Network ``k`` acts in ``n_envs`` CartPole environments (one vectorised env for all,
+    reset once with ``seed``, then resetting itself when an episode ends); at every step and
+    in every environment the teacher's greedy action is taken with probability ``beta``, else
+    the network's (draws from ``numpy.random.default_rng(seed)``). A state is recorded when an
+    action is chosen in it, so the final, failed state of an episode is not (the environment
+    resets on the next step instead), and states are kept in the order they were reached
+    (all environments at step 1, then at step 2, ...). Steps continue until every network has
+    ``n_states``. ``nets`` must be ``QNetwork`` s of one architecture (``StackedGreedy``).
+    """
+    if isinstance(n_states, bool) or not isinstance(n_states, int) or n_states < 1:
+        raise ValueError(f"n_states={n_states!r}: must be an integer >= 1")
+    if not 0.0 <= beta <= 1.0:
+        raise ValueError(f"beta={beta!r}: must be in [0, 1] (the teacher's share of the actions)")
+    if not nets:
+        raise ValueError("nets is empty: give at least one network")
+    n = len(nets)
+    policy = StackedGreedy(nets, torch.device("cpu"))
+    rng = np.random.default_rng(seed)
+    envs = gymnasium.make_vec(ENV_ID, num_envs=n * n_envs, vectorization_mode="vector_entry_point")
+    obs, _ = envs.reset(seed=seed)  # (K * P, 4)
+    kept: list[list[np.ndarray]] = [[] for _ in range(n)]
+    counts = np.zeros(n, dtype=np.int64)
+    autoreset = np.zeros((n, n_envs), dtype=bool)  # the env resets on this step: no decision is made
+    was_training = teacher.training
+    teacher.eval()
+    try:
+        with single_thread(), torch.no_grad():
+            while counts.min() < n_states:
+                x = torch.from_numpy(obs).view(n, n_envs, OBS_DIM)  # (K, P, 4)
+                own = policy.q_values(x).argmax(-1).numpy()  # (K, P)
+                expert = teacher(x.reshape(-1, OBS_DIM)).argmax(-1).numpy().reshape(n, n_envs)
+                actions = np.where(rng.random((n, n_envs)) < beta, expert, own)
+                decided = ~autoreset
+                for k in range(n):
+                    kept[k].append(obs.reshape(n, n_envs, OBS_DIM)[k][decided[k]])
+                counts += decided.sum(1)
+                obs, _, terminated, truncated, _ = envs.step(actions.reshape(-1))
+                autoreset = (terminated | truncated).reshape(n, n_envs)
+    finally:
+        teacher.train(was_training)
+        envs.close()
+    return torch.from_numpy(np.stack([np.concatenate(k)[:n_states] for k in kept]).astype(np.float32))
