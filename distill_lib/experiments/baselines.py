@@ -81,7 +81,7 @@ class BaselineParams(BufferParams, EpisodeParams):
     """The seeds of the from-scratch DQN students."""
 
     scratch_seeds: list[int] = param(
-        [10, 11, 12, 13, 14],
+        [10, 11, 12],
         "seeds of the DQN-from-scratch students at each width (not the teachers' seeds; empty: none)",
         low=0,
         high=MAX_SEED,

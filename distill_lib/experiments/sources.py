@@ -59,7 +59,7 @@ class SourcesParams(FairParams):
     """The transfer-set sizes and DAgger's rounds."""
 
     transfer_episodes: list[int] = param(
-        [1, 2, 5, 20], "teacher episodes in the buffer, one arm per size", low=1, high=100_000, unique=True
+        [1, 5, 20], "teacher episodes in the buffer, one arm per size", low=1, high=100_000, unique=True
     )
     dagger_rounds: int = param(3, "DAgger rounds after the teacher-driven round 0 (0: no DAgger)", low=0, high=100)
     dagger_beta: float = param(
