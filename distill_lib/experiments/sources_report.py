@@ -94,7 +94,7 @@ def summarize_record(record: SourcesRecord) -> dict[str, Any]:
         ]
         family = holm_family(compared, f"{DAGGER_FAMILY}, width {record.width}")
         dagger = {
-            f"{o}: DAgger - teacher, same size": comparison_record(
+            f"{o}: DAgger - teacher-driven states": comparison_record(
                 c, f"{o} DAgger", f"{o} teacher-driven", 1.0, "points"
             )
             for o, c in zip(objectives, family)

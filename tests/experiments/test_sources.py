@@ -107,11 +107,11 @@ def test_sentences_follow_the_tests(record) -> None:
     assert "no detectable difference in test return for any objective" in report.width_sentences(width)
     # flip a result: DAgger now detectably better for hard
     flipped = copy.deepcopy(width)
-    test = flipped["dagger"]["hard: DAgger - teacher, same size"]
+    test = flipped["dagger"]["hard: DAgger - teacher-driven states"]
     test.update(verdict="hard DAgger higher by 30 points", p_text="p ≤ 0.002, Holm ≤ 0.006")
     test["difference"] |= {"mean": 30.0, "low": 20.0, "high": 40.0}
     said = report.width_sentences(flipped)
-    assert "DAgger higher than teacher, same size by 30 points" in said and "for hard" in said
+    assert "DAgger higher than teacher-driven states by 30 points" in said and "for hard" in said
     soft = flipped["small_data"]["soft"]
     soft.update(verdict="higher", p_text="p = 0.01", lead_small=8.0, lead_large=-4.0)
     soft["difference"] |= {"mean": 12.0, "low": 3.0, "high": 21.0}
