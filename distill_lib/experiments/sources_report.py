@@ -180,6 +180,9 @@ def width_sentences(width: dict[str, Any]) -> str:
         if found:
             said = "; ".join(difference_phrase(k.split(": ")[1], c, 1.0, " points", 3) + f" for {k.split(':')[0]}"
                              for k, c in found)  # fmt: skip
+            rest = [k.split(":")[0] for k in width["dagger"] if k not in dict(found)]
+            if rest:
+                said += f"; no detectable difference for {', '.join(rest)}"
             parts.append(f"{head}: {said} (Holm over {m} objectives).")
         else:
             parts.append(f"{head}: no detectable difference in test return for any objective (Holm over {m}).")

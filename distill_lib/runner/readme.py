@@ -26,7 +26,7 @@ __all__ = ["BLOCKS", "render", "rewrite"]
 #: the marked blocks, in README order (the last only where the README has it)
 BLOCKS = ("results-table", "findings", "full-findings")
 #: the full grid's sections the README quotes
-FULL_SECTIONS = ("cartpole", "fair")
+FULL_SECTIONS = ("cartpole", "baselines", "fair", "sources")
 
 
 def _origin(results: dict[str, Any], what: str, path: str) -> str:

@@ -112,6 +112,7 @@ def test_sentences_follow_the_tests(record) -> None:
     test["difference"] |= {"mean": 30.0, "low": 20.0, "high": 40.0}
     said = report.width_sentences(flipped)
     assert "DAgger higher than teacher-driven states by 30 points" in said and "for hard" in said
+    assert "no detectable difference for soft, mse" in said  # the others, named
     soft = flipped["small_data"]["soft"]
     soft.update(verdict="higher", p_text="p = 0.01", lead_small=8.0, lead_large=-4.0)
     soft["difference"] |= {"mean": 12.0, "low": 3.0, "high": 21.0}
