@@ -1,6 +1,6 @@
 # make study   - set up .venv and run the default study into reports/
 # make test    - set up .venv and run the test suite (unit, nbval, end-to-end, acceptance)
-# make full    - the full grid (params/full.yaml) into reports/full/ (about 4-4.5 minutes)
+# make full    - the full grid (params/full.yaml) into reports/full/ (about 17 minutes)
 # make readme  - rewrite the README's results blocks from reports/results.json (and reports/full/)
 # make report-check - screenshots of every page of reports/html/ (needs chromium)
 # make lab     - JupyterLab on the notebooks
