@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from ..records.record import Record
 from ..report.stats import mean_ci
 from ..report.tables import ci_text, markdown_table
@@ -28,7 +26,6 @@ __all__ = [
     "section",
     "summarize_record",
     "summarize_records",
-    "values",
 ]
 
 
@@ -202,8 +199,3 @@ def runs_table(record: BaselineRecord) -> str:
     ]
     header = ["seed", "test return", "% of teacher", "solves", "agreement, teacher's states", "agreement, own states"]
     return markdown_table([*header, "kept checkpoint (env step)"], rows, align="rrrlrrr")
-
-
-def values(group: dict[str, Any], metric: str) -> np.ndarray:
-    """The per-run values of a metric (``return_pct``, ``action_agreement``, ``own_agreement``)."""
-    return np.asarray(group[metric]["values"], dtype=np.float64)
