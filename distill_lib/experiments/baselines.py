@@ -38,7 +38,7 @@ from ..records.atomic import read_json
 from ..records.provenance import file_sha256
 from ..records.record import Record
 from ..rl.cartpole import ASSET_DIR, SOLVED_RETURN, TEST_SEED, BufferParams, load_cartpole_teacher
-from ..rl.dqn import DQNConfig, train_dqn
+from ..rl.dqn import DQNConfig, agent_network, train_dqn
 from ..rl.evaluation import closed_loop, count_parameters
 from . import baselines_report
 from .base import NOTEBOOK_DIR, Experiment, Units
@@ -168,8 +168,8 @@ def _networks(p: BaselineStepConfig) -> tuple[list[QNetwork], list[dict[str, Any
     configs = scratch_configs(p)
     recipe = configs[0].to_dict()
     nets, records = [], []
-    for state, record in train_dqn(configs, progress=False):
-        net = QNetwork(4, p.scratch_width, 2, dropout=0.1)
+    for config, (state, record) in zip(configs, train_dqn(configs, progress=False), strict=True):
+        net = agent_network(config)
         net.load_state_dict(state)
         nets.append(net.eval())
         records.append(record)

@@ -68,6 +68,7 @@ __all__ = [
     "TD_LOSSES",
     "DQNConfig",
     "StackedReplay",
+    "agent_network",
     "linear_epsilon",
     "state_dict_digest",
     "td_targets",
@@ -172,7 +173,8 @@ def _check_stack(configs: Sequence[DQNConfig]) -> None:
         raise ValueError(f"seeds {seeds} repeat: each agent needs its own seed")
 
 
-def _network(config: DQNConfig) -> QNetwork:
+def agent_network(config: DQNConfig) -> QNetwork:
+    """An untrained ``QNetwork(4, config.hidden, 2, dropout=0.1)``: the network a DQN agent of ``config`` trains."""
     return QNetwork(OBS_DIM, config.hidden, N_ACTIONS, dropout=TEACHER_DROPOUT)
 
 
@@ -180,7 +182,7 @@ def _nets(config: DQNConfig, layout: FlatLayout, flat: torch.Tensor) -> list[QNe
     """The rows of ``flat`` ``(K, P)`` as networks in eval mode."""
     out = []
     for k in range(len(flat)):
-        net = _network(config)
+        net = agent_network(config)
         net.load_state_dict(layout.state_dict(flat, k))
         out.append(net.eval())
     return out
@@ -210,7 +212,7 @@ def train_dqn(
         nets = []
         for cfg in configs:
             torch.manual_seed(cfg.seed)
-            nets.append(_network(cfg))
+            nets.append(agent_network(cfg))
         rngs = [np.random.default_rng(cfg.seed) for cfg in configs]
         envs = [gymnasium.make_vec(ENV_ID, num_envs=n_envs, vectorization_mode="vector_entry_point") for _ in configs]
         obs = np.stack([env.reset(seed=cfg.seed)[0] for env, cfg in zip(envs, configs)])  # (K, M, D)
@@ -329,7 +331,7 @@ def _versions() -> dict[str, str]:
 def test_record(state: dict[str, torch.Tensor], record: dict[str, Any]) -> dict[str, Any]:
     """``record`` plus the greedy returns on the 100 test episodes (seeds ``TEST_SEED + i``), mean, 95% CI, versions."""
     config = DQNConfig.from_params(record["config"])
-    net = _network(config)
+    net = agent_network(config)
     net.load_state_dict(state)
     returns = closed_loop_returns([freeze(net)], TEST_EPISODES, TEST_SEED)[0]
     mean, lo, hi = mean_ci(returns)
