@@ -1,6 +1,7 @@
 """The ``distill-study`` command (also ``python -m distill_lib``).
 
     distill-study run [-f FILE.yaml ...] [-p NAME VALUE ...] [-o OUTDIR] [--force] [--jobs N]
+                      [--cluster local[:N] | tcp://HOST:PORT]
     distill-study params        # list every parameter, its default and meaning
 
 Exit status (``EXIT_CODES``): 0 the study is complete; 1 a step failed (after the others
@@ -75,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="modes run in parallel (default: cores + 1, at most the number of modes)",
     )
+    run.add_argument(
+        "--cluster",
+        default=None,
+        metavar="SPEC",
+        help="run the steps on Dask: 'local' (a LocalCluster, one worker per core), 'local:N' (N workers) or a "
+        "running scheduler's address, tcp://HOST:PORT. Default: $DASK_SCHEDULER_ADDRESS if set, else this "
+        "machine without Dask. The workers must see the repository and OUTDIR at the same paths",
+    )
     run.add_argument("--hide-code", action="store_true", help="leave code cells out of the HTML pages")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show Python tracebacks on errors")
@@ -116,11 +125,31 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if args.jobs is not None and args.jobs < 1:
         raise ValueError(f"--jobs={args.jobs}: must be >= 1")
+    spec = args.cluster if args.cluster is not None else os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    if spec is not None:
+        from .cluster import parse_cluster
+
+        parse_cluster(spec)
+        if args.jobs is not None:
+            raise ValueError("--jobs is for this machine; on a cluster the workers' threads decide what runs at once")
     plan = plan_study(args.files, [tuple(p) for p in args.overrides], args.out_dir)
     for note in plan.notes:
         print(f"distill-study: note: {note}", file=sys.stderr)
+    cluster = None
     try:
-        outcome = run_study(plan, force=args.force, jobs=args.jobs, hide_code=args.hide_code, progress=not args.quiet)
+        execution, jobs = None, args.jobs
+        if spec is not None:
+            from .cluster import DaskExecution, connect
+            from .study import step_order
+
+            if args.cluster is None:
+                print(f"distill-study: note: DASK_SCHEDULER_ADDRESS={spec}: running on that scheduler", file=sys.stderr)
+            cluster = connect(spec)
+            print(f"distill-study: note: {cluster.describe()}", file=sys.stderr)
+            execution, jobs = DaskExecution(cluster.client, step_order(plan)), cluster.threads
+        outcome = run_study(
+            plan, force=args.force, jobs=jobs, hide_code=args.hide_code, progress=not args.quiet, execution=execution
+        )
     except KeyboardInterrupt:
         print(
             f"distill-study: interrupted; finished steps are kept. Run the same command again to resume "
@@ -133,6 +162,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise
         print(f"distill-study: error: {err}; finished steps are kept", file=sys.stderr)
         return 1
+    finally:
+        if cluster is not None:
+            cluster.close()
     sections = (read_json(plan.work_dir / "analysis" / "sections.json") or {}).get("sections", [])
     for section in sections:
         if section.get("headline"):

@@ -1,6 +1,6 @@
 """The execution layer: what runs a study's steps, and where.
 
-Two ways, with the same results (a test runs both):
+Three ways, with the same results (tests run them side by side):
 
 - ``ForkedExecution`` (the default): one forked worker process per step, ``jobs`` at a time.
   A worker starts its Jupyter kernel as soon as it is forked ("warming": a kernel forked
@@ -11,8 +11,10 @@ Two ways, with the same results (a test runs both):
   its HTML page.
 - ``PapermillExecution``: papermill in this process, one step after another, each on an
   ordinary kernel that papermill starts. Slower; the plain reference.
+- ``runner.cluster.DaskExecution`` (``--cluster``): each step a Dask task, on a local
+  cluster or on many machines.
 
-Both take steps in dependency order and report each result to the study's ``Outcome``.
+All take steps in dependency order and report each result to the study's ``Outcome``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from .notebook import execute, quiet_imports, shutdown_kernel, start_kernel
 from .plan import Step
 from .progress import progress_file
 
-__all__ = ["Execution", "ForkedExecution", "PapermillExecution", "readiness"]
+__all__ = ["Execution", "ForkedExecution", "PapermillExecution", "readiness", "skip_reason", "step_process_setup"]
 
 DONE = ("done", "reused")
 
@@ -65,7 +67,7 @@ def readiness(step: Step, status: dict[str, str]) -> str:
     return "go" if all(s in DONE for s in settled) else "wait"
 
 
-def _skip_reason(step: Step, status: dict[str, str]) -> str:
+def skip_reason(step: Step, status: dict[str, str]) -> str:
     failed = [n for n in step.needs if status.get(n) in ("failed", "skipped")]
     return f"not run: the {failed[0]} step did not finish" if failed else "not run: nothing it reads finished"
 
@@ -83,7 +85,7 @@ class PapermillExecution(Execution):
     def run(self, steps: list[Step], todo: set[str], outcome: Outcome, html_dir: Path, hide_code: bool) -> None:
         for step in (s for s in steps if s.name in todo):
             if readiness(step, outcome.status) == "skip":
-                outcome.finished(step, "skipped", _skip_reason(step, outcome.status))
+                outcome.finished(step, "skipped", skip_reason(step, outcome.status))
                 continue
             outcome.started(step)
             os.environ[PROGRESS_ENV] = progress_file(step)  # the kernel papermill starts inherits it
@@ -111,10 +113,13 @@ def _worker(step: Step, conn: Connection, nice: int, html_dir: Path, hide_code: 
     contextvars.Context().run(_work, step, conn, nice, html_dir, hide_code)
 
 
-def _work(step: Step, conn: Connection, nice: int, html_dir: Path, hide_code: bool) -> None:
+def step_process_setup(step: Step, nice: int = 0) -> None:
+    """What a process that runs one step does first: it stops cleanly on SIGTERM/SIGHUP (the
+    kernel is shut down), dies with the process that started it, sends its output (and its
+    kernel's) to the step's log, and tells the kernel where to report progress."""
 
     def _stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt  # unwinds papermill and the finally below: the kernel is shut down
+        raise KeyboardInterrupt  # unwinds papermill and the caller's finally: the kernel is shut down
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGHUP, _stop)
@@ -136,6 +141,10 @@ def _work(step: Step, conn: Connection, nice: int, html_dir: Path, hide_code: bo
         os.nice(nice)  # a waiting kernel's warm-up must not slow the notebook that runs now
     os.environ[PROGRESS_ENV] = progress_file(step)  # the kernel reports its progress there
     Path(progress_file(step)).unlink(missing_ok=True)  # not an earlier run's
+
+
+def _work(step: Step, conn: Connection, nice: int, html_dir: Path, hide_code: bool) -> None:
+    step_process_setup(step, nice)
     km = None
     try:
         try:
@@ -199,10 +208,10 @@ class ForkedExecution(Execution):
             while pending or self.workers:
                 for step in [s for s in pending if readiness(s, outcome.status) == "skip"]:
                     pending.remove(step)
-                    outcome.finished(step, "skipped", _skip_reason(step, outcome.status))
+                    outcome.finished(step, "skipped", skip_reason(step, outcome.status))
                 for w in [w for w in self.workers.values() if readiness(w.step, outcome.status) == "skip"]:
                     self._stop(self.workers.pop(w.step.name))
-                    outcome.finished(w.step, "skipped", _skip_reason(w.step, outcome.status))
+                    outcome.finished(w.step, "skipped", skip_reason(w.step, outcome.status))
                 # keep up to jobs + 1 workers warming or running; the analysis warms once all others have started
                 for step in list(pending):
                     others = [w for w in self.workers.values() if w.step.experiment != "analysis"]

@@ -54,16 +54,17 @@ def preload(modules: tuple[str, ...] = PRELOAD) -> None:
             pass
 
 
-def die_with_parent(action: str = "terminate") -> None:
+def die_with_parent(action: str = "terminate", at_once: bool = True) -> None:
     """End this process when the process that started it dies, whatever killed it.
 
     A thread watches the parent's pid (a dead parent's children are re-parented); on Linux
-    ``prctl(PR_SET_PDEATHSIG)`` also delivers SIGTERM at once. ``action``: ``terminate``
-    sends SIGTERM to this process (so that it cleans up: a worker shuts its kernel down),
-    ``kill`` SIGKILLs this process's group (a kernel and anything it started).
+    ``prctl(PR_SET_PDEATHSIG)`` also delivers SIGTERM at once (unless ``at_once`` is false:
+    it fires when the parent's *thread* that started this process ends). ``action``:
+    ``terminate`` sends SIGTERM to this process (so that it cleans up: a worker shuts its
+    kernel down), ``kill`` SIGKILLs this process's group (a kernel and anything it started).
     """
     parent = os.getppid()
-    if action == "terminate" and sys.platform.startswith("linux"):
+    if action == "terminate" and at_once and sys.platform.startswith("linux"):
         try:
             import ctypes
 

@@ -28,7 +28,7 @@ from .lock import FolderLock
 from .plan import Plan, Step
 from .progress import Progress
 
-__all__ = ["Outcome", "RunFault", "run_study"]
+__all__ = ["Outcome", "RunFault", "run_study", "step_order"]
 
 TITLE = "Distillation objectives for Q-network policies"
 #: the signals that stop a study cleanly (SIGHUP: the terminal closed)
@@ -96,7 +96,7 @@ def _analysis_key(plan: Plan, status: dict[str, str]) -> str:
     return content_key(plan.analysis.key, finished)
 
 
-def _order(plan: Plan) -> list[str]:
+def step_order(plan: Plan) -> list[str]:
     """Step names, longest first: by the last run's timings, else by each experiment's ``cost`` hint."""
     timings = read_json(plan.work_dir / "timings.json") or {}
     if timings:
@@ -223,7 +223,7 @@ def _run_locked(
     jobs = jobs or max(1, min(len(parallel) or 1, (os.cpu_count() or 1) + 1))
     timings = read_json(plan.work_dir / "timings.json") or {}
     outcome = Outcome(plan, Progress(plan.steps, progress, jobs, timings))
-    execution = execution or ForkedExecution(jobs, _order(plan))
+    execution = execution or ForkedExecution(jobs, step_order(plan))
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # training is single-threaded; keep kernels from spinning
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
