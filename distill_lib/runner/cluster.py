@@ -201,7 +201,7 @@ def _run_step(
         with _LOCK:
             _RUNNING.get(run_id, set()).discard(pid)
     if memo.is_file():
-        return tuple(json.loads(memo.read_text()))  # type: ignore[return-value]
+        return tuple(read_json(memo))  # type: ignore[return-value]
     if run_id in _STOPPED:
         return step.name, "failed", "stopped"
     return step.name, "failed", f"its process on worker {worker.address} ended without a result (see its log)"
