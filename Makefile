@@ -6,13 +6,14 @@
 # make lab     - JupyterLab on the notebooks
 # make bench   - the runner against a plain single-process loop; DQN environment steps per second
 # make bench-batched - batched training at 1, 30, 200 students vs its FLOP floor; closed loop old vs new
-# make teacher - retrain the shipped CartPole teacher and its 3 independent peers (about 1.5 minutes; bit for bit)
+# make teachers - retrain every task's shipped teacher and its 3 independent peers (CartPole, Acrobot, LunarLander;
+#                 about TEACHERS_TIME on this machine; bit for bit)
 PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv study full readme reference test lab bench bench-batched teacher lint clean report-check
+.PHONY: venv study full readme reference test lab bench bench-batched teachers lint clean report-check
 
 venv: $(STAMP)
 
@@ -54,9 +55,12 @@ bench-batched: $(STAMP)
 	$(PY) benchmarks/bench_batched.py
 	$(PY) benchmarks/bench_closed_loop.py
 
-teacher: $(STAMP)
+TASKS = CartPole-v1 Acrobot-v1 LunarLander-v3
+teachers: $(STAMP)
 	mkdir -p build
-	$(VENV)/bin/papermill --cwd notebooks notebooks/00_cartpole_teacher.ipynb build/00_cartpole_teacher.ipynb
+	for env in $(TASKS); do \
+	  $(VENV)/bin/papermill --cwd notebooks -p env_id $$env notebooks/00_teacher.ipynb build/00_teacher_$$env.ipynb || exit 1; \
+	done
 
 # Screenshots of every page of the report (headless Chromium: apt-get install chromium), to look at them.
 report-check:

@@ -31,14 +31,12 @@ def main(out: Path) -> None:
         "out_dir": str(out / "report"),
     }
     jobs = {
-        "a_00_cartpole_teacher.ipynb": (
-            "00_cartpole_teacher.ipynb",
+        "a_00_teacher.ipynb": (
+            "00_teacher.ipynb",
             {
-                "total_steps": 600,
-                "eval_every": 300,
+                "env_id": "Acrobot-v1",
+                "recipe": {"total_steps": 600, "eval_every": 300, "eval_episodes": 2, "learning_starts": 200},
                 "independent_seeds": [1],
-                "eval_episodes": 2,
-                "learning_starts": 200,
                 "out_dir": str(out / "teacher"),
             },
         ),

@@ -29,6 +29,8 @@ __all__ = [
     "ScheduleParams",
     "SeedParams",
     "SizeParams",
+    "TeacherFileParams",
+    "TeacherWidthParams",
     "alpha_for",
     "loss_names",
     "mode_for_alpha",
@@ -94,12 +96,31 @@ class SeedParams(Params):
 
 
 @dataclass(frozen=True)
-class SizeParams(Params):
+class TeacherWidthParams(Params):
+    """The teacher's hidden width (the synthetic teacher's, or a checkpoint's)."""
+
+    teacher_hidden: int = param(
+        64, "teacher hidden width (of the synthetic teacher, or of your teacher_checkpoint)", low=1, high=100_000
+    )
+
+
+@dataclass(frozen=True)
+class TeacherFileParams(Params):
+    """A teacher of your own, as a state-dict file."""
+
+    teacher_checkpoint: str | None = param(
+        None,
+        "your teacher's state dict: with source=file the comparison's teacher, else the real task's (env_id)",
+        path=True,
+    )
+
+
+@dataclass(frozen=True)
+class SizeParams(TeacherWidthParams):
     """The sizes of the teacher, the student and the state buffer."""
 
     input_dim: int = param(8, "state dimension (teacher and student input width)", low=1, high=100_000)
     output_dim: int = param(4, "number of actions (Q-network output width)", low=2, high=100_000)
-    teacher_hidden: int = param(64, "teacher hidden width", low=1, high=100_000)
     student_hidden: int | None = param(
         None, "student hidden width (null: max(16, teacher_hidden // 2))", low=1, high=100_000
     )

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from ..records.record import Record
 from ..report.stats import mean_ci
 from ..report.tables import ci_text, markdown_table
+from ..rl.tasks import task
 from .base import Section
+from .task_text import solved_clause
 
 if TYPE_CHECKING:
     from .baselines import BaselineRecord
@@ -63,7 +65,8 @@ def summarize_record(record: BaselineRecord) -> dict[str, Any]:
         "n": len(runs),
         "env_steps": record.recipe["total_steps"],
         "teacher_steps": record.recipe["teacher_steps"],
-        "solved": sum(r.return_mean >= solved for r in runs),
+        "solved": None if solved is None else sum(r.return_mean >= solved for r in runs),
+        "env_id": record.teacher.get("env_id", "CartPole-v1"),
         "solved_return": solved,
         "return_pct": _ci(returns) | {"values": returns},
         "action_agreement": _ci(agreement) | {"values": agreement},
@@ -90,7 +93,7 @@ def group_row(group: dict[str, Any], name: str) -> list[str]:
         name,
         str(group["n"]),
         ci_text(group["return_pct"], 1),
-        f"{group['solved']} of {group['n']}",
+        "no bar" if group["solved"] is None else f"{group['solved']} of {group['n']}",
         ci_text(group["action_agreement"], 3),
         ci_text(group["own_agreement"], 3),
     ]
@@ -115,6 +118,8 @@ def teachers_sentence(teachers: dict[str, Any]) -> str:
         f"All {n} independent teachers solve the task"
         if solved == n
         else f"{solved} of {n} independent teachers solve the task on these test episodes"
+        if solved is not None
+        else f"The {n} independent teachers (the task has no solved bar)"
     )
     text = (
         f"{who} (mean return {teachers['return_pct']['mean']:.1f}% of the teacher's) and choose the teacher's action "
@@ -123,7 +128,7 @@ def teachers_sentence(teachers: dict[str, Any]) -> str:
     )
     if solved == n:
         text += (
-            f" Two policies that both solve CartPole thus differ on about {100 * (1 - agree['mean']):.0f}% of the "
+            f" Two policies that both solve {task(teachers['env_id']).label} thus differ on about {100 * (1 - agree['mean']):.0f}% of the "
             "teacher's states: a student below full agreement is not for that reason a worse policy, and a student "
             f"that agrees on {100 * low:.0f}% or more agrees as much as an equally good policy does."
         )
@@ -136,7 +141,7 @@ def scratch_sentence(group: dict[str, Any]) -> str:
     spread = f"per run {min(ret['values']):.1f}-{max(ret['values']):.1f}%"
     return (
         f"Width {group['width']} ({group['params_pct']:.0f}% of the teacher's parameters) from scratch: "
-        f"{ret['mean']:.1f}% of the teacher's return ({spread}); {group['solved']} of {group['n']} runs solve the task."
+        f"{ret['mean']:.1f}% of the teacher's return ({spread}){solved_clause(group)}."
     )
 
 
@@ -190,7 +195,11 @@ def runs_table(record: BaselineRecord) -> str:
             str(r.seed),
             f"{r.return_mean:.1f}",
             f"{r.return_pct:.1f}",
-            "yes" if r.return_mean >= record.teacher["solved_return"] else "no",
+            "-"
+            if record.teacher["solved_return"] is None
+            else "yes"
+            if r.return_mean >= record.teacher["solved_return"]
+            else "no",
             f"{r.held_out['action_agreement']:.3f}",
             f"{r.own_agreement:.3f}",
             str(r.training["best_step"]),

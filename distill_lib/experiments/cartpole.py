@@ -1,15 +1,16 @@
-"""A real teacher: the three objectives distilling a DQN CartPole policy, by student width.
+"""A real teacher: the three objectives distilling a DQN policy of a real task, by student width.
 
 The synthetic study's teacher is a random network, so "agreement" there measures how well
 a student copies an arbitrary function. Here the teacher is a policy that solves a task
-(the shipped DQN ``QNetwork(4, 64, 2)``, ``rl.cartpole``), and a student can also be judged
+(a DQN of the task ``env_id``: CartPole's shipped ``QNetwork(4, 64, 2)`` by default, another
+task's shipped teacher, or your ``teacher_checkpoint``; ``rl.tasks``), and a student can also be judged
 by what it is for: the return it earns when it acts alone (Rusu et al. 2016, "Policy
 Distillation", ICLR, sec. 5.2: students with 4-25% of the teacher's parameters reached
 84-108% of its score on Atari).
 
 Protocol (``run``):
 
-1. Teacher: ``rl.cartpole.load_cartpole_teacher()``, frozen; its file is an input of the step.
+1. Teacher: ``TaskParams.load_teacher()``, frozen; its file is an input of the step.
 2. States: the teacher's own epsilon-greedy episodes (``rl.cartpole.collect_buffers``):
    ``cartpole_episodes`` episodes from seeds ``COLLECT_SEED ..`` form the training buffer
    (``n_states`` = its size; ``val_fraction`` of it is the run's validation split), the next
@@ -24,8 +25,9 @@ Protocol (``run``):
 5. Closed loop: the student acting greedily for ``cartpole_episodes_eval`` episodes from
    ``reset(seed=TEST_SEED + i)`` (``rl.evaluation.closed_loop_returns``); mean return with
    its normal-approximation 95% CI and as a percentage of the teacher's mean on the same
-   episodes, ``100 * mean(G_student) / mean(G_teacher)`` (the teacher's mean treated as fixed).
-6. Size: parameters ``sum(p.numel())``; ``h^2 + 12h + 2`` for ``QNetwork(4, h, 2)``.
+   episodes, measured from the task's floor (``rl.tasks``; 0 on CartPole):
+   ``100 * (mean(G_student) - floor) / (mean(G_teacher) - floor)`` (the teacher's mean treated as fixed).
+6. Size: parameters ``sum(p.numel())``; ``h^2 + 12h + 2`` for CartPole's ``QNetwork(4, h, 2)``.
 """
 
 from __future__ import annotations
@@ -51,25 +53,14 @@ from ..core.config import (
 )
 from ..core.metrics import fidelity_metrics
 from ..core.networks import QNetwork, build_student
-from ..core.schema import Params, param
+from ..core.schema import param
 from ..core.training import TrainResult, to_device, train_batched
 from ..records.provenance import file_sha256
 from ..records.record import Record
-from ..rl.cartpole import (
-    ASSET_DIR,
-    COLLECT_SEED,
-    N_ACTIONS,
-    OBS_DIM,
-    SOLVED_RETURN,
-    TEACHER_HIDDEN,
-    TEST_EPISODES,
-    TEST_SEED,
-    BufferParams,
-    collect_buffers,
-    load_cartpole_teacher,
-)
+from ..rl.cartpole import COLLECT_SEED, TEST_EPISODES, TEST_SEED, BufferParams, collect_buffers
 from ..rl.cartpole import mean_ci as return_ci
 from ..rl.evaluation import closed_loop_returns, count_parameters
+from ..rl.tasks import TaskParams
 from . import cartpole_report
 from .base import NOTEBOOK_DIR, Experiment, Units
 from .data import SourceParams
@@ -81,17 +72,16 @@ __all__ = [
     "CartpoleRun",
     "CartpoleStudyConfig",
     "EpisodeParams",
+    "pct_of_teacher",
     "teacher_and_states",
+    "teacher_fields",
     "train_students",
 ]
 
-#: the shipped teacher, an input of the step
-TEACHER_FILE = ASSET_DIR / "teacher.pt"
-
 
 @dataclass(frozen=True)
-class EpisodeParams(Params):
-    """The held-out states and the closed-loop test episodes of the CartPole experiments."""
+class EpisodeParams(TaskParams):
+    """The task, its teacher, the held-out states and the closed-loop test episodes of the real-task experiments."""
 
     cartpole_eval_episodes: int = param(
         5, "further teacher episodes for the held-out CartPole states", low=1, high=100_000
@@ -130,7 +120,11 @@ class CartpoleConfig(DeviceParams, AlphaParams, ScheduleParams, ObjectiveParams,
     def student_configs(self, width: int, n_states: int) -> list[RunConfig]:
         """Seed-major, modes in increasing alpha: the order of one width's batched call."""
         run = {k: v for k, v in self.to_dict().items() if k in RunConfig.specs()}
-        sizes = {"input_dim": OBS_DIM, "output_dim": N_ACTIONS, "teacher_hidden": TEACHER_HIDDEN}
+        sizes = {
+            "input_dim": self.task.obs_dim,
+            "output_dim": self.task.n_actions,
+            "teacher_hidden": self.teacher_width,
+        }
         return [
             RunConfig.from_params(
                 {
@@ -185,11 +179,39 @@ class CartpoleRecord(Record):
     seconds: dict[str, float]
 
 
-def teacher_and_states(p: BufferParams | EpisodeParams) -> tuple[QNetwork, torch.Tensor, torch.Tensor]:
-    """The shipped teacher (frozen) and its training and held-out states, ``(N, 4)`` and ``(M, 4)``."""
-    teacher = load_cartpole_teacher(TEACHER_FILE)
+def teacher_fields(p: EpisodeParams, teacher: QNetwork) -> dict[str, Any]:
+    """What a real-task record says about its teacher: task, file (content hash), shipped or yours, width."""
+    return {
+        "env_id": p.env_id,
+        "file": p.teacher_path.name,
+        "shipped": p.teacher_checkpoint is None,
+        "sha256": file_sha256(p.teacher_path),
+        "hidden": teacher.hidden_dim,
+    }
+
+
+def pct_of_teacher(value: float, teacher_mean: float, floor: float) -> float:
+    """A return as a % of the teacher's mean, measured from the task's floor: ``100 (G - f) / (G_T - f)``.
+
+    A teacher no better than the floor (an untrained one, or one of another task) has no scale to measure by.
+    """
+    if not teacher_mean > floor:
+        raise ValueError(
+            f"the teacher returns {teacher_mean:.1f} on the test episodes, no more than the task's floor {floor:.1f} "
+            "(0% of the scale): a student's return cannot be a % of it; is the teacher trained for this env_id?"
+        )
+    return 100.0 * (value - floor) / (teacher_mean - floor)
+
+
+class _TaskBuffer(BufferParams, EpisodeParams):
+    """What ``teacher_and_states`` reads."""
+
+
+def teacher_and_states(p: _TaskBuffer) -> tuple[QNetwork, torch.Tensor, torch.Tensor]:
+    """The task's teacher (frozen) and its training and held-out states, ``(N, D)`` and ``(M, D)``."""
+    teacher = p.load_teacher()
     train_states, held_out = collect_buffers(
-        teacher, p.cartpole_episodes, p.cartpole_eval_episodes, p.cartpole_epsilon, COLLECT_SEED
+        teacher, p.cartpole_episodes, p.cartpole_eval_episodes, p.cartpole_epsilon, COLLECT_SEED, p.env_id
     )
     return teacher, torch.from_numpy(train_states), torch.from_numpy(held_out)
 
@@ -199,30 +221,31 @@ def train_students(
 ) -> tuple[list[TrainResult], list[QNetwork]]:
     """One student per config, all of one width, in one batched call; a seed's students share their
     initialisation (``build_student(seed)``). Returns the results and the final students in eval mode."""
-    width = configs[0].student_width
-    initial = {c.seed: build_student(c.seed, OBS_DIM, TEACHER_HIDDEN, N_ACTIONS, hidden_dim=width) for c in configs}
+    width, d, a = configs[0].student_width, teacher.input_dim, teacher.output_dim
+    initial = {c.seed: build_student(c.seed, d, teacher.hidden_dim, a, hidden_dim=width) for c in configs}
     results = train_batched(*to_device(teacher, states, device), [initial[c.seed] for c in configs], configs)
     nets = []
     for result in results:
-        net = QNetwork(OBS_DIM, width, N_ACTIONS, dropout=STUDENT_DROPOUT)
+        net = QNetwork(d, width, a, dropout=STUDENT_DROPOUT)
         net.load_state_dict(result.final_state)
         nets.append(net.eval())
     return results, nets
 
 
 def run(config: CartpoleConfig, folder: Path | None = None) -> CartpoleRecord:
-    """Distil the shipped CartPole teacher into students of each width (steps 1-6 of the module docstring)."""
+    """Distil the task's teacher into students of each width (steps 1-6 of the module docstring)."""
     p = config
-    n_eval = p.cartpole_episodes_eval
+    n_eval, env_task = p.cartpole_episodes_eval, p.task
     seconds: dict[str, float] = {}
 
     # 1-2. teacher and its state buffers
     started = time.perf_counter()
-    teacher, x_train, x_held = teacher_and_states(p)  # (N, 4), (M, 4)
+    teacher, x_train, x_held = teacher_and_states(p)  # (N, D), (M, D)
     with torch.no_grad():
-        q_held = teacher(x_held)  # (M, 2)
-    teacher_returns = closed_loop_returns([teacher], n_eval, TEST_SEED)[0]
+        q_held = teacher(x_held)  # (M, A)
+    teacher_returns = closed_loop_returns([teacher], n_eval, TEST_SEED, env_id=p.env_id)[0]
     teacher_mean, teacher_lo, teacher_hi = return_ci(teacher_returns)
+    floor = env_task.floor(n_eval, TEST_SEED)
     teacher_params = count_parameters(teacher)
     seconds["collect"] = time.perf_counter() - started
 
@@ -243,7 +266,7 @@ def run(config: CartpoleConfig, folder: Path | None = None) -> CartpoleRecord:
         # 5. closed loop, every student of this width
         progress.report(f"width {width}, closed loop; widths done", done, len(p.cartpole_widths))
         started = time.perf_counter()
-        returns = closed_loop_returns(nets, n_eval, TEST_SEED, device=p.device)
+        returns = closed_loop_returns(nets, n_eval, TEST_SEED, device=p.device, env_id=p.env_id)
         seconds["closed_loop"] += time.perf_counter() - started
 
         for cfg, result, net, ret in zip(configs, results, nets, returns, strict=True):
@@ -264,8 +287,8 @@ def run(config: CartpoleConfig, folder: Path | None = None) -> CartpoleRecord:
                     returns=ret.tolist(),
                     return_mean=mean,
                     return_ci=[lo, hi],
-                    return_pct=100.0 * mean / teacher_mean,
-                    return_pct_ci=[100.0 * lo / teacher_mean, 100.0 * hi / teacher_mean],
+                    return_pct=pct_of_teacher(mean, teacher_mean, floor),
+                    return_pct_ci=[pct_of_teacher(x, teacher_mean, floor) for x in (lo, hi)],
                 )
             )
 
@@ -273,14 +296,12 @@ def run(config: CartpoleConfig, folder: Path | None = None) -> CartpoleRecord:
     return CartpoleRecord(
         params=p.to_dict(),
         protocol="per-student random streams (distill_lib.core.streams)",
-        env="CartPole-v1",
+        env=p.env_id,
         widths=list(p.cartpole_widths),
         seeds=list(p.cartpole_seeds),
         modes=p.mode_alphas(),
         teacher={
-            "file": TEACHER_FILE.name,
-            "sha256": file_sha256(TEACHER_FILE),
-            "hidden": TEACHER_HIDDEN,
+            **teacher_fields(p, teacher),
             "params": teacher_params,
             "returns": teacher_returns.tolist(),
             "return_mean": teacher_mean,
@@ -295,7 +316,14 @@ def run(config: CartpoleConfig, folder: Path | None = None) -> CartpoleRecord:
             "n_val": configs[0].n_val,
             "n_held_out": len(x_held),
         },
-        closed_loop={"episodes": n_eval, "seed": TEST_SEED, "max_return": 500.0, "solved_return": SOLVED_RETURN},
+        closed_loop={
+            "episodes": n_eval,
+            "seed": TEST_SEED,
+            "max_steps": env_task.max_steps,
+            "solved_return": env_task.bar,
+            "score_floor": floor,
+            "floor_rule": "fixed" if env_task.score_floor is not None else "random policy on the test episodes",
+        },
         students=students,
         runs=runs,
         seconds={k: round(v, 3) for k, v in seconds.items()},
@@ -315,13 +343,15 @@ def units(config: CartpoleStudyConfig) -> Units:
     if not config.cartpole_widths:
         return Units({}, reason="no CartPole widths given")
     if config.source == "file":
-        return Units({}, "source='file': the CartPole section distils the shipped CartPole teacher, not yours; skipped")
+        return Units(
+            {}, "source='file': the real-task section needs a task's teacher (env_id), not the file's; skipped"
+        )
     return Units({"cartpole": {}})
 
 
 EXPERIMENT: Experiment[CartpoleRecord] = Experiment(
     name="cartpole",
-    title="A real teacher: CartPole",
+    title="A real teacher (env_id; CartPole by default)",
     notebook=NOTEBOOK_DIR / "06_cartpole.ipynb",
     params=CartpoleStudyConfig,
     step_params=CartpoleConfig,
@@ -330,6 +360,6 @@ EXPERIMENT: Experiment[CartpoleRecord] = Experiment(
     summarize=summarize,
     section=cartpole_report.section,
     units=units,
-    inputs=lambda config: [TEACHER_FILE],
+    inputs=lambda config: [config.teacher_path],
     cost=85.0,  # seconds per step on the project's machine, default study (long steps start first)
 )

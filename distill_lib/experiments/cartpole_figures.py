@@ -1,4 +1,4 @@
-"""The CartPole section's figures: return and fidelity against student size, per objective, with CIs."""
+"""The real-task section's figures: return and fidelity against student size, per objective, with CIs."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def figure_returns(summary: CartpoleSummary) -> Figure:
     n = summary.n_seeds
     ax.set(
         ylabel="return, % of the teacher's",
-        title=f"CartPole closed-loop return ({summary.teacher['episodes']} episodes; mean over {n} seed{'s' * (n != 1)})",
+        title=f"{summary.teacher.get('label', 'CartPole')} closed-loop return ({summary.teacher['episodes']} episodes; mean over {n} seed{'s' * (n != 1)})",
     )
     ax.legend(fontsize=8)
     return fig

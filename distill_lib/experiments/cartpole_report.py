@@ -1,4 +1,4 @@
-"""The CartPole section's reading: the summary over seeds, the compression and fidelity tables, sentences.
+"""The real-task section's reading: the summary over seeds, the compression and fidelity tables, sentences.
 
 Split from ``cartpole`` (which runs the section; the figures are in ``cartpole_figures``). Every
 sentence is conditioned on the numbers: a ranking is stated with its ties, "the leaders
@@ -18,9 +18,10 @@ import scipy.stats
 from ..records.record import Record
 from ..report.stats import comparison_record, difference_phrase, holm_family, mean_ci, paired_difference
 from ..report.tables import ci_text, markdown_table
-from ..rl.cartpole import TEACHER_HIDDEN
+from ..rl.tasks import TEACHER_HIDDEN, task
 from .base import Section
 from .cartpole_figures import RUSU_PARAMS_PCT, RUSU_SCORE_PCT, figure_fidelity, figure_returns
+from .task_text import rank_modes, ranking_text, scale_phrase, spread_text, teacher_phrase
 
 if TYPE_CHECKING:
     from .cartpole import CartpoleRecord
@@ -43,8 +44,6 @@ __all__ = [
 
 #: a paragraph break between the groups of sentences
 _BREAK = "\n\n"
-#: CartPole-v1's "solved" threshold
-SOLVED_RETURN = 475.0
 #: per-student metrics summarised over seeds: key -> label
 SUMMARY_METRICS = {
     "return_pct": "return (% of teacher)",
@@ -133,6 +132,13 @@ def summarize_record(record: CartpoleRecord) -> CartpoleSummary:
         teacher={
             "params": teacher["params"],
             "hidden": teacher.get("hidden", TEACHER_HIDDEN),
+            "env_id": record.env,
+            "label": task(record.env).label,
+            "shipped": teacher.get("shipped", True),
+            "solved_return": record.closed_loop.get("solved_return"),
+            "max_steps": record.closed_loop.get("max_steps", 500),
+            "score_floor": record.closed_loop.get("score_floor", 0.0),
+            "floor_rule": record.closed_loop.get("floor_rule", "fixed"),
             "return_mean": teacher["return_mean"],
             "return_ci": teacher["return_ci"],
             "episodes": len(teacher["returns"]),
@@ -180,34 +186,8 @@ def fidelity_table(summary: CartpoleSummary) -> str:
     return markdown_table(header, rows, align="rlrrr")
 
 
-def rank_modes(values: dict[str, float], digits: int) -> list[list[str]]:
-    """Modes from highest to lowest value, grouped where equal after rounding to ``digits``.
-
-    ``{"a": 0.91, "b": 0.95, "c": 0.9504}`` with 3 digits -> ``[["b", "c"], ["a"]]``
-    (ties keep the input order).
-    """
-    groups: list[list[str]] = []
-    for mode in sorted(values, key=lambda m: -round(values[m], digits)):
-        if groups and round(values[groups[-1][0]], digits) == round(values[mode], digits):
-            groups[-1].append(mode)
-        else:
-            groups.append([mode])
-    return groups
-
-
-def _ranking_text(groups: list[list[str]], values: dict[str, float], fmt: str) -> str:
-    if len(groups) == 1 and len(groups[0]) > 1:
-        return f"a tie between all modes ({fmt.format(values[groups[0][0]])})"
-    return " > ".join(" = ".join(f"{m} ({fmt.format(values[m])})" for m in group) for group in groups)
-
-
-def _spread_text(pcts: list[float]) -> str:
-    lo, hi = min(pcts), max(pcts)
-    return f"{lo:.1f}%" if round(lo, 1) == round(hi, 1) else f"{lo:.1f}-{hi:.1f}%"
-
-
 def interpretation(summary: CartpoleSummary, synthetic_rows: list[Any] | None = None) -> str:
-    """A few sentences on the CartPole results, written from the numbers (Markdown).
+    """A few sentences on the real-task results, written from the numbers (Markdown).
 
     ``synthetic_rows``: the original comparison's table rows (``comparison.ResultRow``), to
     compare the modes' ranking on the synthetic teacher with the ranking here; None or
@@ -217,9 +197,9 @@ def interpretation(summary: CartpoleSummary, synthetic_rows: list[Any] | None = 
     n = summary.n_seeds
     seeds = f"{n} seed{'s' if n != 1 else ''}"
     parts = [
-        f"The teacher (width {teacher['hidden']}, {teacher['params']:,} parameters) returns {teacher['return_mean']:.1f} "
-        f"on average over {teacher['episodes']} test episodes (95% CI [{teacher['return_ci'][0]:.1f}, "
-        f"{teacher['return_ci'][1]:.1f}]; 500 is the maximum, {SOLVED_RETURN:g} counts as solved)."
+        f"The {teacher_phrase(teacher)} (width {teacher['hidden']}, {teacher['params']:,} parameters) returns "
+        f"{teacher['return_mean']:.1f} on average over {teacher['episodes']} test episodes (95% CI "
+        f"[{teacher['return_ci'][0]:.1f}, {teacher['return_ci'][1]:.1f}]; {scale_phrase(teacher)})."
     ]
 
     parts.append(_BREAK)
@@ -230,8 +210,8 @@ def interpretation(summary: CartpoleSummary, synthetic_rows: list[Any] | None = 
     pct = summary.row(width, modes[0])["params_pct"]
     parts.append(
         f"At width {width} ({pct:.1f}% of the teacher's parameters; means over {seeds}), the modes rank by "
-        f"closed-loop return as {_ranking_text(by_return, ret, '{:.1f}%')} of the teacher's, and by held-out "
-        f"agreement as {_ranking_text(by_agree, agree, '{:.1%}')}."
+        f"closed-loop return as {ranking_text(by_return, ret, '{:.1f}%')} of the teacher's, and by held-out "
+        f"agreement as {ranking_text(by_agree, agree, '{:.1%}')}."
     )
     if by_return == by_agree:
         parts.append("The two rankings are the same.")
@@ -284,7 +264,7 @@ def interpretation(summary: CartpoleSummary, synthetic_rows: list[Any] | None = 
         n_out = sum(not RUSU_SCORE_PCT[0] <= v <= RUSU_SCORE_PCT[1] for v in pcts)
         where = "all within that range" if n_out == 0 else f"{n_out} of {len(pcts)} width x mode cells outside it"
         rusu += (
-            f"here the students in that range (width {', '.join(map(str, widths))}) reach {_spread_text(pcts)} of "
+            f"here the students in that range (width {', '.join(map(str, widths))}) reach {spread_text(pcts)} of "
             f"the teacher's return over the modes, {where}."
         )
     else:
@@ -294,7 +274,7 @@ def interpretation(summary: CartpoleSummary, synthetic_rows: list[Any] | None = 
         widths = sorted({r["width"] for r in below}, reverse=True)
         parts.append(
             f"Smaller still (width {', '.join(map(str, widths))}, under {RUSU_PARAMS_PCT[0]:g}% of the parameters), "
-            f"students reach {_spread_text([r['return_pct']['mean'] for r in below])}."
+            f"students reach {spread_text([r['return_pct']['mean'] for r in below])}."
         )
     if len(rows) >= 3:
         x = [r["action_agreement"]["mean"] for r in rows]
@@ -309,7 +289,8 @@ def interpretation(summary: CartpoleSummary, synthetic_rows: list[Any] | None = 
             parts.append(f"{'Return' if len(set(y)) == 1 else 'Agreement'} is the same in every width x mode cell.")
 
     parts.append(_BREAK)
-    # synthetic vs CartPole ranking
+    # synthetic vs real-task ranking
+    label = teacher.get("label", "CartPole")
     common = [m for m in modes if any(r.mode == m for r in synthetic_rows or [])]
     if not common:
         parts.append("The synthetic teacher's table is absent, so its ranking of the modes cannot be compared here.")
@@ -331,10 +312,10 @@ def interpretation(summary: CartpoleSummary, synthetic_rows: list[Any] | None = 
 
         parts.append(
             f"On the synthetic teacher (the study's main table) the modes rank by agreement as "
-            f"{_ranking_text(syn_rank, syn, '{:.1%}')}; on CartPole at width {width}, held-out agreement gives "
+            f"{ranking_text(syn_rank, syn, '{:.1%}')}; on {label} at width {width}, held-out agreement gives "
             f"{same(here_agree)} and closed-loop return {same(here_return)}. By probability similarity at T = 1 "
-            f"the synthetic teacher gives {_ranking_text(syn_sim_rank, syn_sim, '{:.3f}')} and CartPole "
-            f"{_ranking_text(here_sim_rank, here_sim, '{:.3f}')}: "
+            f"the synthetic teacher gives {ranking_text(syn_sim_rank, syn_sim, '{:.3f}')} and {label} "
+            f"{ranking_text(here_sim_rank, here_sim, '{:.3f}')}: "
             f"{'the same order' if syn_sim_rank == here_sim_rank else 'different orders'}."
         )
         if len(common) < len(modes):
@@ -361,7 +342,7 @@ def short_verdict(summary: CartpoleSummary) -> str:
         tested = "paired over seeds, no two objectives differ detectably in return"
     parts = [
         f"At width {width} ({pct:.0f}% of the teacher's parameters; means over {n} seed{'s' * (n != 1)}), students "
-        f"earn {_ranking_text(by_return, ret, '{:.1f}%')} of the teacher's return; {tested}."
+        f"earn {ranking_text(by_return, ret, '{:.1f}%')} of the teacher's return; {tested}."
     ]
     leader = " = ".join(by_agree[0])
     same = set(by_agree[0]) & set(by_return[0])
@@ -395,4 +376,4 @@ def section(summary: CartpoleSummary, others: dict[str, Any] | None = None) -> S
         "cartpole_returns.png": lambda: figure_returns(summary),
         "cartpole_fidelity.png": lambda: figure_fidelity(summary),
     }
-    return Section("A real teacher: CartPole", text, short_verdict(summary), figures)
+    return Section(f"A real teacher: {summary.teacher.get('label', 'CartPole')}", text, short_verdict(summary), figures)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..core.config import SeedParams, SizeParams, student_hidden_dim
+from ..core.config import SeedParams, SizeParams, TeacherFileParams, student_hidden_dim
 from ..core.data import (
     check_teacher_outputs,
     load_state_dict,
@@ -60,11 +60,10 @@ class SourceParams(Params):
 
 
 @dataclass(frozen=True)
-class DataConfig(SourceParams, BufferParams, SizeParams, SeedParams):
+class DataConfig(SourceParams, BufferParams, TeacherFileParams, SizeParams, SeedParams):
     """What makes the world: its source, seed and sizes."""
 
     states_file: str | None = param(None, "a .npy state buffer (n_states, input_dim) (source: file)", path=True)
-    teacher_checkpoint: str | None = param(None, "a teacher state-dict checkpoint (source: file)", path=True)
 
     def check(self) -> None:
         super().check()

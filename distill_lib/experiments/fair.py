@@ -1,14 +1,14 @@
-"""Each objective at its own best settings on the CartPole teacher, chosen without the test episodes.
+"""Each objective at its own best settings on a real task's teacher, chosen without the test episodes.
 
-The CartPole section trains every objective at the synthetic study's ``T = 3``. The shipped
-teacher's Q-values are large (about 65) and close (a median gap of about 0.1 between its two
+The task is ``env_id`` (CartPole by default; ``rl.tasks``). The real-task section trains every objective at the synthetic study's ``T = 3``. The shipped
+CartPole teacher's Q-values are large (about 65) and close (a median gap of about 0.1 between its two
 actions), so at ``T = 3`` its soft targets are nearly uniform: that comparison may rank the
 temperature, not the objective. Rusu et al. (2016, "Policy Distillation", sec. 4) sharpen
 the teacher (``tau = 0.01``) and tune ``tau``. Here every objective gets the same chance:
 
 Protocol, one step per student width (``fair_widths``):
 
-1. Teacher and states as in the CartPole section: the shipped teacher, its epsilon-greedy
+1. Teacher and states as in the real-task section: the task's teacher, its epsilon-greedy
    training buffer and held-out states (``rl.cartpole.collect_buffers``).
 2. Candidates (``candidates``): hard (CE on the teacher's argmax), soft (KL at each
    ``tau`` of ``fair_temperatures``), blended (each ``alpha`` of ``fair_alphas`` x each
@@ -24,7 +24,8 @@ Protocol, one step per student width (``fair_widths``):
    study's ``temperature`` and ``alpha`` (the CartPole section's settings), so the
    confound shows beside the fair answer. A seed's students share their initialisation and
    random stream (paired runs). Test return on ``cartpole_episodes_eval`` episodes from
-   ``TEST_SEED`` as a % of the teacher's on the same episodes; fidelity on the held-out states
+   ``TEST_SEED`` as a % of the teacher's on the same episodes (from the task's floor,
+   ``cartpole.pct_of_teacher``); fidelity on the held-out states
    (teacher-visited), and agreement with the teacher on every state the student visits in
    its own test episodes (student-visited; ``rl.evaluation.closed_loop``).
 5. The teacher's sharpness: the mean of ``max_a softmax(q / tau)`` over the training buffer
@@ -55,20 +56,12 @@ from ..core.metrics import fidelity_metrics
 from ..core.networks import QNetwork
 from ..core.schema import Params, param
 from ..core.training import TrainResult
-from ..records.provenance import file_sha256
 from ..records.record import Record
-from ..rl.cartpole import (
-    COLLECT_SEED,
-    N_ACTIONS,
-    OBS_DIM,
-    TEACHER_HIDDEN,
-    TEST_SEED,
-    BufferParams,
-)
+from ..rl.cartpole import COLLECT_SEED, TEST_SEED, BufferParams
 from ..rl.evaluation import closed_loop, closed_loop_returns, count_parameters
 from . import fair_report
 from .base import NOTEBOOK_DIR, Experiment, Units
-from .cartpole import TEACHER_FILE, EpisodeParams, teacher_and_states, train_students
+from .cartpole import EpisodeParams, pct_of_teacher, teacher_and_states, teacher_fields, train_students
 from .data import SourceParams
 
 __all__ = [
@@ -177,9 +170,9 @@ class FairStepConfig(FairParams):
         return RunConfig.from_params(
             {
                 **run,
-                "input_dim": OBS_DIM,
-                "output_dim": N_ACTIONS,
-                "teacher_hidden": TEACHER_HIDDEN,
+                "input_dim": self.task.obs_dim,
+                "output_dim": self.task.n_actions,
+                "teacher_hidden": self.teacher_width,
                 "student_hidden": self.fair_width,
                 "n_states": n_states,
                 "seed": seed,
@@ -280,11 +273,13 @@ def run(config: FairStepConfig, folder: Path | None = None) -> FairRecord:
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     # 1. teacher and states
-    teacher, x_train, x_held = teacher_and_states(p)  # (N, 4), (M, 4)
+    teacher, x_train, x_held = teacher_and_states(p)  # (N, D), (M, D)
     with torch.no_grad():
-        q_train, q_held = teacher(x_train), teacher(x_held)  # (N, 2), (M, 2)
-    teacher_test = closed_loop_returns([teacher], p.cartpole_episodes_eval, TEST_SEED)[0]
-    teacher_val = closed_loop_returns([teacher], p.fair_val_episodes, VALIDATION_SEED)[0]
+        q_train, q_held = teacher(x_train), teacher(x_held)  # (N, A), (M, A)
+    teacher_test = closed_loop_returns([teacher], p.cartpole_episodes_eval, TEST_SEED, env_id=p.env_id)[0]
+    teacher_val = closed_loop_returns([teacher], p.fair_val_episodes, VALIDATION_SEED, env_id=p.env_id)[0]
+    floor = p.task.floor(p.cartpole_episodes_eval, TEST_SEED)
+    val_floor = p.task.floor(p.fair_val_episodes, VALIDATION_SEED)
     # 5. how uniform the soft targets are at each temperature
     temps = sorted({*p.fair_temperatures, p.temperature, 1.0})
     sharpness = {f"{t:g}": float(torch.softmax(q_train / t, -1).max(-1).values.mean()) for t in temps}
@@ -297,7 +292,7 @@ def run(config: FairStepConfig, folder: Path | None = None) -> FairRecord:
     jobs = [(s, seed) for seed in p.fair_selection_seeds for s in grid]
     results, nets = _train(p, teacher, x_train, jobs)
     # 3. selection by validation return
-    val = closed_loop_returns(nets, p.fair_val_episodes, VALIDATION_SEED, device=p.device).mean(1)  # (S,)
+    val = closed_loop_returns(nets, p.fair_val_episodes, VALIDATION_SEED, device=p.device, env_id=p.env_id).mean(1)
     evidence = []
     for setting in grid:
         rows = [j for j, (s, _) in enumerate(jobs) if s == setting]
@@ -319,13 +314,14 @@ def run(config: FairStepConfig, folder: Path | None = None) -> FairRecord:
     jobs = [(s, seed) for seed in p.fair_seeds for s in arms.values()]
     names = [name for _ in p.fair_seeds for name in arms]
     results, nets = _train(p, teacher, x_train, jobs)
-    loop = closed_loop(nets, p.cartpole_episodes_eval, TEST_SEED, device=p.device, reference=teacher)
+    loop = closed_loop(nets, p.cartpole_episodes_eval, TEST_SEED, device=p.device, reference=teacher, env_id=p.env_id)
     runs = []
     for name, (setting, seed), net, ret, own in zip(names, jobs, nets, loop.returns, loop.agreement, strict=True):
         with torch.no_grad():
             held = {k: v.item() for k, v in fidelity_metrics(net(x_held), q_held).items()}
         mean = float(ret.mean())
-        runs.append(FairRun(name, setting, seed, mean, 100.0 * mean / float(teacher_test.mean()), held, float(own)))
+        pct = pct_of_teacher(mean, float(teacher_test.mean()), floor)
+        runs.append(FairRun(name, setting, seed, mean, pct, held, float(own)))
     seconds["evaluation"] = time.perf_counter() - started
     progress.report(f"width {p.fair_width}: stages done", 2, 2)
 
@@ -336,9 +332,11 @@ def run(config: FairStepConfig, folder: Path | None = None) -> FairRecord:
         params_count=n_params,
         params_pct=100.0 * n_params / n_teacher,
         teacher={
-            "file": TEACHER_FILE.name,
-            "sha256": file_sha256(TEACHER_FILE),
+            **teacher_fields(p, teacher),
             "params": n_teacher,
+            "score_floor": floor,
+            "val_score_floor": val_floor,
+            "solved_return": p.task.bar,
             "test_return": float(teacher_test.mean()),
             "val_return": float(teacher_val.mean()),
         },
@@ -366,11 +364,11 @@ def unit_name(width: int) -> str:
 
 
 def units(config: FairConfig) -> Units:
-    """One step per width; none for a user's own teacher (this is the shipped CartPole teacher's experiment)."""
+    """One step per width; none with source='file' (that teacher belongs to no task)."""
     if not config.fair_widths:
         return Units({}, reason="no fair-comparison widths given")
     if config.source == "file":
-        return Units({}, "source='file': the fair comparison distils the shipped CartPole teacher, not yours; skipped")
+        return Units({}, "source='file': the fair comparison needs a task's teacher (env_id), not the file's; skipped")
     return Units({unit_name(w): {"fair_width": w} for w in config.fair_widths})
 
 
@@ -381,7 +379,7 @@ def summarize(config: FairConfig, records: dict[str, FairRecord]) -> fair_report
 
 EXPERIMENT: Experiment[FairRecord] = Experiment(
     name="fair",
-    title="Each objective at its best: CartPole",
+    title="Each objective at its best (env_id; CartPole by default)",
     notebook=NOTEBOOK_DIR / "07_fair.ipynb",
     params=FairConfig,
     step_params=FairStepConfig,
@@ -390,7 +388,7 @@ EXPERIMENT: Experiment[FairRecord] = Experiment(
     summarize=summarize,
     section=fair_report.section,
     units=units,
-    inputs=lambda config: [TEACHER_FILE],
+    inputs=lambda config: [config.teacher_path],
     unit_of=lambda step: unit_name(step.fair_width),
     cost=45.0,  # seconds per step on the project's machine, default study (long steps start first)
 )

@@ -45,7 +45,7 @@ def figure_decision(summary: FairSummary) -> Figure:
         ax.set_title(f"width {width['width']} ({width['params_pct']:.0f}% of the teacher's parameters)", fontsize=10)
     axes[0].set_ylabel("test return, % of the teacher's (95% CI)")
     fig.suptitle(
-        "Each objective at its selected settings\n(hatched: the CartPole section's fixed settings)", fontsize=11
+        "Each objective at its selected settings\n(hatched: the real-task section's fixed settings)", fontsize=11
     )
     return fig
 

@@ -18,8 +18,8 @@ import numpy as np
 from ..records.record import Record
 from ..report.aggregate import interval_estimates, performance_profile, probability_of_improvement
 from ..report.stats import comparison_record, difference_phrase, holm_family, mean_ci, paired_difference
+from ..rl.tasks import DEFAULT_ENV_ID, task
 from .base import Section
-from .cartpole_report import rank_modes
 from .fair_figures import figure_decision, figure_profiles
 from .fair_tables import (
     candidates_table,
@@ -29,6 +29,7 @@ from .fair_tables import (
     scratch_sentence,
     versus_scratch,
 )
+from .task_text import rank_modes
 
 if TYPE_CHECKING:
     from .fair import FairRecord, FairRun
@@ -80,7 +81,8 @@ def summarize_record(record: FairRecord) -> dict[str, Any]:
         by_seed = {r.seed: _metric(r, metric) for r in record.runs if r.arm == arm}
         return np.array([by_seed[s] for s in record.seeds])
 
-    val_pct = {c.setting.label: 100.0 * c.val_return / record.teacher["val_return"] for c in record.candidates}
+    t, f = record.teacher, record.teacher.get("val_score_floor", 0.0)
+    val_pct = {c.setting.label: 100.0 * (c.val_return - f) / (t["val_return"] - f) for c in record.candidates}
     arms = [
         {
             "arm": name,
@@ -365,7 +367,7 @@ def _winner(pair: str, comparison: dict[str, Any]) -> str:
 def section(summary: FairSummary, others: dict[str, Any] | None = None) -> Section:
     """Per width: the decision table and its sentences; the sharpness of the teacher's targets; the figure."""
     if not summary.widths:
-        return Section("Each objective at its best: CartPole", "Not finished: " + ", ".join(summary.missing), "")
+        return Section("Each objective at its best", "Not finished: " + ", ".join(summary.missing), "")
     first = summary.widths[0]
     fixed_t = next(a["setting"]["temperature"] for a in first["arms"] if a["fixed"])
     lines = [sharpness_sentence(first, fixed_t), ""]
@@ -392,4 +394,5 @@ def section(summary: FairSummary, others: dict[str, Any] | None = None) -> Secti
     figures = {"fair_returns.png": lambda: figure_decision(summary)}
     if summary.aggregate:
         figures["fair_profiles.png"] = lambda: figure_profiles(summary.aggregate)
-    return Section("Each objective at its best: CartPole", "\n".join(lines), short_verdict(summary, baselines), figures)
+    title = f"Each objective at its best: {task(first['teacher'].get('env_id', DEFAULT_ENV_ID)).label}"
+    return Section(title, "\n".join(lines), short_verdict(summary, baselines), figures)

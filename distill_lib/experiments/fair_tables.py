@@ -17,6 +17,7 @@ from ..report.stats import comparison_record, difference_phrase, holm_family
 from ..report.tables import ci_text, markdown_table
 from ..report.unpaired import unpaired_difference
 from .cartpole_figures import RUSU_PARAMS_PCT, RUSU_SCORE_PCT
+from .task_text import solved_clause
 
 __all__ = [
     "SCRATCH_FAMILY",
@@ -42,7 +43,7 @@ def decision_table(width: dict[str, Any], baselines: Any = None) -> str:
     """Markdown: each arm's settings, validation return, test return and both agreements, then the baselines."""
     rows = []
     for arm in width["arms"]:
-        name = f"{arm['arm']} (as in the CartPole section)" if arm["fixed"] else arm["arm"]
+        name = f"{arm['arm']} (as in the real-task section)" if arm["fixed"] else arm["arm"]
         val = "not a candidate" if arm["val_return_pct"] is None else f"{arm['val_return_pct']:.1f}"
         own = ci_text(arm["own_agreement"], 3) if "own_agreement" in arm else "not measured"
         rows.append([name, arm["label"], val, ci_text(arm["return_pct"], 1), ci_text(arm["action_agreement"], 3), own])
@@ -111,8 +112,8 @@ def scratch_sentence(width: dict[str, Any], scratch: dict[str, Any]) -> str:
     )
     head = (
         f"Against DQN from scratch at width {width['width']} ({scratch['n']} runs, {budget}; "
-        f"{scratch['return_pct']['mean']:.1f}% of the teacher's return, {scratch['solved']} of {scratch['n']} solve "
-        f"the task; unpaired permutation tests, Holm over the {len(tests)} selected objectives)"
+        f"{scratch['return_pct']['mean']:.1f}% of the teacher's return{solved_clause(scratch).replace(' runs', '')}; "
+        f"unpaired permutation tests, Holm over the {len(tests)} selected objectives)"
     )
     found = [(p, c) for p, c in tests.items() if not c["verdict"].startswith("no detectable")]
     none = [p.split(" - ")[0] for p, c in tests.items() if c["verdict"].startswith("no detectable")]

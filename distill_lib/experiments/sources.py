@@ -21,7 +21,8 @@ step runs after it, ``needs``):
    ``N0 * (dagger_rounds + 1)`` states of the teacher-driven episodes.
 
 Every student: ``fair_seeds`` (paired: a seed's students share their initialisation), test
-return on ``cartpole_episodes_eval`` episodes as a % of the teacher's, agreement with the
+return on ``cartpole_episodes_eval`` episodes of the task ``env_id`` as a % of the teacher's
+(from the task's floor), agreement with the
 teacher on its held-out states and on the states the student visits itself.
 """
 
@@ -44,7 +45,7 @@ from ..rl.evaluation import closed_loop
 from ..rl.rollouts import mixed_rollout_states
 from . import fair, sources_report
 from .base import NOTEBOOK_DIR, Experiment, Units, load_step, step_folder
-from .cartpole import TEACHER_FILE, teacher_and_states, train_students
+from .cartpole import pct_of_teacher, teacher_and_states, train_students
 from .data import SourceParams
 from .fair import FairParams, FairStepConfig, FairWidths, Setting
 
@@ -116,6 +117,8 @@ class SourcesRecord(Record):
     width: int
     selected: dict[str, Setting]
     teacher_return: float
+    env_id: str
+    score_floor: float  # 0% of the return scale (rl.tasks)
     sizes: dict[str, int]  # arm -> labelled states per student
     dagger: dict[str, Any]  # rounds, betas, states per round, seeds
     runs: list[SourceRun]
@@ -123,29 +126,35 @@ class SourcesRecord(Record):
 
 
 def dagger_buffers(
-    teacher: QNetwork, initial: torch.Tensor, train: Any, n_students: int, rounds: int, beta: float
+    teacher: QNetwork,
+    initial: torch.Tensor,
+    train: Any,
+    n_students: int,
+    rounds: int,
+    beta: float,
+    env_id: str = "CartPole-v1",
 ) -> tuple[list[QNetwork], torch.Tensor]:
-    """DAgger's rounds (module docstring): the final students and their aggregate buffers ``(S, N0 * (R + 1), 4)``.
+    """DAgger's rounds (module docstring): the final students and their aggregate buffers ``(S, N0 * (R + 1), D)``.
 
-    ``train(states)`` trains the students on ``states`` (``(N, 4)`` shared or ``(S, N, 4)``)
+    ``train(states)`` trains the students on ``states`` (``(N, D)`` shared or ``(S, N, D)``)
     from their initialisation and returns them; round ``r``'s rollouts reset from
     ``DAGGER_SEED + r``. Each round appends, so a round's buffer is a prefix of the next.
     """
     n0 = len(initial)
-    buffers = initial.unsqueeze(0).expand(n_students, -1, -1)  # (S, N0, 4) round 0: the teacher's states
+    buffers = initial.unsqueeze(0).expand(n_students, -1, -1)  # (S, N0, D) round 0: the teacher's states
     nets = train(initial)
     for r in range(1, rounds + 1):
-        visited = mixed_rollout_states(nets, teacher, n0, beta**r, DAGGER_SEED + r)  # (S, N0, 4)
+        visited = mixed_rollout_states(nets, teacher, n0, beta**r, DAGGER_SEED + r, env_id=env_id)  # (S, N0, D)
         buffers = torch.cat([buffers, visited], dim=1).contiguous()
         nets = train(buffers)
     return nets, buffers
 
 
-def _teacher_states(teacher: QNetwork, n_states: int, epsilon: float) -> torch.Tensor:
+def _teacher_states(teacher: QNetwork, n_states: int, epsilon: float, env_id: str) -> torch.Tensor:
     """The first ``n_states`` states of the teacher's epsilon-greedy episodes from ``COLLECT_SEED``."""
     episodes = 1
     while True:
-        states = collect_states(teacher, episodes, epsilon, COLLECT_SEED)
+        states = collect_states(teacher, episodes, epsilon, COLLECT_SEED, env_id)
         if len(states) >= n_states:
             return torch.from_numpy(states[:n_states])
         episodes *= 2
@@ -155,10 +164,11 @@ def measure(config: SourcesStepConfig, selected: dict[str, Setting]) -> SourcesR
     """Every arm at ``selected`` settings per objective (steps 1 and 2 of the module docstring)."""
     p, seconds = config, {}
     started = time.perf_counter()
-    teacher, _, x_held = teacher_and_states(p)  # (M, 4) held-out states
+    teacher, _, x_held = teacher_and_states(p)  # (M, D) held-out states
     with torch.no_grad():
         q_held = teacher(x_held)
-    teacher_test = float(closed_loop([teacher], p.cartpole_episodes_eval, TEST_SEED).returns[0].mean())
+    teacher_test = float(closed_loop([teacher], p.cartpole_episodes_eval, TEST_SEED, env_id=p.env_id).returns[0].mean())
+    floor = p.task.floor(p.cartpole_episodes_eval, TEST_SEED)
     fair_step = p.fair_step()
     jobs = [(obj, s, seed) for seed in p.fair_seeds for obj, s in selected.items()]
 
@@ -170,17 +180,18 @@ def measure(config: SourcesStepConfig, selected: dict[str, Setting]) -> SourcesR
     stages = len(p.transfer_episodes) + (2 if p.dagger_rounds else 0)
     for i, k in enumerate(sorted(p.transfer_episodes)):
         progress.report(f"width {p.sources_width}: arms trained", i, stages)
-        states = torch.from_numpy(collect_states(teacher, k, p.cartpole_epsilon, COLLECT_SEED))
+        states = torch.from_numpy(collect_states(teacher, k, p.cartpole_epsilon, COLLECT_SEED, p.env_id))
         arms.append((f"teacher, {k} episode{'s' * (k > 1)}", len(states), train(states)))
     seconds["transfer"] = time.perf_counter() - started
     dagger: dict[str, Any] = {"rounds": p.dagger_rounds}
     if p.dagger_rounds:
         started = time.perf_counter()
-        initial = torch.from_numpy(collect_states(teacher, p.dagger_init_episodes, p.cartpole_epsilon, COLLECT_SEED))
-        nets, buffers = dagger_buffers(teacher, initial, train, len(jobs), p.dagger_rounds, p.dagger_beta)
+        first = collect_states(teacher, p.dagger_init_episodes, p.cartpole_epsilon, COLLECT_SEED, p.env_id)
+        initial = torch.from_numpy(first)
+        nets, buffers = dagger_buffers(teacher, initial, train, len(jobs), p.dagger_rounds, p.dagger_beta, p.env_id)
         arms.append(("DAgger", buffers.shape[1], nets))
         progress.report(f"width {p.sources_width}: arms trained", stages - 1, stages)
-        same = _teacher_states(teacher, buffers.shape[1], p.cartpole_epsilon)
+        same = _teacher_states(teacher, buffers.shape[1], p.cartpole_epsilon, p.env_id)
         arms.append(("teacher, same size", len(same), train(same)))
         dagger |= {
             "betas": [p.dagger_beta**r for r in range(1, p.dagger_rounds + 1)],
@@ -193,16 +204,15 @@ def measure(config: SourcesStepConfig, selected: dict[str, Setting]) -> SourcesR
 
     started = time.perf_counter()
     every = [net for _, _, nets in arms for net in nets]
-    loop = closed_loop(every, p.cartpole_episodes_eval, TEST_SEED, device=p.device, reference=teacher)
+    loop = closed_loop(every, p.cartpole_episodes_eval, TEST_SEED, device=p.device, reference=teacher, env_id=p.env_id)
     runs, i = [], 0
     for arm, n_states, nets in arms:
         for (obj, _, seed), net in zip(jobs, nets, strict=True):
             with torch.no_grad():
                 held = {k: v.item() for k, v in fidelity_metrics(net(x_held), q_held).items()}
             mean = float(loop.returns[i].mean())
-            runs.append(
-                SourceRun(arm, obj, seed, n_states, mean, 100 * mean / teacher_test, held, float(loop.agreement[i]))
-            )
+            pct = pct_of_teacher(mean, teacher_test, floor)
+            runs.append(SourceRun(arm, obj, seed, n_states, mean, pct, held, float(loop.agreement[i])))
             i += 1
     seconds["evaluation"] = time.perf_counter() - started
     return SourcesRecord(
@@ -210,6 +220,8 @@ def measure(config: SourcesStepConfig, selected: dict[str, Setting]) -> SourcesR
         width=p.sources_width,
         selected=selected,
         teacher_return=teacher_test,
+        env_id=p.env_id,
+        score_floor=floor,
         sizes={arm: n for arm, n, _ in arms},
         dagger=dagger,
         runs=runs,
@@ -234,7 +246,7 @@ def units(config: SourcesConfig) -> Units:
     if not config.sources_widths or not config.fair_widths:
         return Units({}, reason="no widths given for the data sources")
     if config.source == "file":
-        return Units({}, "source='file': the data-source comparison uses the shipped CartPole teacher; skipped")
+        return Units({}, "source='file': the data-source comparison needs a task's teacher (env_id); skipped")
     return Units({fair.unit_name(w): {"sources_width": w} for w in config.sources_widths})
 
 
@@ -255,7 +267,7 @@ EXPERIMENT: Experiment[SourcesRecord] = Experiment(
     section=sources_report.section,
     units=units,
     needs=("fair",),
-    inputs=lambda config: [TEACHER_FILE],
+    inputs=lambda config: [config.teacher_path],
     unit_of=lambda step: fair.unit_name(step.sources_width),
     cost=80.0,  # seconds per step on the project's machine, default study (long steps start first)
 )

@@ -1,4 +1,7 @@
-"""CartPole-v1 helpers: the environment, greedy evaluation, state buffers and the shipped teacher.
+"""Episodes of a task: greedy evaluation, state buffers, the teacher; CartPole-v1's constants.
+
+Every function takes the task's gymnasium id (``env_id``, default ``CartPole-v1``; the tasks
+are in ``rl.tasks``). The constants below describe CartPole, the study's first task.
 
 CartPole-v1 (Barto, Sutton & Anderson 1983; Gymnasium's ``CartPole-v1``): a 4-d state
 ``(x, x_dot, theta, theta_dot)``, two actions (push left / right), reward 1 per step,
@@ -16,7 +19,7 @@ seeds fixes the initial states exactly. The study keeps the seed ranges disjoint
 
 The shipped teacher (``assets/cartpole/teacher.pt``) is a ``QNetwork(4, 64, 2, dropout=0.1)``
 state dict trained by ``distill_lib.dqn.train_and_save`` (see ``teacher.json`` beside it
-for the full record, and ``notebooks/00_cartpole_teacher.ipynb`` to rebuild it).
+for the full record, and ``notebooks/00_teacher.ipynb`` to rebuild it).
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core.networks import QNetwork, freeze
+from ..core.networks import QNetwork
 from ..core.schema import Params, param
+from .tasks import TEACHER_DROPOUT, TEACHER_HIDDEN, load_teacher
 
 __all__ = [
     "ASSET_DIR",
@@ -63,7 +67,6 @@ ENV_ID = "CartPole-v1"
 #: State dimension and number of actions of CartPole.
 OBS_DIM, N_ACTIONS = 4, 2
 #: The study's teacher architecture: ``QNetwork(4, 64, 2, dropout=0.1)``.
-TEACHER_HIDDEN, TEACHER_DROPOUT = 64, 0.1
 #: CartPole-v1's "solved" threshold on the mean return over 100 episodes.
 SOLVED_RETURN = 475.0
 #: First seed of the test episodes (episode i uses ``TEST_SEED + i``) and their number.
@@ -101,9 +104,9 @@ class BufferParams(Params):
     )
 
 
-def make_env() -> gym.Env:
-    """A fresh ``CartPole-v1`` (500-step time limit, no rendering)."""
-    return gym.make(ENV_ID)
+def make_env(env_id: str = ENV_ID) -> gym.Env:
+    """A fresh environment of ``env_id`` (its time limit, no rendering)."""
+    return gym.make(env_id)
 
 
 def reset_states(n_episodes: int, seed: int) -> np.ndarray:
@@ -156,12 +159,13 @@ def _run_episode(
 ) -> float:
     """One episode from ``reset(seed=seed)``; epsilon-greedy with ``rng``; appends visited states."""
     obs, _ = env.reset(seed=seed)
+    n_actions = int(env.action_space.n)
     total, done = 0.0, False
     while not done:
         if states is not None:
             states.append(np.asarray(obs, dtype=np.float32))
         if epsilon > 0.0 and rng is not None and rng.random() < epsilon:
-            action = int(rng.integers(N_ACTIONS))
+            action = int(rng.integers(n_actions))
         else:
             action = greedy_action(q_net, obs)
         obs, reward, terminated, truncated, _ = env.step(action)
@@ -170,7 +174,9 @@ def _run_episode(
     return total
 
 
-def greedy_returns(q_net: nn.Module, n_episodes: int = TEST_EPISODES, seed: int = TEST_SEED) -> np.ndarray:
+def greedy_returns(
+    q_net: nn.Module, n_episodes: int = TEST_EPISODES, seed: int = TEST_SEED, env_id: str = ENV_ID
+) -> np.ndarray:
     """Total reward of ``n_episodes`` greedy episodes ``(n_episodes,)`` float64.
 
     Episode ``i`` starts from ``reset(seed=seed + i)``; actions are ``argmax_a Q(s, a)``
@@ -180,7 +186,7 @@ def greedy_returns(q_net: nn.Module, n_episodes: int = TEST_EPISODES, seed: int 
     """
     _check_int("n_episodes", n_episodes, 1)
     _check_int("seed", seed, 0)
-    env, was_training, threads = make_env(), q_net.training, torch.get_num_threads()
+    env, was_training, threads = make_env(env_id), q_net.training, torch.get_num_threads()
     q_net.eval()
     torch.set_num_threads(1)
     try:
@@ -198,8 +204,9 @@ def collect_states(
     n_episodes: int,
     epsilon: float = DEFAULT_EPSILON,
     seed: int = COLLECT_SEED,
+    env_id: str = ENV_ID,
 ) -> np.ndarray:
-    """States visited by the epsilon-greedy network, ``(N, 4)`` float32, episodes in order.
+    """States visited by the epsilon-greedy network, ``(N, obs_dim)`` float32, episodes in order.
 
     Episode ``i`` starts from ``reset(seed=seed + i)``; at every step, with probability
     ``epsilon`` the action is uniform random, else ``argmax_a Q(s, a)`` (network in eval
@@ -210,7 +217,7 @@ def collect_states(
     _check_epsilon(epsilon)
     _check_int("seed", seed, 0)
     rng = np.random.default_rng(seed)
-    env, was_training, threads = make_env(), q_net.training, torch.get_num_threads()
+    env, was_training, threads = make_env(env_id), q_net.training, torch.get_num_threads()
     q_net.eval()
     torch.set_num_threads(1)
     states: list[np.ndarray] = []
@@ -222,7 +229,7 @@ def collect_states(
         torch.set_num_threads(threads)
         q_net.train(was_training)
         env.close()
-    return np.stack(states).astype(np.float32, copy=False)  # (N, 4)
+    return np.stack(states).astype(np.float32, copy=False)  # (N, obs_dim)
 
 
 def collect_buffers(
@@ -231,6 +238,7 @@ def collect_buffers(
     n_eval_episodes: int,
     epsilon: float = DEFAULT_EPSILON,
     seed: int = COLLECT_SEED,
+    env_id: str = ENV_ID,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A training buffer and a held-out evaluation buffer from disjoint episodes.
 
@@ -241,8 +249,8 @@ def collect_buffers(
     """
     _check_int("n_train_episodes", n_train_episodes, 1)
     _check_int("n_eval_episodes", n_eval_episodes, 1)
-    train = collect_states(q_net, n_train_episodes, epsilon, seed)
-    held_out = collect_states(q_net, n_eval_episodes, epsilon, seed + n_train_episodes)
+    train = collect_states(q_net, n_train_episodes, epsilon, seed, env_id)
+    held_out = collect_states(q_net, n_eval_episodes, epsilon, seed + n_train_episodes, env_id)
     return train, held_out
 
 
@@ -270,15 +278,5 @@ def cartpole_qnet() -> QNetwork:
 
 
 def load_cartpole_teacher(path: str | Path | None = None) -> QNetwork:
-    """The shipped DQN teacher, frozen (eval mode, no gradients).
-
-    ``path`` defaults to ``assets/cartpole/teacher.pt`` beside this module; the file holds
-    a state dict only and is read with ``torch.load(..., weights_only=True)``.
-    """
-    path = ASSET_DIR / "teacher.pt" if path is None else Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no teacher checkpoint; run notebooks/00_cartpole_teacher.ipynb to train one")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    net = cartpole_qnet()
-    net.load_state_dict(state)
-    return freeze(net)
+    """The shipped DQN teacher (``assets/cartpole/teacher.pt``, or the state dict at ``path``), frozen."""
+    return load_teacher(ENV_ID, path)

@@ -60,9 +60,10 @@ from ..core.stacked import FlatAdam, FlatLayout, clip_per_student_, stacked_forw
 from ..core.training import single_thread
 from ..records.atomic import atomic_torch_save, atomic_write_json
 from ..records.provenance import provenance
-from .cartpole import ENV_ID, N_ACTIONS, OBS_DIM, TEACHER_DROPOUT, TEST_EPISODES, TEST_SEED, mean_ci
+from .cartpole import TEST_EPISODES, TEST_SEED, mean_ci
 from .dqn_config import DQNConfig, linear_epsilon
 from .evaluation import closed_loop_returns
+from .tasks import TEACHER_DROPOUT, task, teacher_network
 
 __all__ = [
     "TD_LOSSES",
@@ -174,8 +175,8 @@ def _check_stack(configs: Sequence[DQNConfig]) -> None:
 
 
 def agent_network(config: DQNConfig) -> QNetwork:
-    """An untrained ``QNetwork(4, config.hidden, 2, dropout=0.1)``: the network a DQN agent of ``config`` trains."""
-    return QNetwork(OBS_DIM, config.hidden, N_ACTIONS, dropout=TEACHER_DROPOUT)
+    """An untrained ``QNetwork(obs_dim, config.hidden, n_actions, dropout=0.1)`` of the config's task."""
+    return teacher_network(config.env_id, config.hidden)
 
 
 def _nets(config: DQNConfig, layout: FlatLayout, flat: torch.Tensor) -> list[QNetwork]:
@@ -196,7 +197,7 @@ def _crossed(step: int, width: int, every: int) -> bool:
 def train_dqn(
     configs: DQNConfig | Sequence[DQNConfig], progress: bool = True
 ) -> list[tuple[dict[str, torch.Tensor], dict[str, Any]]]:
-    """Train one agent per config (configs equal but for the seed) on CartPole-v1, all at once.
+    """Train one agent per config (configs equal but for the seed) on the configs' task, all at once.
 
     Returns, per config in order, the best checkpoint's state dict (by selection return)
     and a JSON-ready record: the config, the training episodes' returns and end steps (in
@@ -206,6 +207,7 @@ def train_dqn(
     configs = [configs] if isinstance(configs, DQNConfig) else list(configs)
     _check_stack(configs)
     c, n_agents = configs[0], len(configs)
+    env_task = task(c.env_id)
     n_envs, loss_fn, started = c.n_envs, TD_LOSSES[c.loss_fn], time.perf_counter()
     with single_thread():
         # 1. seeding: per agent its network init, its generator (exploration, replay) and its environments
@@ -214,7 +216,7 @@ def train_dqn(
             torch.manual_seed(cfg.seed)
             nets.append(agent_network(cfg))
         rngs = [np.random.default_rng(cfg.seed) for cfg in configs]
-        envs = [gymnasium.make_vec(ENV_ID, num_envs=n_envs, vectorization_mode="vector_entry_point") for _ in configs]
+        envs = [env_task.make_vec(n_envs) for _ in configs]  # reset(seed) seeds sub-env i with seed + i (sync mode)
         obs = np.stack([env.reset(seed=cfg.seed)[0] for env, cfg in zip(envs, configs)])  # (K, M, D)
 
         # 2. stacked online and target networks, per-agent Adam and clipping
@@ -226,7 +228,7 @@ def train_dqn(
         optimizer = FlatAdam(flat, c.lr)
         clip = torch.full((n_agents,), c.max_grad_norm is not None)
         max_norm = torch.full((n_agents,), c.max_grad_norm or 1.0)
-        replay = StackedReplay(n_agents, c.buffer_size, OBS_DIM)
+        replay = StackedReplay(n_agents, c.buffer_size, env_task.obs_dim)
 
         def q_online(x: torch.Tensor) -> torch.Tensor:
             return stacked_forward(online, x, ln_eps)  # (K, B, A)
@@ -247,7 +249,7 @@ def train_dqn(
                 greedy = q_online(torch.from_numpy(obs)).argmax(-1).numpy()  # (K, M)
             actions = np.empty_like(greedy)
             for k, rng in enumerate(rngs):
-                explore, random_action = rng.random(n_envs) < epsilon, rng.integers(N_ACTIONS, size=n_envs)
+                explore, random_action = rng.random(n_envs) < epsilon, rng.integers(env_task.n_actions, size=n_envs)
                 actions[k] = np.where(explore, random_action, greedy[k])
             next_obs, rewards = np.empty_like(obs), np.empty((n_agents, n_envs), dtype=np.float32)
             terminated, done = np.empty_like(autoreset), np.empty_like(autoreset)
@@ -284,7 +286,8 @@ def train_dqn(
 
             # 6. greedy selection episodes; keep each agent's best checkpoint
             if _crossed(step, n_envs, c.eval_every) or t == n_vector - 1:
-                returns = closed_loop_returns(_nets(c, layout, flat.detach()), c.eval_episodes, c.eval_seed).mean(1)
+                nets_now = _nets(c, layout, flat.detach())
+                returns = closed_loop_returns(nets_now, c.eval_episodes, c.eval_seed, env_id=c.env_id).mean(1)
                 window = np.stack([w.numpy() for w in window_losses]) if window_losses else None  # (W, K)
                 # each agent's mean over its own contiguous column: the same sum however many agents train
                 losses = [None if window is None else float(np.ascontiguousarray(window[:, k]).mean())
@@ -333,10 +336,12 @@ def test_record(state: dict[str, torch.Tensor], record: dict[str, Any]) -> dict[
     config = DQNConfig.from_params(record["config"])
     net = agent_network(config)
     net.load_state_dict(state)
-    returns = closed_loop_returns([freeze(net)], TEST_EPISODES, TEST_SEED)[0]
+    returns = closed_loop_returns([freeze(net)], TEST_EPISODES, TEST_SEED, env_id=config.env_id)[0]
     mean, lo, hi = mean_ci(returns)
     return record | {
-        "architecture": f"QNetwork({OBS_DIM}, {config.hidden}, {N_ACTIONS}, dropout={TEACHER_DROPOUT})",
+        "env_id": config.env_id,
+        "bar": task(config.env_id).bar,
+        "architecture": f"QNetwork({net.input_dim}, {config.hidden}, {net.output_dim}, dropout={TEACHER_DROPOUT})",
         "test_seed": TEST_SEED,
         "test_episodes": TEST_EPISODES,
         "test_returns": returns.tolist(),

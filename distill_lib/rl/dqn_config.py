@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..core.schema import Params, param
-from .cartpole import TEACHER_HIDDEN, TEST_EPISODES, TEST_SEED
+from ..core.schema import ParamError, Params, param
+from .cartpole import TEST_EPISODES, TEST_SEED
+from .tasks import DEFAULT_ENV_ID, TEACHER_HIDDEN, TaskError, task
 
-__all__ = ["DQNConfig", "linear_epsilon"]
+__all__ = ["TASK_RECIPES", "DQNConfig", "linear_epsilon", "task_recipe"]
 
 
 @dataclass(frozen=True)
 class DQNConfig(Params):
     """Everything that determines one DQN agent (defaults: the shipped teacher's recipe)."""
 
+    env_id: str = param(DEFAULT_ENV_ID, "gymnasium id of the task (1-D Box states, Discrete actions)")
     seed: int = param(
         0, "seed: network init, exploration and replay sampling, the environments' first reset", low=0, high=2**32 - 1
     )
-    hidden: int = param(TEACHER_HIDDEN, "hidden width of the QNetwork(4, hidden, 2)", low=1, high=100_000)
+    hidden: int = param(TEACHER_HIDDEN, "hidden width of the QNetwork(obs_dim, hidden, n_actions)", low=1, high=100_000)
     total_steps: int = param(100_000, "environment steps of training (over all n_envs environments)", low=1, high=10**9)
     n_envs: int = param(4, "environments the agent acts in at once (one vector step = n_envs env steps)", low=1)
     updates_per_step: int = param(1, "gradient steps per vector step", low=1, high=1_000)
@@ -53,6 +55,10 @@ class DQNConfig(Params):
 
     def check(self) -> None:
         super().check()
+        try:
+            task(self.env_id)
+        except TaskError as e:
+            raise ParamError(str(e)) from None
         if self.buffer_size < self.batch_size:
             raise self.fail("buffer_size", f"must be >= batch_size={self.batch_size}")
         if self.buffer_size < self.n_envs:
@@ -75,3 +81,25 @@ def linear_epsilon(step: int, config: DQNConfig) -> float:
     duration = config.eps_fraction * config.total_steps
     progress = min(1.0, step / duration)
     return config.eps_start + progress * (config.eps_end - config.eps_start)
+
+
+#: Each known task's DQN recipe: the fields that differ from ``DQNConfig``'s defaults (CartPole's).
+#: The shipped teachers were trained with these (their ``teacher.json`` holds the full config).
+TASK_RECIPES: dict[str, dict[str, object]] = {
+    "CartPole-v1": {},
+    "Acrobot-v1": {"total_steps": 100_000, "target_update_every": 250, "eps_fraction": 0.12, "eps_end": 0.05},
+    "LunarLander-v3": {
+        "total_steps": 300_000,
+        "updates_per_step": 2,
+        "buffer_size": 100_000,
+        "target_update_every": 1_000,
+        "eps_fraction": 0.1,
+        "eval_every": 10_000,
+        "eval_episodes": 20,
+    },
+}
+
+
+def task_recipe(env_id: str, **overrides: object) -> DQNConfig:
+    """The task's recipe (``TASK_RECIPES``; ``DQNConfig``'s defaults for another task) with ``overrides``."""
+    return DQNConfig.from_params({**TASK_RECIPES.get(env_id, {}), "env_id": env_id, **overrides})

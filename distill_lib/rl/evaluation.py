@@ -1,4 +1,4 @@
-"""Closed-loop evaluation: Q-networks acting greedily in CartPole, and their size.
+"""Closed-loop evaluation: Q-networks acting greedily in a task's episodes (CartPole by default), and their size.
 
 A distilled student is judged by what it is for: the return it earns when it acts alone
 (Rusu et al. 2016, "Policy Distillation", sec. 5.2). ``closed_loop_returns`` plays the
@@ -7,7 +7,8 @@ study's fixed test episodes (``rl.cartpole.TEST_SEED``) with each network.
 Every episode of every network is stepped together: one vectorised environment holds all
 ``len(nets) x n_episodes`` episodes (gymnasium's ``CartPoleVectorEnv``, started from the
 scalar environment's seeded resets, ``rl.cartpole.make_vector_env``; a test shows it steps
-bit for bit as the scalar env), and the networks of one architecture act in one stacked
+bit for bit as the scalar env; other tasks hold one gymnasium environment per episode and
+step only the running ones), and the networks of one architecture act in one stacked
 forward pass (``StackedGreedy``: the leading network axis of ``core.stacked``). The earlier
 lockstep loop, one network at a time with a Python ``env.step`` per episode, is kept as
 ``_lockstep_returns``: the benchmark's old path and a second reference for the tests.
@@ -26,7 +27,8 @@ from torch import nn
 from ..core.networks import QNetwork
 from ..core.stacked import DROPOUT_INDEX, LINEAR_KEYS, NORM_KEYS
 from ..core.training import single_thread
-from .cartpole import TEST_EPISODES, TEST_SEED, make_env, make_vector_env, reset_states
+from .cartpole import ENV_ID, TEST_EPISODES, TEST_SEED, make_env, make_vector_env, reset_states
+from .tasks import task
 
 __all__ = ["ClosedLoop", "ModuleGreedy", "StackedGreedy", "closed_loop", "closed_loop_returns", "count_parameters"]
 
@@ -181,9 +183,50 @@ def closed_loop_returns(
     n_episodes: int = TEST_EPISODES,
     seed: int = TEST_SEED,
     device: torch.device | str = "cpu",
+    env_id: str = ENV_ID,
 ) -> np.ndarray:
     """Greedy returns of each network, ``(len(nets), n_episodes)`` float64 (``closed_loop(...).returns``)."""
-    return closed_loop(nets, n_episodes, seed, device).returns
+    return closed_loop(nets, n_episodes, seed, device, env_id=env_id).returns
+
+
+#: at most this many environments at once on the one-env-per-episode path (more networks run in chunks)
+MAX_ENVS = 4096
+
+
+class _Episodes:
+    """``n x E`` episodes stepped together, sub-env ``j`` = episode ``j % E`` of block ``j // E``.
+
+    CartPole: one numpy-vectorised env started from the scalar env's seeded resets
+    (``cartpole.make_vector_env``). Any other task: one gymnasium env per episode, reset with
+    ``seed + j % E`` and stepped only while its episode runs.
+    """
+
+    def __init__(self, env_id: str, n: int, n_episodes: int, seed: int) -> None:
+        self._vec, self._envs = None, []
+        if task(env_id).vector_entry_point:
+            starts = reset_states(n_episodes, seed)  # (E, 4) float64
+            self._vec = make_vector_env(np.tile(starts, (n, 1)))
+            self.obs = np.tile(starts.astype(np.float32), (n, 1))  # (n * E, D)
+        else:
+            self._envs = [make_env(env_id) for _ in range(n * n_episodes)]
+            first = [env.reset(seed=seed + j % n_episodes)[0] for j, env in enumerate(self._envs)]
+            self.obs = np.stack(first).astype(np.float32)  # (n * E, D)
+
+    def step(self, actions: np.ndarray, running: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Step the running episodes ``(n * E,)``; returns rewards and which of them ended ``(n * E,)``."""
+        if self._vec is not None:
+            self.obs, reward, terminated, truncated, _ = self._vec.step(actions)
+            return reward, terminated | truncated
+        reward, done = np.zeros(len(actions)), np.zeros(len(actions), dtype=bool)
+        for j in np.flatnonzero(running):
+            obs, reward[j], terminated, truncated, _ = self._envs[j].step(int(actions[j]))
+            self.obs[j], done[j] = obs, terminated or truncated
+        return reward, done
+
+    def close(self) -> None:
+        for env in [self._vec, *self._envs]:
+            if env is not None:
+                env.close()
 
 
 def closed_loop(
@@ -192,14 +235,16 @@ def closed_loop(
     seed: int = TEST_SEED,
     device: torch.device | str = "cpu",
     reference: nn.Module | None = None,
+    env_id: str = ENV_ID,
 ) -> ClosedLoop:
     """Greedy returns of each network, ``(len(nets), n_episodes)`` float64, and its agreement with ``reference``.
 
-    The same episodes as ``cartpole.greedy_returns(net, n_episodes, seed)`` (episode ``i``
+    The same episodes as ``cartpole.greedy_returns(net, n_episodes, seed, env_id)`` (episode ``i``
     from ``reset(seed=seed + i)``, action ``argmax_a Q(s, a)``, network in eval mode, one
-    thread), all stepped together: ``len(nets) * n_episodes`` sub-environments of one
-    vectorised CartPole (numpy, on the CPU), and per step one forward pass per architecture
-    (``StackedGreedy``, on ``device``) over the observations ``(S, E', 4)`` of the networks
+    thread), all stepped together: ``len(nets) * n_episodes`` sub-environments (``_Episodes``:
+    one vectorised CartPole, numpy on the CPU; on other tasks one environment per episode, in
+    chunks of at most ``MAX_ENVS`` environments), and per step one forward pass per architecture
+    (``StackedGreedy``, on ``device``) over the observations ``(S, E', D)`` of the networks
     and episodes still running (a finished episode's sub-environment keeps stepping, but
     earns nothing and is left out of the forward once no network of its group needs its
     column). Any module that is not a plain ``QNetwork`` runs its own forward, on the device
@@ -215,6 +260,12 @@ def closed_loop(
     reaches, where a teacher-driven buffer may have none (Ross et al. 2011, DAgger).
     """
     _check_args(n_episodes, seed)
+    chunk = max(1, MAX_ENVS // n_episodes)
+    if not task(env_id).vector_entry_point and len(nets) > chunk:
+        parts = [closed_loop(nets[i : i + chunk], n_episodes, seed, device, reference, env_id)
+                 for i in range(0, len(nets), chunk)]  # fmt: skip
+        matches = None if reference is None else np.concatenate([p.matches for p in parts])
+        return ClosedLoop(np.concatenate([p.returns for p in parts]), np.concatenate([p.steps for p in parts]), matches)
     device = torch.device(device)
     out = np.zeros((len(nets), n_episodes), dtype=np.float64)  # (K, E)
     steps_out = np.zeros(len(nets), dtype=np.int64)
@@ -224,11 +275,9 @@ def closed_loop(
     groups = _greedy_groups(nets, device)
     order = [k for idx, _ in groups for k in idx]  # networks in group order: a group's episodes are one block
     n = len(nets)
-    starts = reset_states(n_episodes, seed)  # (E, 4) float64
-    envs = make_vector_env(np.tile(starts, (n, 1)))  # sub-env j: network order[j // E], episode j % E
+    envs = _Episodes(env_id, n, n_episodes, seed)  # sub-env j: network order[j // E], episode j % E
     returns = np.zeros((n, n_episodes), dtype=np.float64)  # (K, E) in group order
     running = np.ones((n, n_episodes), dtype=bool)
-    obs = np.tile(starts.astype(np.float32), (n, 1))  # (K * E, 4)
     actions = np.zeros((n, n_episodes), dtype=np.int64)
     steps, matches = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)  # (K,) in group order
     modes = [net.training for net in nets]
@@ -240,7 +289,8 @@ def closed_loop(
             net.eval()  # dropout off (StackedGreedy never applies it)
         with single_thread(), torch.no_grad():
             while running.any():
-                x = torch.from_numpy(obs).to(device).view(n, n_episodes, -1)  # (K, E, 4)
+                obs = envs.obs  # (K * E, D)
+                x = torch.from_numpy(obs).to(device).view(n, n_episodes, -1)  # (K, E, D)
                 row = 0
                 for idx, policy in groups:
                     block = slice(row, row + len(idx))
@@ -250,12 +300,12 @@ def closed_loop(
                 steps += running.sum(1)
                 if reference is not None:
                     k, e = np.nonzero(running)
-                    x_run = torch.from_numpy(obs.reshape(n, n_episodes, -1)[k, e])  # (R, 4) the running states
+                    x_run = torch.from_numpy(obs.reshape(n, n_episodes, -1)[k, e])  # (R, D) the running states
                     same = reference(x_run).argmax(-1).numpy() == actions[k, e]  # (R,)
                     matches += np.bincount(k, weights=same, minlength=n).astype(np.int64)
-                obs, reward, terminated, truncated, _ = envs.step(actions.reshape(-1))
+                reward, done = envs.step(actions.reshape(-1), running.reshape(-1))
                 returns += np.where(running, reward.reshape(n, n_episodes), 0.0)
-                running &= ~(terminated | truncated).reshape(n, n_episodes)
+                running &= ~done.reshape(n, n_episodes)
     finally:
         for net, mode in zip(nets, modes):
             net.train(mode)

@@ -14,25 +14,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import gymnasium
 import numpy as np
 import torch
 from torch import nn
 
 from ..core.networks import QNetwork
 from ..core.training import single_thread
-from .cartpole import ENV_ID, OBS_DIM
+from .cartpole import ENV_ID
 from .evaluation import StackedGreedy
+from .tasks import task
 
 __all__ = ["mixed_rollout_states"]
 
 
 def mixed_rollout_states(
-    nets: Sequence[QNetwork], teacher: nn.Module, n_states: int, beta: float, seed: int, n_envs: int = 4
+    nets: Sequence[QNetwork],
+    teacher: nn.Module,
+    n_states: int,
+    beta: float,
+    seed: int,
+    n_envs: int = 4,
+    env_id: str = ENV_ID,
 ) -> torch.Tensor:
-    """The first ``n_states`` decision states of each network's mixed policy: ``(len(nets), n_states, 4)`` float32.
+    """The first ``n_states`` decision states of each network's mixed policy: ``(len(nets), n_states, D)`` float32.
 
-    Network ``k`` acts in ``n_envs`` CartPole environments (one vectorised env for all,
+    Network ``k`` acts in ``n_envs`` environments of ``env_id`` (one vectorised env for all,
     reset once with ``seed``, then resetting itself when an episode ends); at every step and
     in every environment the teacher's greedy action is taken with probability ``beta``, else
     the network's (draws from ``numpy.random.default_rng(seed)``). A state is recorded when an
@@ -50,8 +56,9 @@ def mixed_rollout_states(
     n = len(nets)
     policy = StackedGreedy(nets, torch.device("cpu"))
     rng = np.random.default_rng(seed)
-    envs = gymnasium.make_vec(ENV_ID, num_envs=n * n_envs, vectorization_mode="vector_entry_point")
-    obs, _ = envs.reset(seed=seed)  # (K * P, 4)
+    envs = task(env_id).make_vec(n * n_envs)  # reset(seed) seeds sub-env i with seed + i (sync mode)
+    obs, _ = envs.reset(seed=seed)  # (K * P, D)
+    obs_dim = obs.shape[-1]
     kept: list[list[np.ndarray]] = [[] for _ in range(n)]
     counts = np.zeros(n, dtype=np.int64)
     autoreset = np.zeros((n, n_envs), dtype=bool)  # the env resets on this step: no decision is made
@@ -60,13 +67,13 @@ def mixed_rollout_states(
     try:
         with single_thread(), torch.no_grad():
             while counts.min() < n_states:
-                x = torch.from_numpy(obs).view(n, n_envs, OBS_DIM)  # (K, P, 4)
+                x = torch.from_numpy(obs).view(n, n_envs, obs_dim)  # (K, P, D)
                 own = policy.q_values(x).argmax(-1).numpy()  # (K, P)
-                expert = teacher(x.reshape(-1, OBS_DIM)).argmax(-1).numpy().reshape(n, n_envs)
+                expert = teacher(x.reshape(-1, obs_dim)).argmax(-1).numpy().reshape(n, n_envs)
                 actions = np.where(rng.random((n, n_envs)) < beta, expert, own)
                 decided = ~autoreset
                 for k in range(n):
-                    kept[k].append(obs.reshape(n, n_envs, OBS_DIM)[k][decided[k]])
+                    kept[k].append(obs.reshape(n, n_envs, obs_dim)[k][decided[k]])
                 counts += decided.sum(1)
                 obs, _, terminated, truncated, _ = envs.step(actions.reshape(-1))
                 autoreset = (terminated | truncated).reshape(n, n_envs)

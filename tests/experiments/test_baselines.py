@@ -10,8 +10,10 @@ import pytest
 
 from distill_lib.experiments import baselines, fair_tables
 from distill_lib.experiments import baselines_report as report
-from distill_lib.experiments.cartpole import TEACHER_FILE
+from distill_lib.experiments.cartpole import EpisodeParams
 from distill_lib.rl.cartpole import SOLVED_RETURN
+
+TEACHER_FILE = EpisodeParams().teacher_path  # the shipped CartPole teacher
 
 #: smoke size: two seeds, 400 environment steps, 2 held-out and 3 test episodes
 SMOKE = {
@@ -58,7 +60,7 @@ def test_scratch_runs_get_the_teachers_recipe_and_budget() -> None:
     configs = baselines.scratch_configs(step)
     assert [c.seed for c in configs] == step.scratch_seeds
     for c in configs:
-        assert c.to_dict() == teacher_config | {"hidden": 16, "seed": c.seed}  # the teacher's budget and all
+        assert c.to_dict() == teacher_config | {"env_id": "CartPole-v1", "hidden": 16, "seed": c.seed}  # budget and all
     smoke = baselines.scratch_configs(baselines.BaselineStepConfig.from_params(SMOKE | {"scratch_width": 16}))
     assert {c.total_steps for c in smoke} == {400} and {c.eval_every for c in smoke} == {400}
 

@@ -47,7 +47,11 @@ def test_record_has_one_run_per_width_seed_and_mode(record):
         assert set(run.held_out) >= {"action_agreement", "prob_similarity_t1", "kl_t1", "regret"}
         assert 0.0 <= run.held_out["action_agreement"] <= 1.0 and run.held_out["kl_t1"] >= 0.0
     assert len(record.teacher["returns"]) == 3
-    assert record.closed_loop == {"episodes": 3, "seed": TEST_SEED, "max_return": 500.0, "solved_return": 475.0}
+    assert record.closed_loop == {
+        "episodes": 3, "seed": TEST_SEED, "max_steps": 500, "solved_return": 475.0, "score_floor": 0.0,
+        "floor_rule": "fixed",
+    }  # fmt: skip
+    assert record.env == "CartPole-v1" and record.teacher["shipped"] and record.teacher["env_id"] == "CartPole-v1"
 
 
 def test_buffers_are_the_teachers_epsilon_greedy_episodes(record):
@@ -103,10 +107,18 @@ def test_key_changes_with_each_parameter_and_only_with_them(tmp_path, monkeypatc
     keys = {name: step_key(cp.EXPERIMENT, "cartpole", {**SMOKE, name: value}) for name, value in changes.items()}
     assert key not in keys.values() and len(set(keys.values())) == len(changes)
     retrained = tmp_path / "teacher.pt"
-    retrained.write_bytes(cp.TEACHER_FILE.read_bytes() + b"\0")
-    monkeypatch.setattr(cp, "TEACHER_FILE", retrained)
+    retrained.write_bytes(cp.EpisodeParams().teacher_path.read_bytes() + b"\0")
     experiment = cp.EXPERIMENT.__class__(**{**cp.EXPERIMENT.__dict__, "inputs": lambda config: [retrained]})
     assert step_key(experiment, "cartpole", SMOKE) != key
+    # your own checkpoint is identified by its content, wherever it lies
+    mine = tmp_path / "mine.pt"
+    mine.write_bytes(retrained.read_bytes())
+    with_mine = step_key(cp.EXPERIMENT, "cartpole", {**SMOKE, "teacher_checkpoint": str(retrained)})
+    assert with_mine != key and with_mine == step_key(
+        cp.EXPERIMENT, "cartpole", {**SMOKE, "teacher_checkpoint": str(mine)}
+    )
+    mine.write_bytes(retrained.read_bytes() + b"\0")
+    assert step_key(cp.EXPERIMENT, "cartpole", {**SMOKE, "teacher_checkpoint": str(mine)}) != with_mine
 
 
 @pytest.mark.parametrize(

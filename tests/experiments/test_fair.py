@@ -33,13 +33,13 @@ def played() -> tuple[fair.FairRecord, list[tuple[int, int, int]]]:
     calls = []
     returns, loop = fair.closed_loop_returns, fair.closed_loop
 
-    def spy_returns(nets, n_episodes, seed, device="cpu"):
+    def spy_returns(nets, n_episodes, seed, device="cpu", env_id="CartPole-v1"):
         calls.append((len(nets), n_episodes, seed))
-        return returns(nets, n_episodes, seed, device=device)
+        return returns(nets, n_episodes, seed, device=device, env_id=env_id)
 
-    def spy_loop(nets, n_episodes, seed, device="cpu", reference=None):
+    def spy_loop(nets, n_episodes, seed, device="cpu", reference=None, env_id="CartPole-v1"):
         calls.append((len(nets), n_episodes, seed))
-        return loop(nets, n_episodes, seed, device=device, reference=reference)
+        return loop(nets, n_episodes, seed, device=device, reference=reference, env_id=env_id)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(fair, "closed_loop_returns", spy_returns)
@@ -142,7 +142,7 @@ def test_units_one_per_width_none_for_your_own_teacher():
     assert list(fair.units(fair.FairConfig.from_params({"fair_widths": [32, 8]})).steps) == ["w=32", "w=8"]
     assert fair.units(fair.FairConfig.from_params({"fair_widths": []})).steps == {}
     own = fair.units(fair.FairConfig.from_params({"fair_widths": [8], "source": "file"}))
-    assert own.steps == {} and "not yours" in own.note
+    assert own.steps == {} and "not the file's" in own.note
 
 
 def test_the_summary_is_one_holm_family_per_width(played):

@@ -201,7 +201,7 @@ def test_mean_ci_rejects_bad_input(bad: list) -> None:
 
 
 def test_shipped_teacher_loads_frozen_and_solves_cartpole() -> None:
-    assert (ASSET_DIR / "teacher.pt").is_file(), "run notebooks/00_cartpole_teacher.ipynb to build the teacher"
+    assert (ASSET_DIR / "teacher.pt").is_file(), "run notebooks/00_teacher.ipynb to build the teacher"
     state = torch.load(ASSET_DIR / "teacher.pt", weights_only=True)
     assert {k: tuple(v.shape) for k, v in state.items()}["8.weight"] == (2, 64)
     teacher = load_cartpole_teacher()

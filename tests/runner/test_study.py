@@ -294,9 +294,9 @@ def test_your_own_teacher_runs_what_applies_to_it(tmp_path):
     args += ["-p", "teacher_checkpoint", str(tmp_path / "teacher.pt")]
     proc = run_cli("run", *SMOKE, *args, "-o", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
-    assert "CartPole section distils the shipped CartPole teacher, not yours" in proc.stderr
-    assert "fair comparison distils the shipped CartPole teacher, not yours" in proc.stderr
-    assert "the baselines belong to the shipped CartPole teacher, not yours" in proc.stderr
+    assert "the real-task section needs a task's teacher (env_id), not the file's" in proc.stderr
+    assert "the fair comparison needs a task's teacher (env_id), not the file's" in proc.stderr
+    assert "the baselines need a task's teacher (env_id), not the file's" in proc.stderr
     steps = json.loads((tmp_path / "out" / "work" / "study.json").read_text())["steps"]
     assert "cartpole" not in steps and not any(n.startswith(("sweep", "fair")) for n in steps)
     assert steps["seeds"] == "done"
