@@ -1,7 +1,8 @@
 # make study   - set up .venv and run the default study into reports/
 # make test    - set up .venv and run the test suite (unit, nbval, end-to-end, acceptance)
-# make full    - the full grid (params/full.yaml) into reports/full/ (about 17 minutes)
-# make readme  - rewrite the README's results blocks from reports/results.json (and reports/full/)
+# make full    - the full grid (params/full.yaml): CartPole into reports/full/, Acrobot and LunarLander into
+#                reports/tasks/<env_id>/, and the cross-task summary into reports/tasks/ (about FULL_TIME)
+# make readme  - rewrite the README's results blocks from reports/results.json (and reports/full/, reports/tasks/)
 # make report-check - screenshots of every page of reports/html/ (needs chromium)
 # make lab     - JupyterLab on the notebooks
 # make bench   - the runner against a plain single-process loop; DQN environment steps per second
@@ -29,8 +30,15 @@ study: $(STAMP)
 	$(VENV)/bin/distill-study run
 	$(PY) -m distill_lib.runner.readme
 
+# the other tasks run only the real-task parts (params/real-task.yaml); the summary reads all three
+OTHER_TASKS = Acrobot-v1 LunarLander-v3
 full: $(STAMP)
 	$(VENV)/bin/distill-study run -f params/study.yaml -f params/full.yaml -o reports/full
+	for env in $(OTHER_TASKS); do \
+	  $(VENV)/bin/distill-study run -f params/study.yaml -f params/full.yaml -f params/real-task.yaml \
+	    -p env_id $$env -o reports/tasks/$$env || exit 1; \
+	done
+	$(VENV)/bin/distill-study tasks reports/full $(addprefix reports/tasks/,$(OTHER_TASKS)) -o reports/tasks
 	$(PY) -m distill_lib.runner.readme
 
 readme: $(STAMP)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..records.atomic import atomic_write_text
 
-__all__ = ["IndexSection", "Page", "export_html", "notebook_title", "write_index"]
+__all__ = ["IndexSection", "Page", "export_html", "notebook_title", "page", "write_index"]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -78,6 +78,8 @@ img { max-width: 100%; border: 1px solid #eee; } figure { margin: 1em 0; }
 .verdict { background: #f6f8fa; border-left: 4px solid #7570b3; padding: .6em 1em; }
 .failed, .skipped, .missing { color: #b00; font-weight: bold; } .done, .reused { color: #080; }
 ul.pages li { margin: .2em 0; } .note { color: #555; }
+table { border-collapse: collapse; font-size: .9em; } th, td { border: 1px solid #ddd; padding: .25em .5em; }
+td { text-align: right; } td:nth-child(1), td:nth-child(4) { text-align: left; } th { background: #f6f8fa; }
 """
 
 
@@ -122,3 +124,11 @@ def write_index(
     page = f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>\n<style>{_STYLE}</style></head><body>\n{body}\n</body></html>\n'
     atomic_write_text(out / "index.html", page)
     return out / "index.html"
+
+
+def page(title: str, body: str) -> str:
+    """A standalone HTML page (the index's style, no outside resources) around ``body``."""
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>\n'
+        f"<style>{_STYLE}</style></head><body>\n<h1>{html.escape(title)}</h1>\n{body}\n</body></html>\n"
+    )

@@ -3,6 +3,7 @@
     distill-study run [-f FILE.yaml ...] [-p NAME VALUE ...] [-o OUTDIR] [--force] [--jobs N]
                       [--cluster local[:N] | tcp://HOST:PORT]
     distill-study params        # list every parameter, its default and meaning
+    distill-study tasks OUTDIR... -o SUMMARY   # the objectives across tasks: one study per env_id
 
 Exit status (``EXIT_CODES``): 0 the study is complete; 1 a step failed (after the others
 and the report have finished) or the runner hit a fault such as a full disk; 2 bad input
@@ -88,7 +89,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show Python tracebacks on errors")
     sub.add_parser("params", help="list the parameters, their defaults and meaning")
+    tasks = sub.add_parser(
+        "tasks",
+        help="compare the objectives across tasks: read one study per env_id (each with the fair comparison)",
+        description="Reads OUTDIR/results.json of each study (run with -p env_id ...; one per task) and writes "
+        "the cross-task table, verdict and page: SUMMARY/tasks.json, tasks.md, index.html.",
+    )
+    tasks.add_argument("studies", nargs="+", metavar="OUTDIR", help="a study's output folder (one per task)")
+    tasks.add_argument("-o", "--out", dest="out_dir", required=True, metavar="SUMMARY", help="where to write")
+    tasks.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show Python tracebacks on errors"
+    )
     return parser
+
+
+def _cmd_tasks(args: argparse.Namespace) -> int:
+    from ..experiments.across_tasks import verdict, write_summary
+
+    summary = write_summary(args.studies, args.out_dir)
+    print(verdict(summary))
+    print(f"Summary: {os.path.join(args.out_dir, 'index.html')}")
+    return 0
 
 
 def _cmd_params() -> int:
@@ -188,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "params":
             return _cmd_params()
+        if args.command == "tasks":
+            return _cmd_tasks(args)
         return _cmd_run(args)
     except KeyboardInterrupt:  # while the parameters were being checked: nothing ran
         print("distill-study: interrupted before anything ran", file=sys.stderr)

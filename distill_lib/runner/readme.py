@@ -4,7 +4,8 @@ Two marked blocks of ``README.md`` are generated from ``reports/results.json``: 
 table (``<!-- results-table -->``: each section's headline table) and the findings
 (``<!-- findings -->``: each section's verdict, and the machine and commit they came from).
 A third, ``<!-- full-findings -->``, comes from the full grid's ``reports/full/results.json``
-(``make full``) where the README has it. ``make study`` and ``make full`` rewrite them;
+(``make full``) where the README has it, and a fourth, ``<!-- tasks-findings -->``, from the
+cross-task summary ``reports/tasks/tasks.json`` (``make full`` writes it too). ``make study`` and ``make full`` rewrite them;
 ``make readme`` does it alone, and a test fails when the README and the results disagree.
 
     python -m distill_lib.runner.readme [--check]
@@ -24,7 +25,9 @@ from ..records.atomic import atomic_write_text
 __all__ = ["BLOCKS", "render", "rewrite"]
 
 #: the marked blocks, in README order (the last only where the README has it)
-BLOCKS = ("results-table", "findings", "full-findings")
+BLOCKS = ("results-table", "findings", "full-findings", "tasks-findings")
+#: the blocks a README may leave out (the full grid's)
+OPTIONAL = ("full-findings", "tasks-findings")
 #: the full grid's sections the README quotes
 FULL_SECTIONS = ("cartpole", "baselines", "fair", "sources")
 
@@ -46,8 +49,10 @@ def _verdicts(sections: list[dict[str, Any]]) -> list[str]:
     return [f"- **{s['title']}.** " + s["verdict"].replace("\n\n", "\n\n  ") for s in sections if s.get("verdict")]
 
 
-def render(results: dict[str, Any], full: dict[str, Any] | None = None) -> dict[str, str]:
-    """The text of each block from the default study's ``results.json`` and the full grid's (if run)."""
+def render(
+    results: dict[str, Any], full: dict[str, Any] | None = None, tasks: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """The text of each block from the default study's ``results.json``, the full grid's and the cross-task summary."""
     sections = results.get("sections", [])
     tables = "".join(s["headline"] for s in sections if s.get("headline"))
     lines = [_origin(results, "the default study", "reports"), "", *_verdicts(sections)]
@@ -56,19 +61,39 @@ def render(results: dict[str, Any], full: dict[str, Any] | None = None) -> dict[
     else:
         chosen = [s for s in full.get("sections", []) if s.get("experiment") in FULL_SECTIONS]
         full_text = "\n".join([_origin(full, "the full grid", "reports/full"), "", *_verdicts(chosen)])
-    return {"results-table": tables.rstrip("\n"), "findings": "\n".join(lines), "full-findings": full_text}
+    if tasks is None:
+        tasks_text = "The cross-task summary has not been made in this checkout: `make full` (see its time below)."
+    else:
+        from ..experiments.across_tasks import render_markdown
+
+        p = tasks.get("provenance", {})
+        origin = (
+            f"(Generated from [`reports/tasks/tasks.json`](reports/tasks/tasks.json) by `make readme`: one full-grid "
+            f"study per task, summarised at commit {(p.get('commit') or '?')[:7]}; the page is "
+            f"[`reports/tasks/index.html`](reports/tasks/index.html).)"
+        )
+        body = render_markdown(tasks).split("\n", 2)[2]  # without its title
+        tasks_text = origin + "\n\n" + body.rstrip("\n")
+    return {
+        "results-table": tables.rstrip("\n"),
+        "findings": "\n".join(lines),
+        "full-findings": full_text,
+        "tasks-findings": tasks_text,
+    }
 
 
 def _block(name: str) -> re.Pattern[str]:
     return re.compile(rf"(<!-- {name} -->\n)(.*?)(\n<!-- /{name} -->)", re.S)
 
 
-def rewrite(readme: str, results: dict[str, Any], full: dict[str, Any] | None = None) -> str:
+def rewrite(
+    readme: str, results: dict[str, Any], full: dict[str, Any] | None = None, tasks: dict[str, Any] | None = None
+) -> str:
     """``readme`` with every marked block replaced by its rendering; raises if a required block is missing."""
-    for name, text in render(results, full).items():
+    for name, text in render(results, full, tasks).items():
         pattern = _block(name)
         if not pattern.search(readme):
-            if name == "full-findings":
+            if name in OPTIONAL:
                 continue
             raise ValueError(f"README.md has no <!-- {name} --> ... <!-- /{name} --> block")
         readme = pattern.sub(lambda m, text=text: m.group(1) + text + m.group(3), readme)
@@ -82,8 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     readme_path, results_path = PROJECT_ROOT / "README.md", PROJECT_ROOT / "reports" / "results.json"
     full_path = PROJECT_ROOT / "reports" / "full" / "results.json"
     readme = readme_path.read_text(encoding="utf-8")
+    tasks_path = PROJECT_ROOT / "reports" / "tasks" / "tasks.json"
     full = json.loads(full_path.read_text(encoding="utf-8")) if full_path.is_file() else None
-    updated = rewrite(readme, json.loads(results_path.read_text(encoding="utf-8")), full)
+    tasks = json.loads(tasks_path.read_text(encoding="utf-8")) if tasks_path.is_file() else None
+    updated = rewrite(readme, json.loads(results_path.read_text(encoding="utf-8")), full, tasks)
     if args.check:
         print("README.md is up to date" if updated == readme else "README.md differs from reports/results.json")
         return 0 if updated == readme else 1

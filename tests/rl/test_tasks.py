@@ -171,3 +171,24 @@ def test_your_checkpoint_loads_and_bad_ones_fail_in_one_line(tmp_path) -> None:
         with pytest.raises((ValueError, FileNotFoundError), match=match) as caught:
             call()
         assert "\n" not in str(caught.value), name
+
+
+@pytest.mark.parametrize("env_id", list(KNOWN_TASKS))
+def test_each_shipped_teacher_meets_its_bar_and_its_record_is_its_own(env_id: str) -> None:
+    import json
+
+    t = task(env_id)
+    files = [t.teacher_file, *sorted((t.asset_dir / "independent").glob("seed*.pt"))]
+    assert len(files) == 4  # the teacher and three independent peers
+    for f in files:
+        record = json.loads(f.with_suffix(".json").read_text())
+        assert record["test_episodes"] == 100 and record["test_mean"] >= t.bar, f
+        assert record["config"].get("env_id", "CartPole-v1") == env_id
+        assert {"commit", "code_hash", "cpu"} <= set(record["provenance"]) and record["versions"]["torch"]
+        net = load_teacher(env_id, f)
+        assert dqn.state_dict_digest(net.state_dict()) == record["state_sha256"]
+        # the recorded test returns are this network's: replay the first three test episodes
+        replay = closed_loop([net], 3, record["test_seed"], env_id=env_id).returns[0]
+        np.testing.assert_array_equal(replay, record["test_returns"][:3])
+    seeds = [json.loads(f.with_suffix(".json").read_text())["config"]["seed"] for f in files]
+    assert seeds == [0, 1, 2, 3]

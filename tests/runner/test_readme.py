@@ -29,7 +29,9 @@ def test_the_readme_says_what_the_committed_results_say():
     results = json.loads((ROOT / "reports" / "results.json").read_text())
     full_path = ROOT / "reports" / "full" / "results.json"
     full = json.loads(full_path.read_text()) if full_path.is_file() else None
-    assert rewrite(readme, results, full) == readme, "run `make readme`: the README differs from the results"
+    tasks_path = ROOT / "reports" / "tasks" / "tasks.json"
+    tasks = json.loads(tasks_path.read_text()) if tasks_path.is_file() else None
+    assert rewrite(readme, results, full, tasks) == readme, "run `make readme`: the README differs from the results"
 
 
 def test_the_full_grids_block_quotes_its_own_results():
@@ -59,3 +61,17 @@ def test_a_flipped_number_changes_the_readme():
 def test_a_missing_block_is_an_error():
     with pytest.raises(ValueError, match="findings"):
         rewrite("<!-- results-table -->\nx\n<!-- /results-table -->\n", RESULTS)
+
+
+def test_the_across_tasks_block_quotes_the_summary():
+    tasks = {
+        "tasks": [{"env_id": "Acrobot-v1"}], "rows": [], "tests": [], "leaders": [], "reversals": [],
+        "aggregate": None, "rusu": [], "family": "every pair (0 tests), Holm", "level": 0.05,
+        "provenance": {"commit": "1234567890"},
+    }  # fmt: skip
+    text = "<!-- results-table -->\nx\n<!-- /results-table -->\n<!-- findings -->\nx\n<!-- /findings -->\n"
+    text += "<!-- tasks-findings -->\nold\n<!-- /tasks-findings -->\n"
+    out = rewrite(text, RESULTS, None, tasks)
+    assert "reports/tasks/tasks.json" in out and "commit 1234567" in out and "Over 1 task (Acrobot)" in out
+    assert "\nold\n" not in out
+    assert "has not been made" in rewrite(text, RESULTS, None, None)

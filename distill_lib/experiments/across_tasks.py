@@ -1,0 +1,309 @@
+"""Across tasks: does the ranking of the objectives hold beyond one environment?
+
+One study per task (``distill-study run -p env_id ...``, each with the fair comparison and its
+baselines) answers for that task; this module reads their ``results.json`` files and asks
+whether the answer is a property of distillation or of the task (Rusu et al. 2016 ran ten
+Atari games for the same reason).
+
+The table: task x width x objective, each objective at the settings the fair comparison
+selected for that task and width (``experiments.fair``): test return as a % of the teacher's
+(from the task's floor) with its 95% t-interval over seeds, agreement with the teacher on its
+held-out states and on the student's own states, and beside it DQN from scratch at the width.
+
+The verdict. Every pairwise test of the selected objectives (exact sign-flip tests by seed,
+as stored by each study) enters one family: all pairs x widths x tasks, Holm-corrected
+together (a study corrects only within a width). An objective *leads* a (task, width) cell if
+no other is detectably above it after this correction. The ranking *holds* across tasks if no
+pair is detectably ordered one way on one task and the other way on another (a *reversal*);
+objectives that lead in every cell are the answer. With few tasks and a ceiling (students at
+100% of the teacher on an easy task) "no detectable difference" is common: it says the
+seeds cannot tell the objectives apart, not that they are equal.
+
+Aggregate: the interquartile mean of return (fraction of the teacher's) over seeds x (task,
+width) columns per objective, with stratified bootstrap intervals (Agarwal et al. 2021,
+``report.aggregate``), leaving out self-distillation (a student of the teacher's own size).
+"""
+
+from __future__ import annotations
+
+import json
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..records.atomic import atomic_write_json, atomic_write_text
+from ..records.provenance import provenance
+from ..report.aggregate import interval_estimates
+from ..report.html import page
+from ..report.stats import holm
+from ..report.tables import ci_text, markdown_table
+from ..rl.tasks import task
+from .cartpole_figures import RUSU_PARAMS_PCT, RUSU_SCORE_PCT
+from .fair import OBJECTIVES
+
+__all__ = ["LEVEL", "load_study", "render_markdown", "summarize", "write_summary"]
+
+#: the family-wise error rate of the cross-task verdict
+LEVEL = 0.05
+
+
+def load_study(folder: str | Path) -> dict[str, Any]:
+    """A study's ``results.json`` with its fair comparison; one-line errors for anything else."""
+    path = Path(folder) / "results.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no results.json; run the study first (distill-study run -o {folder})")
+    results = json.loads(path.read_text())
+    widths = (results.get("fair") or {}).get("widths") or []
+    if not widths:
+        raise ValueError(f"{path}: has no fair comparison (give fair_widths) to compare across tasks")
+    return results
+
+
+def _env_id(results: dict[str, Any]) -> str:
+    return results["fair"]["widths"][0]["teacher"].get("env_id", "CartPole-v1")
+
+
+def _arm(width: dict[str, Any], name: str) -> dict[str, Any] | None:
+    return next((a for a in width["arms"] if a["arm"] == name), None)
+
+
+def _scratch(results: dict[str, Any], width: int) -> dict[str, Any] | None:
+    groups = (results.get("baselines") or {}).get("scratch") or []
+    return next((g for g in groups if g["width"] == width), None)
+
+
+def summarize(studies: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The cross-task summary of ``{folder: results.json}`` (one study per task; module docstring)."""
+    by_task: dict[str, tuple[str, dict[str, Any]]] = {}
+    for folder, results in studies.items():
+        env_id = _env_id(results)
+        if env_id in by_task:
+            raise ValueError(f"{folder} and {by_task[env_id][0]} are both studies of {env_id}: give one per task")
+        by_task[env_id] = (folder, results)
+    rows, tests = [], []
+    for env_id, (_, results) in by_task.items():
+        for width in results["fair"]["widths"]:
+            for objective in OBJECTIVES:
+                arm = _arm(width, objective)
+                if arm is not None:
+                    rows.append(_row(env_id, width, objective, arm["label"], arm))
+            if (scratch := _scratch(results, width["width"])) is not None:
+                rows.append(_row(env_id, width, "scratch", "DQN from scratch (baseline)", scratch))
+            for a, b in combinations(OBJECTIVES, 2):
+                pair = width["pairs"].get(f"{a} - {b}") or width["pairs"].get(f"{b} - {a}")
+                if pair is None:
+                    continue
+                diff = pair["difference"]["mean"] * (1 if f"{a} - {b}" in width["pairs"] else -1)  # a - b
+                tests.append({"task": env_id, "width": width["width"], "a": a, "b": b, "difference": diff,
+                              "p_value": pair["p_value"], "n": pair["n"]})  # fmt: skip
+    for t, p in zip(tests, holm([t["p_value"] for t in tests]) if tests else []):
+        t["p_holm"] = float(p)
+        t["sign"] = 0 if p >= LEVEL or t["difference"] == 0 else (1 if t["difference"] > 0 else -1)
+    return {
+        "tasks": [
+            {
+                "env_id": env_id,
+                "folder": folder,
+                "teacher_return": results["fair"]["widths"][0]["teacher"]["test_return"],
+                "n_seeds": results["fair"]["widths"][0]["n_seeds"],
+                "commit": results["provenance"].get("commit"),
+                "code_hash": results["provenance"].get("code_hash"),
+                "independent_agreement": _independent_agreement(results),
+            }
+            for env_id, (folder, results) in by_task.items()
+        ],
+        "rows": rows,
+        "tests": tests,
+        "family": f"every pair of the selected objectives at every width of every task ({len(tests)} tests), Holm",
+        "level": LEVEL,
+        "leaders": _leaders(rows, tests),
+        "reversals": _reversals(tests),
+        "aggregate": _aggregate(by_task),
+        "rusu": _rusu(rows),
+    }
+
+
+def _row(env_id: str, width: dict[str, Any], objective: str, label: str, arm: dict[str, Any]) -> dict[str, Any]:
+    """One line of the table: a selected objective's students, or the from-scratch baseline of the width."""
+    return {
+        "task": env_id,
+        "width": width["width"],
+        "params_pct": width["params_pct"],
+        "objective": objective,
+        "setting": label,
+        "return_pct": arm["return_pct"],
+        "action_agreement": arm["action_agreement"],
+        "own_agreement": arm["own_agreement"],
+    }
+
+
+def _independent_agreement(results: dict[str, Any]) -> float | None:
+    teachers = (results.get("baselines") or {}).get("teachers")
+    return None if not teachers else teachers["action_agreement"]["mean"]
+
+
+def _leaders(rows: list[dict[str, Any]], tests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (task, width): the objectives no other is detectably above (after the cross-task Holm)."""
+    cells: dict[tuple[str, int], list[str]] = {}
+    for r in rows:
+        if r["objective"] in OBJECTIVES:
+            cells.setdefault((r["task"], r["width"]), []).append(r["objective"])
+    out = []
+    for (env_id, width), objectives in cells.items():
+        below = {t["b"] if t["sign"] > 0 else t["a"] for t in tests
+                 if (t["task"], t["width"]) == (env_id, width) and t["sign"] != 0}  # fmt: skip
+        out.append({"task": env_id, "width": width, "leaders": [o for o in objectives if o not in below]})
+    return out
+
+
+def _reversals(tests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pairs detectably ordered one way on one task and the other way on another (at any widths)."""
+    out = []
+    for a, b in combinations(OBJECTIVES, 2):
+        ways = {t["sign"]: t for t in tests if (t["a"], t["b"]) == (a, b) and t["sign"] != 0}
+        if len(ways) == 2 and ways[1]["task"] != ways[-1]["task"]:
+            out.append({"a": a, "b": b, "a_above_on": ways[1]["task"], "b_above_on": ways[-1]["task"]})
+    return out
+
+
+def _aggregate(by_task: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any] | None:
+    """IQM and mean of return/100 over seeds x (task, width), per objective; None if seed counts differ."""
+    columns: dict[str, list[list[float]]] = {o: [] for o in OBJECTIVES}
+    for _, results in by_task.values():
+        for width in results["fair"]["widths"]:
+            if width["params_pct"] >= 100.0:  # self-distillation: the ceiling, not compression
+                continue
+            for o in OBJECTIVES:
+                arm = _arm(width, o)
+                if arm is not None:
+                    columns[o].append([v / 100.0 for v in arm["return_pct"]["values"]])
+    columns = {o: c for o, c in columns.items() if c}
+    shapes = {(len(c), len(col)) for c in columns.values() for col in c}  # (columns, seeds) must be one shape
+    if len(shapes) != 1:
+        return None
+    scores = {o: np.array(c).T for o, c in columns.items()}  # (seeds, task-width columns)
+    n_columns, n_seeds = shapes.pop()
+    return {"columns": n_columns, "seeds": n_seeds, "estimates": interval_estimates(scores)}
+
+
+def _rusu(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per task, at widths with 4-25% of the teacher's parameters: the best selected objective's return %."""
+    out = []
+    for env_id in dict.fromkeys(r["task"] for r in rows):
+        inside = [
+            r for r in rows if r["task"] == env_id and RUSU_PARAMS_PCT[0] <= r["params_pct"] <= RUSU_PARAMS_PCT[1]
+        ]
+        for width in sorted({r["width"] for r in inside}, reverse=True):
+            best = max((r for r in inside if r["width"] == width), key=lambda r: r["return_pct"]["mean"])
+            pct = best["return_pct"]["mean"]
+            where = (
+                "within"
+                if RUSU_SCORE_PCT[0] <= pct <= RUSU_SCORE_PCT[1]
+                else ("below" if pct < RUSU_SCORE_PCT[0] else "above")
+            )
+            out.append({"task": env_id, "width": width, "params_pct": best["params_pct"],
+                        "objective": best["objective"], "return_pct": pct, "where": where})  # fmt: skip
+    return out
+
+
+def verdict(summary: dict[str, Any]) -> str:
+    """The answer in a few sentences, written from the numbers."""
+    tasks = [task(t["env_id"]).label for t in summary["tasks"]]
+    cells = summary["leaders"]
+    everywhere = [o for o in OBJECTIVES if cells and all(o in c["leaders"] for c in cells)]
+    n = len(summary["tests"])
+    parts = [f"Over {len(tasks)} task{'s' * (len(tasks) != 1)} ({', '.join(tasks)}) and {len(cells)} task x width cells "
+             f"(Holm over all {n} pairwise tests of the selected objectives):"]  # fmt: skip
+    if summary["reversals"]:
+        said = "; ".join(f"{r['a']} above {r['b']} on {task(r['a_above_on']).label} but below it on "
+                         f"{task(r['b_above_on']).label}" for r in summary["reversals"])  # fmt: skip
+        parts.append(f"the ranking does not hold across tasks: {said}.")
+    else:
+        parts.append("no pair of objectives is detectably ordered one way on one task and the other way on another.")
+    if everywhere:
+        names = ", ".join(everywhere[:-1]) + " and " + everywhere[-1] if len(everywhere) > 1 else everywhere[0]
+        parts.append(f"{names} lead{'s' * (len(everywhere) == 1)} (no objective detectably above) "
+                     "in every cell.")  # fmt: skip
+    else:
+        lead = {o: sum(o in c["leaders"] for c in cells) for o in OBJECTIVES}
+        parts.append(
+            "No objective leads in every cell; cells led: "
+            + ", ".join(f"{o} {k} of {len(cells)}" for o, k in lead.items())
+            + "."
+        )
+    if agg := summary["aggregate"]:
+        best = max(agg["estimates"], key=lambda o: agg["estimates"][o]["iqm"]["mean"])
+        iqm = agg["estimates"][best]["iqm"]
+        parts.append(f"Pooled over seeds x {agg['columns']} task-width columns (interquartile mean, stratified bootstrap), "
+                     f"{best} is highest at {100 * iqm['mean']:.1f}% [{100 * iqm['low']:.1f}, {100 * iqm['high']:.1f}] of the teacher's return.")  # fmt: skip
+    if summary["rusu"]:
+        within = sum(r["where"] == "within" for r in summary["rusu"])
+        parts.append(f"Rusu et al. (2016) report {RUSU_SCORE_PCT[0]:g}-{RUSU_SCORE_PCT[1]:g}% of the teacher's score "
+                     f"with {RUSU_PARAMS_PCT[0]:g}-{RUSU_PARAMS_PCT[1]:g}% of its parameters (Atari); here the best "
+                     f"objective is within that range in {within} of {len(summary['rusu'])} such task x width cells.")  # fmt: skip
+    parts.append("These are a few classic-control tasks with one teacher each: they can show a ranking that changes "
+                 "with the task, not that one holds on every task.")  # fmt: skip
+    return " ".join(parts)
+
+
+def render_markdown(summary: dict[str, Any]) -> str:
+    """The table (task x width x objective, with DQN from scratch beside it) and the verdict."""
+    rows = [[task(r["task"]).label, str(r["width"]), f"{r['params_pct']:.0f}%", r["setting"],
+             ci_text(r["return_pct"], 1), ci_text(r["action_agreement"], 3), ci_text(r["own_agreement"], 3)]
+            for r in summary["rows"]]  # fmt: skip
+    header = ["task", "width", "params", "objective (selected settings)", "return, % of teacher [95% CI]",
+              "agreement, teacher's states [95% CI]", "agreement, own states [95% CI]"]  # fmt: skip
+    lead = {(c["task"], c["width"]): ", ".join(c["leaders"]) for c in summary["leaders"]}
+    leaders = [[task(k[0]).label, str(k[1]), v] for k, v in lead.items()]
+    return (
+        "# The objectives across tasks\n\n"
+        + verdict(summary)
+        + "\n\n"
+        + markdown_table(header, rows, align="lrrlrrrr")
+        + "\n"
+        + f"Leaders per cell (no objective detectably above; {summary['family']}, level {summary['level']}):\n\n"
+        + markdown_table(["task", "width", "leaders"], leaders, align="lrl")
+    )
+
+
+def write_summary(folders: list[str | Path], out: str | Path) -> dict[str, Any]:
+    """Read each study, write ``tasks.json``, ``tasks.md`` and ``index.html`` into ``out``; return the summary."""
+    if len({Path(f).resolve() for f in folders}) != len(folders):
+        raise ValueError(f"studies {[str(f) for f in folders]}: a folder is given twice; give each task's study once")
+    studies = {str(f): load_study(f) for f in folders}
+    summary = summarize(studies) | {"provenance": provenance()}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    text = render_markdown(summary)
+    atomic_write_json(out / "tasks.json", summary)
+    atomic_write_text(out / "tasks.md", text)
+    atomic_write_text(out / "index.html", _page(summary))
+    return summary
+
+
+def _page(summary: dict[str, Any]) -> str:
+    """``index.html``: the verdict, the table and the leaders, offline."""
+    import html
+
+    def cell(r: dict[str, Any], key: str, digits: int) -> str:
+        return "" if r[key] is None else html.escape(ci_text(r[key], digits))
+
+    head = ("task", "width", "params", "objective (selected settings)", "return, % of teacher [95% CI]",
+            "agreement, teacher's states [95% CI]", "agreement, own states [95% CI]")  # fmt: skip
+    body = [f'<p class="verdict">{html.escape(verdict(summary))}</p>', "<table><tr>"]
+    body += [f"<th>{html.escape(h)}</th>" for h in head] + ["</tr>"]
+    for r in summary["rows"]:
+        values = (task(r["task"]).label, str(r["width"]), f"{r['params_pct']:.0f}%", r["setting"])
+        body.append("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in values)
+                    + "".join(f"<td>{cell(r, k, d)}</td>" for k, d in (("return_pct", 1), ("action_agreement", 3),
+                              ("own_agreement", 3))) + "</tr>")  # fmt: skip
+    body.append("</table>")
+    body.append(f"<p>Leaders per cell ({html.escape(summary['family'])}, level {summary['level']}): "
+                + "; ".join(f"{html.escape(task(c['task']).label)} width {c['width']}: {html.escape(', '.join(c['leaders']))}"
+                            for c in summary["leaders"]) + ".</p>")  # fmt: skip
+    studies = ", ".join(f"{html.escape(t['env_id'])} ({html.escape(t['folder'])}, commit {html.escape(str(t['commit']))})"
+                        for t in summary["tasks"])  # fmt: skip
+    body.append(f'<p class="note">Read from: {studies}.</p>')
+    return page("The objectives across tasks", "\n".join(body))
