@@ -1,7 +1,9 @@
 # make study   - set up .venv and run the default study into reports/
 # make test    - set up .venv and run the test suite (unit, nbval, end-to-end, acceptance)
-# make full    - the full grid (params/full.yaml): CartPole into reports/full/, Acrobot and LunarLander into
-#                reports/tasks/<env_id>/, and the cross-task summary into reports/tasks/ (about FULL_TIME)
+# make tasks   - the default study's real-task parts on Acrobot and LunarLander (reports/tasks/<env_id>/) and the
+#                cross-task summary of all three tasks (reports/tasks/; about TASKS_TIME)
+# make full    - the full grid (params/full.yaml): CartPole into reports/full/, the other tasks into
+#                reports/full/tasks/<env_id>/, their summary into reports/full/tasks/ (not yet run: see README)
 # make readme  - rewrite the README's results blocks from reports/results.json (and reports/full/, reports/tasks/)
 # make report-check - screenshots of every page of reports/html/ (needs chromium)
 # make lab     - JupyterLab on the notebooks
@@ -14,7 +16,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv study full readme reference test lab bench bench-batched teachers lint clean report-check
+.PHONY: venv study tasks full readme reference test lab bench bench-batched teachers lint clean report-check
 
 venv: $(STAMP)
 
@@ -30,15 +32,23 @@ study: $(STAMP)
 	$(VENV)/bin/distill-study run
 	$(PY) -m distill_lib.runner.readme
 
-# the other tasks run only the real-task parts (params/real-task.yaml); the summary reads all three
+# the other tasks run only the real-task parts (params/real-task.yaml); the summaries read all three
 OTHER_TASKS = Acrobot-v1 LunarLander-v3
+tasks: $(STAMP)
+	for env in $(OTHER_TASKS); do \
+	  $(VENV)/bin/distill-study run -f params/study.yaml -f params/real-task.yaml -p env_id $$env \
+	    -o reports/tasks/$$env || exit 1; \
+	done
+	$(VENV)/bin/distill-study tasks reports $(addprefix reports/tasks/,$(OTHER_TASKS)) -o reports/tasks
+	$(PY) -m distill_lib.runner.readme
+
 full: $(STAMP)
 	$(VENV)/bin/distill-study run -f params/study.yaml -f params/full.yaml -o reports/full
 	for env in $(OTHER_TASKS); do \
 	  $(VENV)/bin/distill-study run -f params/study.yaml -f params/full.yaml -f params/real-task.yaml \
-	    -p env_id $$env -o reports/tasks/$$env || exit 1; \
+	    -p env_id $$env -o reports/full/tasks/$$env || exit 1; \
 	done
-	$(VENV)/bin/distill-study tasks reports/full $(addprefix reports/tasks/,$(OTHER_TASKS)) -o reports/tasks
+	$(VENV)/bin/distill-study tasks reports/full $(addprefix reports/full/tasks/,$(OTHER_TASKS)) -o reports/full/tasks
 	$(PY) -m distill_lib.runner.readme
 
 readme: $(STAMP)

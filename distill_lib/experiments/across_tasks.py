@@ -269,7 +269,7 @@ def render_markdown(summary: dict[str, Any]) -> str:
 
 
 def write_summary(folders: list[str | Path], out: str | Path) -> dict[str, Any]:
-    """Read each study, write ``tasks.json``, ``tasks.md`` and ``index.html`` into ``out``; return the summary."""
+    """Read each study, write ``tasks.json``, ``tasks.md``, ``tasks_returns.png`` and ``index.html`` into ``out``."""
     if len({Path(f).resolve() for f in folders}) != len(folders):
         raise ValueError(f"studies {[str(f) for f in folders]}: a folder is given twice; give each task's study once")
     studies = {str(f): load_study(f) for f in folders}
@@ -279,6 +279,10 @@ def write_summary(folders: list[str | Path], out: str | Path) -> dict[str, Any]:
     text = render_markdown(summary)
     atomic_write_json(out / "tasks.json", summary)
     atomic_write_text(out / "tasks.md", text)
+    from ..report.plots import save_figure
+    from .across_tasks_figure import figure_tasks
+
+    save_figure(figure_tasks(summary), out / "tasks_returns.png")
     atomic_write_text(out / "index.html", _page(summary))
     return summary
 
@@ -300,6 +304,7 @@ def _page(summary: dict[str, Any]) -> str:
                     + "".join(f"<td>{cell(r, k, d)}</td>" for k, d in (("return_pct", 1), ("action_agreement", 3),
                               ("own_agreement", 3))) + "</tr>")  # fmt: skip
     body.append("</table>")
+    body.append('<figure><img src="tasks_returns.png" alt="return by student size, per task"></figure>')
     body.append(f"<p>Leaders per cell ({html.escape(summary['family'])}, level {summary['level']}): "
                 + "; ".join(f"{html.escape(task(c['task']).label)} width {c['width']}: {html.escape(', '.join(c['leaders']))}"
                             for c in summary["leaders"]) + ".</p>")  # fmt: skip

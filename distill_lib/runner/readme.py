@@ -5,7 +5,8 @@ table (``<!-- results-table -->``: each section's headline table) and the findin
 (``<!-- findings -->``: each section's verdict, and the machine and commit they came from).
 A third, ``<!-- full-findings -->``, comes from the full grid's ``reports/full/results.json``
 (``make full``) where the README has it, and a fourth, ``<!-- tasks-findings -->``, from the
-cross-task summary ``reports/tasks/tasks.json`` (``make full`` writes it too). ``make study`` and ``make full`` rewrite them;
+cross-task summary (``reports/full/tasks/tasks.json`` from ``make full`` where it exists, else
+``reports/tasks/tasks.json`` from ``make tasks``). ``make study`` and ``make full`` rewrite them;
 ``make readme`` does it alone, and a test fails when the README and the results disagree.
 
     python -m distill_lib.runner.readme [--check]
@@ -17,17 +18,20 @@ import argparse
 import json
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 from ..experiments.base import PROJECT_ROOT
 from ..records.atomic import atomic_write_text
 
-__all__ = ["BLOCKS", "render", "rewrite"]
+__all__ = ["BLOCKS", "render", "rewrite", "tasks_summary"]
 
 #: the marked blocks, in README order (the last only where the README has it)
 BLOCKS = ("results-table", "findings", "full-findings", "tasks-findings")
 #: the blocks a README may leave out (the full grid's)
 OPTIONAL = ("full-findings", "tasks-findings")
+#: where the cross-task summaries are (``make full``, ``make tasks``), the first that exists quoted
+TASKS_SUMMARIES = ("reports/full/tasks", "reports/tasks")
 #: the full grid's sections the README quotes
 FULL_SECTIONS = ("cartpole", "baselines", "fair", "sources")
 
@@ -62,15 +66,16 @@ def render(
         chosen = [s for s in full.get("sections", []) if s.get("experiment") in FULL_SECTIONS]
         full_text = "\n".join([_origin(full, "the full grid", "reports/full"), "", *_verdicts(chosen)])
     if tasks is None:
-        tasks_text = "The cross-task summary has not been made in this checkout: `make full` (see its time below)."
+        tasks_text = "The cross-task summary has not been made in this checkout: `make tasks` (see its time below)."
     else:
         from ..experiments.across_tasks import render_markdown
 
-        p = tasks.get("provenance", {})
+        p, where = tasks.get("provenance", {}), tasks.get("_path", "reports/tasks")
+        grid = "full-grid" if where.startswith("reports/full") else "default-grid"
         origin = (
-            f"(Generated from [`reports/tasks/tasks.json`](reports/tasks/tasks.json) by `make readme`: one full-grid "
-            f"study per task, summarised at commit {(p.get('commit') or '?')[:7]}; the page is "
-            f"[`reports/tasks/index.html`](reports/tasks/index.html).)"
+            f"(Generated from [`{where}/tasks.json`]({where}/tasks.json) by `make readme`: one {grid} study per "
+            f"task, summarised at commit {(p.get('commit') or '?')[:7]}; the page, with its figure, is "
+            f"[`{where}/index.html`]({where}/index.html).)"
         )
         body = render_markdown(tasks).split("\n", 2)[2]  # without its title
         tasks_text = origin + "\n\n" + body.rstrip("\n")
@@ -80,6 +85,14 @@ def render(
         "full-findings": full_text,
         "tasks-findings": tasks_text,
     }
+
+
+def tasks_summary(root: Path = PROJECT_ROOT) -> dict[str, Any] | None:
+    """The cross-task summary the README quotes: the full grid's where it has been made, else the default grid's."""
+    for where in TASKS_SUMMARIES:
+        if (root / where / "tasks.json").is_file():
+            return json.loads((root / where / "tasks.json").read_text(encoding="utf-8")) | {"_path": where}
+    return None
 
 
 def _block(name: str) -> re.Pattern[str]:
@@ -107,9 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     readme_path, results_path = PROJECT_ROOT / "README.md", PROJECT_ROOT / "reports" / "results.json"
     full_path = PROJECT_ROOT / "reports" / "full" / "results.json"
     readme = readme_path.read_text(encoding="utf-8")
-    tasks_path = PROJECT_ROOT / "reports" / "tasks" / "tasks.json"
     full = json.loads(full_path.read_text(encoding="utf-8")) if full_path.is_file() else None
-    tasks = json.loads(tasks_path.read_text(encoding="utf-8")) if tasks_path.is_file() else None
+    tasks = tasks_summary()
     updated = rewrite(readme, json.loads(results_path.read_text(encoding="utf-8")), full, tasks)
     if args.check:
         print("README.md is up to date" if updated == readme else "README.md differs from reports/results.json")
