@@ -10,7 +10,7 @@
 # make bench   - the runner against a plain single-process loop; DQN environment steps per second
 # make bench-batched - batched training at 1, 30, 200 students vs its FLOP floor; closed loop old vs new
 # make teachers - retrain every task's shipped teacher and its 3 independent peers (CartPole, Acrobot, LunarLander;
-#                 about TEACHERS_TIME on this machine; bit for bit)
+#                 about 15 minutes on this machine; bit for bit)
 PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
