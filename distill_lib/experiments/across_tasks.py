@@ -97,7 +97,7 @@ def summarize(studies: dict[str, dict[str, Any]]) -> dict[str, Any]:
                     continue
                 diff = pair["difference"]["mean"] * (1 if f"{a} - {b}" in width["pairs"] else -1)  # a - b
                 tests.append({"task": env_id, "width": width["width"], "a": a, "b": b, "difference": diff,
-                              "p_value": pair["p_value"], "n": pair["n"]})  # fmt: skip
+                              "p_value": pair["p_value"], "p_floor": pair.get("p_floor", 0.0), "n": pair["n"]})  # fmt: skip
     for t, p in zip(tests, holm([t["p_value"] for t in tests]) if tests else []):
         t["p_holm"] = float(p)
         t["sign"] = 0 if p >= LEVEL or t["difference"] == 0 else (1 if t["difference"] > 0 else -1)
@@ -119,6 +119,7 @@ def summarize(studies: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "family": f"every pair of the selected objectives at every width of every task ({len(tests)} tests), Holm",
         "level": LEVEL,
         "leaders": _leaders(rows, tests),
+        "power": _power(tests),
         "reversals": _reversals(tests),
         "aggregate": _aggregate(by_task),
         "rusu": _rusu(rows),
@@ -156,6 +157,19 @@ def _leaders(rows: list[dict[str, Any]], tests: list[dict[str, Any]]) -> list[di
                  if (t["task"], t["width"]) == (env_id, width) and t["sign"] != 0}  # fmt: skip
         out.append({"task": env_id, "width": width, "leaders": [o for o in objectives if o not in below]})
     return out
+
+
+def _power(tests: list[dict[str, Any]]) -> dict[str, Any]:
+    """Whether the family can reject at all: Holm's first step needs ``p < level / m``, and an exact
+    sign-flip test over n seeds cannot go below ``2 / 2^n`` (its ``p_floor``)."""
+    m = len(tests)
+    floor = min((t["p_floor"] for t in tests), default=0.0)
+    return {
+        "tests": m,
+        "needed": LEVEL / m if m else None,
+        "smallest_p": floor,
+        "can_reject": bool(m) and floor < LEVEL / m,
+    }
 
 
 def _reversals(tests: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -216,6 +230,14 @@ def verdict(summary: dict[str, Any]) -> str:
     n = len(summary["tests"])
     parts = [f"Over {len(tasks)} task{'s' * (len(tasks) != 1)} ({', '.join(tasks)}) and {len(cells)} task x width cells "
              f"(Holm over all {n} pairwise tests of the selected objectives):"]  # fmt: skip
+    power = summary.get("power") or _power(summary["tests"])
+    if n and not power["can_reject"]:
+        seeds = min(t["n"] for t in summary["tests"])
+        parts.append(f"these seeds cannot rank the objectives across tasks: with {seeds} seeds the exact sign-flip "
+                     f"test's smallest p-value is {power['smallest_p']:.2g}, and Holm over {n} tests needs one below "
+                     f"{power['needed']:.2g}, so no difference, however large, can be declared here (the full grid's "
+                     "20 seeds can). The table's means and intervals still show where the objectives stand.")  # fmt: skip
+        return " ".join(parts + _context(summary))
     if summary["reversals"]:
         said = "; ".join(f"{r['a']} above {r['b']} on {task(r['a_above_on']).label} but below it on "
                          f"{task(r['b_above_on']).label}" for r in summary["reversals"])  # fmt: skip
@@ -233,6 +255,12 @@ def verdict(summary: dict[str, Any]) -> str:
             + ", ".join(f"{o} {k} of {len(cells)}" for o, k in lead.items())
             + "."
         )
+    return " ".join(parts + _context(summary))
+
+
+def _context(summary: dict[str, Any]) -> list[str]:
+    """The pooled aggregate, Rusu's claim, and what a few tasks cannot show."""
+    parts = []
     if agg := summary["aggregate"]:
         best = max(agg["estimates"], key=lambda o: agg["estimates"][o]["iqm"]["mean"])
         iqm = agg["estimates"][best]["iqm"]
@@ -245,7 +273,7 @@ def verdict(summary: dict[str, Any]) -> str:
                      f"objective is within that range in {within} of {len(summary['rusu'])} such task x width cells.")  # fmt: skip
     parts.append("These are a few classic-control tasks with one teacher each: they can show a ranking that changes "
                  "with the task, not that one holds on every task.")  # fmt: skip
-    return " ".join(parts)
+    return parts
 
 
 def render_markdown(summary: dict[str, Any]) -> str:
@@ -261,7 +289,7 @@ def render_markdown(summary: dict[str, Any]) -> str:
         "# The objectives across tasks\n\n"
         + verdict(summary)
         + "\n\n"
-        + markdown_table(header, rows, align="lrrlrrrr")
+        + markdown_table(header, rows, align="lrrlrrr")
         + "\n"
         + f"Leaders per cell (no objective detectably above; {summary['family']}, level {summary['level']}):\n\n"
         + markdown_table(["task", "width", "leaders"], leaders, align="lrl")

@@ -24,7 +24,8 @@ _LIBRARIES = ("torch", "numpy", "matplotlib", "papermill", "nbconvert", "pandas"
 
 @lru_cache(maxsize=1)
 def git_commit() -> dict[str, Any]:
-    """The checkout's commit and whether the work tree had uncommitted changes."""
+    """The checkout's commit and whether the work tree had uncommitted changes (outside ``reports/``, where
+    the studies write their own results: a study run after another is no less clean for it)."""
     root = _PACKAGE_DIR.parent
     try:
         commit = subprocess.run(
@@ -32,7 +33,7 @@ def git_commit() -> dict[str, Any]:
         ).stdout.strip()
         dirty = bool(
             subprocess.run(
-                ["git", "status", "--porcelain", "--untracked-files=no"],
+                ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)reports"],
                 cwd=root,
                 capture_output=True,
                 text=True,

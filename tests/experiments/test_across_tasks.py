@@ -85,3 +85,19 @@ def test_the_command_writes_the_files_and_refuses_bad_input(tmp_path: Path, caps
         assert main(["tasks", *bad, "-o", str(tmp_path / "x")]) == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_family_too_large_for_its_seeds_says_it_cannot_rank() -> None:
+    # 4 seeds: an exact sign-flip test cannot go below 2 / 2^4 = 0.125; one test would need < 0.05
+    pairs = {"hard - mse": (90.0, 0.125)}
+    a = study("CartPole-v1", {"hard": 100, "soft": 80, "blended": 99, "mse": 10}, pairs)
+    for s in a["fair"]["widths"][0]["pairs"].values():
+        s["p_floor"] = 0.125
+    summary = at.summarize({"a": a})
+    assert summary["power"] == {"tests": 1, "needed": 0.05, "smallest_p": 0.125, "can_reject": False}
+    text = at.verdict(summary)
+    assert "these seeds cannot rank the objectives across tasks" in text and "smallest p-value is 0.12" in text
+    assert "lead (no objective detectably above)" not in text
+    assert at.summarize({"a": study("CartPole-v1", {o: 1 for o in OBJ}, {"hard - mse": (1, 0.01)})})["power"][
+        "can_reject"
+    ]

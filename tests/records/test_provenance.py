@@ -19,3 +19,26 @@ def test_provenance_names_commit_versions_and_no_time():
     p = provenance()
     assert {"commit", "dirty", "code_hash", "python", "versions"} <= set(p)
     assert "torch" in p["versions"] and "timing" not in p
+
+
+def test_dirty_means_a_change_outside_reports(tmp_path, monkeypatch) -> None:
+    import subprocess
+
+    from distill_lib.records import provenance as prov
+
+    repo = tmp_path / "repo"
+    (repo / "distill_lib").mkdir(parents=True)
+    (repo / "reports").mkdir()
+    for f in ("distill_lib/x.py", "reports/results.json"):
+        (repo / f).write_text("0")
+    git = ["git", "-C", str(repo), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "c"], check=True)
+    monkeypatch.setattr(prov, "_PACKAGE_DIR", repo / "distill_lib")
+    dirty = prov.git_commit.__wrapped__  # uncached: the package's own answer is cached per process
+    assert dirty()["dirty"] is False
+    (repo / "reports" / "results.json").write_text("1")  # a study's own output
+    assert dirty()["dirty"] is False
+    (repo / "distill_lib" / "x.py").write_text("1")  # the code
+    assert dirty()["dirty"] is True
