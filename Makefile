@@ -1,9 +1,10 @@
 # make study   - set up .venv and run the default study into reports/
 # make test    - set up .venv and run the test suite (unit, nbval, end-to-end, acceptance)
 # make tasks   - the default study's real-task parts on Acrobot and LunarLander (reports/tasks/<env_id>/) and the
-#                cross-task summary of all three tasks (reports/tasks/; about TASKS_TIME)
+#                cross-task summary of all three tasks (reports/tasks/; about 27 minutes)
 # make full    - the full grid (params/full.yaml): CartPole into reports/full/, the other tasks into
-#                reports/full/tasks/<env_id>/, their summary into reports/full/tasks/ (not yet run: see README)
+#                reports/full/tasks/<env_id>/, their summary into reports/full/tasks/ (about 3.3 hours, estimated:
+#                only CartPole's part has been run; see README)
 # make readme  - rewrite the README's results blocks from reports/results.json (and reports/full/, reports/tasks/)
 # make report-check - screenshots of every page of reports/html/ (needs chromium)
 # make lab     - JupyterLab on the notebooks
