@@ -43,7 +43,7 @@ from ..rl.tasks import task
 from .cartpole_figures import RUSU_PARAMS_PCT, RUSU_SCORE_PCT
 from .fair import OBJECTIVES
 
-__all__ = ["LEVEL", "load_study", "render_markdown", "summarize", "write_summary"]
+__all__ = ["LEVEL", "load_study", "render_markdown", "scratch_sentence", "summarize", "verdict", "write_summary"]
 
 #: the family-wise error rate of the cross-task verdict
 LEVEL = 0.05
@@ -258,9 +258,28 @@ def verdict(summary: dict[str, Any]) -> str:
     return " ".join(parts + _context(summary))
 
 
+def scratch_sentence(summary: dict[str, Any]) -> str:
+    """Where DQN from scratch is above every distilled objective's mean (means only; each study tests it)."""
+    above = []
+    for c in summary["leaders"]:
+        cell = [r for r in summary["rows"] if (r["task"], r["width"]) == (c["task"], c["width"])]
+        scratch = next((r for r in cell if r["objective"] == "scratch"), None)
+        best = max(
+            (r for r in cell if r["objective"] in OBJECTIVES), key=lambda r: r["return_pct"]["mean"], default=None
+        )
+        if scratch is not None and best is not None and scratch["return_pct"]["mean"] > best["return_pct"]["mean"]:
+            above.append(f"{task(c['task']).label} width {c['width']} ({scratch['return_pct']['mean']:.1f}% against "
+                         f"{best['objective']}'s {best['return_pct']['mean']:.1f}%)")  # fmt: skip
+    if not above:
+        return "No distilled objective's mean falls below DQN from scratch at its width."
+    return ("DQN from scratch, trained on the task itself with the teacher's budget, is above the best distilled "
+            f"objective's mean at {'; '.join(above)}: there, distilling this teacher on its own states does worse than "
+            "not distilling (means over seeds; each task's report tests every objective against it, Holm per width).")  # fmt: skip
+
+
 def _context(summary: dict[str, Any]) -> list[str]:
-    """The pooled aggregate, Rusu's claim, and what a few tasks cannot show."""
-    parts = []
+    """DQN from scratch, the pooled aggregate, Rusu's claim, and what a few tasks cannot show."""
+    parts = [scratch_sentence(summary)]
     if agg := summary["aggregate"]:
         best = max(agg["estimates"], key=lambda o: agg["estimates"][o]["iqm"]["mean"])
         iqm = agg["estimates"][best]["iqm"]

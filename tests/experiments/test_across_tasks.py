@@ -101,3 +101,13 @@ def test_a_family_too_large_for_its_seeds_says_it_cannot_rank() -> None:
     assert at.summarize({"a": study("CartPole-v1", {o: 1 for o in OBJ}, {"hard - mse": (1, 0.01)})})["power"][
         "can_reject"
     ]
+
+
+def test_scratch_above_every_objective_is_said() -> None:
+    # the fake studies' scratch baseline is 50%: above LunarLander's objectives (all 40), below CartPole's best
+    a = study("CartPole-v1", {"hard": 100, "soft": 80, "blended": 99, "mse": 10}, {})
+    c = study("LunarLander-v3", {o: 40 for o in OBJ}, {})
+    text = at.scratch_sentence(at.summarize({"a": a, "c": c}))
+    assert "above the best distilled objective's mean at LunarLander width 8 (50.0% against hard's 40.0%)" in text
+    assert "CartPole" not in text
+    assert at.scratch_sentence(at.summarize({"a": a})).startswith("No distilled objective's mean falls below")
