@@ -116,7 +116,9 @@ def _left_behind(client, marker: str, seconds: float = 15.0) -> list[int]:
 
 
 def test_a_study_on_a_local_cluster_gives_the_local_runs_results_even_when_a_worker_is_killed(client, tmp_path):
-    args = [*TINY, "-p", "epochs", "10"]
+    # long enough (a few seconds of training) that the kill, sent when the start event reaches the client,
+    # lands while hard_only runs even on a loaded machine: a step that had finished would not run again
+    args = [*TINY, "-p", "epochs", "60"]
     local = plan_for(args, tmp_path / "local")
     assert not run_study(local, execution=ForkedExecution(jobs=2), progress=False).failed
     killed: list[int] = []
@@ -147,7 +149,7 @@ def test_steps_lost_past_the_allowed_failures_fail_and_the_analysis_still_runs(c
 
     before = client.run_on_scheduler(allowed(0))  # the first death of its worker fails the step
     try:
-        plan = plan_for([*TINY, "-p", "epochs", "10"], tmp_path)
+        plan = plan_for([*TINY, "-p", "epochs", "60"], tmp_path)  # long enough for the kill to land mid-step
         killed: list[int] = []
         execution = DaskExecution(client, on_start=_kill_first("hard_only", killed))
         outcome = run_study(plan, execution=execution, progress=False)
