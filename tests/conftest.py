@@ -60,3 +60,14 @@ def marked_processes(marker: str) -> list[int]:
         except OSError:
             continue
     return pids
+
+
+def plain_qnetwork(d: int, h: int, a: int):
+    """The README's teacher architecture written in plain PyTorch, as a user's own DQN script would hold it."""
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Linear(d, h), nn.LayerNorm(h), nn.ReLU(), nn.Dropout(0.1),
+        nn.Linear(h, h), nn.LayerNorm(h), nn.ReLU(), nn.Dropout(0.1),
+        nn.Linear(h, a),
+    )  # fmt: skip

@@ -39,7 +39,7 @@ from ..report.aggregate import interval_estimates
 from ..report.html import page
 from ..report.stats import holm
 from ..report.tables import ci_text, markdown_table
-from ..rl.tasks import task
+from ..rl.tasks import DEFAULT_ENV_ID, task
 from .cartpole_figures import RUSU_PARAMS_PCT, RUSU_SCORE_PCT
 from .fair import OBJECTIVES
 
@@ -62,7 +62,7 @@ def load_study(folder: str | Path) -> dict[str, Any]:
 
 
 def _env_id(results: dict[str, Any]) -> str:
-    return results["fair"]["widths"][0]["teacher"].get("env_id", "CartPole-v1")
+    return results["fair"]["widths"][0]["teacher"].get("env_id", DEFAULT_ENV_ID)
 
 
 def _arm(width: dict[str, Any], name: str) -> dict[str, Any] | None:

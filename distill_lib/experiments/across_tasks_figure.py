@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from ..rl.tasks import task
 from .cartpole_figures import RUSU_PARAMS_PCT, RUSU_SCORE_PCT
 from .fair import OBJECTIVES
-from .fair_figures import _color
+from .fair_figures import objective_color
 
 __all__ = ["figure_tasks"]
 
@@ -36,7 +36,7 @@ def figure_tasks(summary: dict[str, Any]) -> Figure:
             style = (
                 {"ls": "--", "color": "#444444", "marker": "s"}
                 if name == "scratch"
-                else {"color": _color(name), "marker": "o"}
+                else {"color": objective_color(name), "marker": "o"}
             )
             ax.errorbar(x, [c["mean"] for c in ci], yerr=err, capsize=3, ms=4,
                         label="DQN from scratch" if name == "scratch" else name, **style)  # fmt: skip

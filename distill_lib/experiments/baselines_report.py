@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..records.record import Record
 from ..report.stats import mean_ci
 from ..report.tables import ci_text, markdown_table
-from ..rl.tasks import task
+from ..rl.tasks import DEFAULT_ENV_ID, task
 from .base import Section
 from .task_text import solved_clause
 
@@ -66,7 +66,7 @@ def summarize_record(record: BaselineRecord) -> dict[str, Any]:
         "env_steps": record.recipe["total_steps"],
         "teacher_steps": record.recipe["teacher_steps"],
         "solved": None if solved is None else sum(r.return_mean >= solved for r in runs),
-        "env_id": record.teacher.get("env_id", "CartPole-v1"),
+        "env_id": record.teacher.get("env_id", DEFAULT_ENV_ID),
         "solved_return": solved,
         "return_pct": _ci(returns) | {"values": returns},
         "action_agreement": _ci(agreement) | {"values": agreement},

@@ -12,13 +12,13 @@ from ..report.plots import mode_color
 if TYPE_CHECKING:
     from .fair_report import FairSummary
 
-__all__ = ["figure_decision", "figure_profiles"]
+__all__ = ["figure_decision", "figure_profiles", "objective_color"]
 
 #: objective -> the colour of the study's mode it generalises (mse: grey)
 _COLOR = {"hard": "hard_only", "soft": "soft_only", "blended": "blended"}
 
 
-def _color(arm: str) -> str:
+def objective_color(arm: str) -> str:
     return mode_color(_COLOR.get(arm.split(",")[0], "")) or "#7f7f7f"
 
 
@@ -36,7 +36,7 @@ def figure_decision(summary: FairSummary) -> Figure:
                 r["mean"],
                 yerr=[[r["mean"] - r["low"]], [r["high"] - r["mean"]]],
                 capsize=3,
-                color=_color(obj),
+                color=objective_color(obj),
                 hatch="//" if arm["fixed"] else None,
                 edgecolor="white" if arm["fixed"] else None,
             )
@@ -57,7 +57,9 @@ def figure_profiles(aggregate: dict[str, Any]) -> Figure:
     taus = np.array(aggregate["profile_thresholds"]) * 100.0
     for arm, shares in aggregate["profiles"].items():
         fixed = arm.endswith("fixed")
-        ax.plot(taus, shares, color=_color(arm), ls="--" if fixed else "-", lw=1.2 if fixed else 2.0, label=arm)
+        ax.plot(
+            taus, shares, color=objective_color(arm), ls="--" if fixed else "-", lw=1.2 if fixed else 2.0, label=arm
+        )
     ax.set(xlabel="test return, % of the teacher's (threshold)", ylabel="share of runs above it", ylim=(-0.02, 1.02))
     ax.set_title(f"Performance profiles over {aggregate['n_seeds']} seeds x widths {aggregate['widths']}", fontsize=10)
     ax.legend(fontsize=8, loc="lower left")

@@ -43,6 +43,7 @@ from ..records.record import Record
 from ..rl.cartpole import COLLECT_SEED, TEST_SEED, collect_states
 from ..rl.evaluation import closed_loop
 from ..rl.rollouts import mixed_rollout_states
+from ..rl.tasks import DEFAULT_ENV_ID
 from . import fair, sources_report
 from .base import NOTEBOOK_DIR, Experiment, Units, load_step, step_folder
 from .cartpole import pct_of_teacher, teacher_and_states, train_students
@@ -132,7 +133,7 @@ def dagger_buffers(
     n_students: int,
     rounds: int,
     beta: float,
-    env_id: str = "CartPole-v1",
+    env_id: str = DEFAULT_ENV_ID,
 ) -> tuple[list[QNetwork], torch.Tensor]:
     """DAgger's rounds (module docstring): the final students and their aggregate buffers ``(S, N0 * (R + 1), D)``.
 

@@ -23,7 +23,7 @@ from ..records.record import Record
 from ..report.stats import comparison_record, difference_phrase, holm_family, mean_ci, paired_difference
 from ..report.tables import ci_text, markdown_table
 from .base import Section
-from .fair_figures import _color
+from .fair_figures import objective_color
 
 if TYPE_CHECKING:
     from .sources import SourcesRecord
@@ -232,11 +232,11 @@ def figure_sizes(summary: SourcesSummary) -> Figure:
         x = [sizes[a] for a in transfer]
         for obj in width["objectives"]:
             mean = [width["cells"][a][obj]["return_pct"]["mean"] for a in transfer]
-            ax.plot(x, mean, "o-", color=_color(obj), label=obj, lw=1.6, ms=4)
+            ax.plot(x, mean, "o-", color=objective_color(obj), label=obj, lw=1.6, ms=4)
             if "DAgger" in sizes:
                 for arm, marker in (("DAgger", "*"), ("teacher, same size", "s")):
                     ax.plot(sizes[arm], width["cells"][arm][obj]["return_pct"]["mean"], marker,
-                            color=_color(obj), ms=9 if marker == "*" else 5, mfc="white" if marker == "s" else None)  # fmt: skip
+                            color=objective_color(obj), ms=9 if marker == "*" else 5, mfc="white" if marker == "s" else None)  # fmt: skip
         ax.set_xscale("log")
         ax.axhline(100.0, color="#444444", lw=0.8, ls="--")
         ax.set(xlabel="labelled states (teacher episodes: circles)", title=f"width {width['width']}")

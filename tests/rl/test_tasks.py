@@ -7,6 +7,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from conftest import plain_qnetwork
 from torch import nn
 
 from distill_lib.core.networks import QNetwork
@@ -137,17 +138,8 @@ def test_dqn_trains_on_the_task_and_stacks_exactly(env_id: str) -> None:
     assert (net.input_dim, net.output_dim) == (task(env_id).obs_dim, task(env_id).n_actions)
 
 
-def _plain_qnetwork(d: int, h: int, a: int) -> nn.Sequential:
-    """The documented architecture written in plain PyTorch, as a user's own script would."""
-    return nn.Sequential(
-        nn.Linear(d, h), nn.LayerNorm(h), nn.ReLU(), nn.Dropout(0.1),
-        nn.Linear(h, h), nn.LayerNorm(h), nn.ReLU(), nn.Dropout(0.1),
-        nn.Linear(h, a),
-    )  # fmt: skip
-
-
 def test_your_checkpoint_loads_and_bad_ones_fail_in_one_line(tmp_path) -> None:
-    plain = _plain_qnetwork(6, 32, 3)
+    plain = plain_qnetwork(6, 32, 3)
     torch.save(plain.state_dict(), tmp_path / "mine.pt")
     teacher = load_teacher("Acrobot-v1", tmp_path / "mine.pt", hidden=32)
     x = torch.randn(5, 6)

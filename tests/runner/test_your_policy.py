@@ -7,22 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import SMOKE, run_cli
-from torch import nn
+from conftest import SMOKE, plain_qnetwork, run_cli
 
 from distill_lib.rl.tasks import task
 
 #: only the real-task sections (the synthetic ones do not read the task), at smoke size
 REAL_ONLY = [*SMOKE, *("-p", "world_seeds", "[]", "-p", "training_seeds", "[]", "-p", "sweep_temperatures", "[]")]
-
-
-def plain_qnetwork(d: int, h: int, a: int) -> nn.Sequential:
-    """The README's architecture written in plain PyTorch, as a user's own DQN script would hold it."""
-    return nn.Sequential(
-        nn.Linear(d, h), nn.LayerNorm(h), nn.ReLU(), nn.Dropout(0.1),
-        nn.Linear(h, h), nn.LayerNorm(h), nn.ReLU(), nn.Dropout(0.1),
-        nn.Linear(h, a),
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
