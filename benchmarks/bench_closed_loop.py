@@ -1,14 +1,14 @@
 """Throughput of the closed-loop evaluation: the vectorised path vs the old lockstep loop.
 
-The default CartPole evaluation (``experiments.cartpole.run``): 72 students (widths 32, 16,
-8, 4; 6 seeds x 3 objectives each, trained here as the experiment trains them) and the
+The default CartPole evaluation (``experiments.cartpole.run``): 120 students (widths 32, 16,
+8, 4; 10 seeds x 3 objectives each, trained here as the experiment trains them) and the
 teacher, 100 test episodes each. Prints networks x episodes per second and environment
 steps per second of
 
 - new: ``rl.evaluation.closed_loop_returns`` called as the experiment calls it (once for
-  the teacher, once per width), and once on all 73 networks together;
+  the teacher, once for the students of every width), and once on all 121 networks together;
 - old: ``rl.evaluation._lockstep_returns`` (one network at a time, a Python ``env.step`` per
-  episode) on every ``--old-every``-th network and the teacher; its time for all 73 is
+  episode) on every ``--old-every``-th network and the teacher; its time for all 121 is
   extrapolated from its environment steps per second (its cost is per step, and the
   subset's episodes are longer on average than all networks' episodes).
 
@@ -91,10 +91,10 @@ def main() -> None:
         f"{time.perf_counter() - started:.1f} s); old path on {len(subset)} of them; device={device}"
     )
 
-    def as_experiment() -> np.ndarray:  # one call for the teacher, one per width
+    def as_experiment() -> np.ndarray:  # one call for the teacher, one for the students of every width
+        everyone = [net for nets in students.values() for net in nets]
         parts = [closed_loop_returns([teacher], args.episodes, TEST_SEED, device)]
-        parts += [closed_loop_returns(nets, args.episodes, TEST_SEED, device) for nets in students.values()]
-        return np.concatenate(parts)
+        return np.concatenate([*parts, closed_loop_returns(everyone, args.episodes, TEST_SEED, device)])
 
     runs = {
         "new, as the experiment calls it": (as_experiment, len(every)),

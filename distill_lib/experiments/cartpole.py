@@ -22,7 +22,8 @@ Protocol (``run``):
    their initialisation and random stream, so the modes are compared on paired runs.
 4. Fidelity: each final (last-epoch) student against the teacher on the held-out states
    (``core.metrics.fidelity_metrics``).
-5. Closed loop: the student acting greedily for ``cartpole_episodes_eval`` episodes from
+5. Closed loop (every student of every width in one call, their episodes stepped together):
+   the student acting greedily for ``cartpole_episodes_eval`` episodes from
    ``reset(seed=TEST_SEED + i)`` (``rl.evaluation.closed_loop_returns``); mean return with
    its normal-approximation 95% CI and as a percentage of the teacher's mean on the same
    episodes, measured from the task's floor (``rl.tasks``; 0 on CartPole):
@@ -252,24 +253,28 @@ def run(config: CartpoleConfig, folder: Path | None = None) -> CartpoleRecord:
     runs: list[CartpoleRun] = []
     students: list[dict[str, Any]] = []
     seconds["train"] = seconds["closed_loop"] = 0.0
-    for width in p.cartpole_widths:
+    trained = []
+    for done, width in enumerate(p.cartpole_widths):
         # 3. every seed x mode of this width in one batched call
         started = time.perf_counter()
         configs = p.student_configs(width, len(x_train))
-        done = p.cartpole_widths.index(width)
         progress.report(f"width {width}, training; widths done", done, len(p.cartpole_widths))
         results, nets = train_students(teacher, x_train, configs, p.device)
         n_params = count_parameters(nets[0])
         students.append({"width": width, "params": n_params, "params_pct": 100.0 * n_params / teacher_params})
+        trained.append((width, n_params, configs, results, nets))
         seconds["train"] += time.perf_counter() - started
 
-        # 5. closed loop, every student of this width
-        progress.report(f"width {width}, closed loop; widths done", done, len(p.cartpole_widths))
-        started = time.perf_counter()
-        returns = closed_loop_returns(nets, n_eval, TEST_SEED, device=p.device, env_id=p.env_id)
-        seconds["closed_loop"] += time.perf_counter() - started
+    # 5. closed loop, every student of every width in one call (the episodes of all of them step together)
+    progress.report("closed loop; widths trained", len(p.cartpole_widths), len(p.cartpole_widths))
+    started = time.perf_counter()
+    every = [net for *_, nets in trained for net in nets]
+    all_returns = iter(closed_loop_returns(every, n_eval, TEST_SEED, device=p.device, env_id=p.env_id))
+    seconds["closed_loop"] = time.perf_counter() - started
 
-        for cfg, result, net, ret in zip(configs, results, nets, returns, strict=True):
+    for width, n_params, configs, results, nets in trained:
+        for cfg, result, net in zip(configs, results, nets, strict=True):
+            ret = next(all_returns)
             # 4. fidelity on the held-out states
             with torch.no_grad():
                 held = {k: v.item() for k, v in fidelity_metrics(net(x_held), q_held).items()}
