@@ -45,7 +45,7 @@ from ..rl.tasks import load_teacher
 from . import baselines_report
 from .base import NOTEBOOK_DIR, Experiment, Units
 from .cartpole import EpisodeParams, pct_of_teacher, teacher_and_states, teacher_fields
-from .data import SourceParams
+from .data import TaskSourceParams
 from .fair import FairWidths
 
 __all__ = [
@@ -129,7 +129,7 @@ class BaselineStepConfig(BaselineParams):
 
 
 @dataclass(frozen=True)
-class BaselinesConfig(SourceParams, FairWidths, BaselineParams):
+class BaselinesConfig(TaskSourceParams, FairWidths, BaselineParams):
     """The baselines run beside the fair comparison: its widths."""
 
 

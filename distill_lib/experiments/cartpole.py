@@ -64,7 +64,7 @@ from ..rl.evaluation import closed_loop_returns, count_parameters
 from ..rl.tasks import TaskParams
 from . import cartpole_report
 from .base import NOTEBOOK_DIR, Experiment, Units
-from .data import SourceParams
+from .data import TaskSourceParams
 
 __all__ = [
     "EXPERIMENT",
@@ -340,7 +340,7 @@ def summarize(config: CartpoleConfig, records: dict[str, CartpoleRecord]) -> car
 
 
 @dataclass(frozen=True)
-class CartpoleStudyConfig(SourceParams, CartpoleConfig):
+class CartpoleStudyConfig(TaskSourceParams, CartpoleConfig):
     """The section's parameters and the study's source (it does not apply to a user's own teacher)."""
 
 

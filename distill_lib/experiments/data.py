@@ -39,7 +39,17 @@ from ..records.record import Record
 from ..rl.cartpole import ASSET_DIR, COLLECT_SEED, BufferParams, collect_states, load_cartpole_teacher
 from .base import NOTEBOOK_DIR, Experiment, load_step, step_folder
 
-__all__ = ["EXPERIMENT", "SOURCES", "DataConfig", "SourceParams", "World", "WorldRecord", "load_world", "world_folder"]
+__all__ = [
+    "EXPERIMENT",
+    "SOURCES",
+    "DataConfig",
+    "SourceParams",
+    "TaskSourceParams",
+    "World",
+    "WorldRecord",
+    "load_world",
+    "world_folder",
+]
 
 #: where teacher and states can come from
 SOURCES = ("synthetic", "cartpole", "file")
@@ -57,6 +67,15 @@ class SourceParams(Params):
         "where states and teacher come from: synthetic, cartpole (the shipped teacher) or file",
         choices=SOURCES,
     )
+
+
+@dataclass(frozen=True)
+class TaskSourceParams(SourceParams):
+    """A real-task experiment's study parameters: with ``source='file'`` it is skipped, and the
+    ``teacher_checkpoint`` is the synthetic-style comparison's teacher, not checked against ``env_id``."""
+
+    def checkpoint_is_task_teacher(self) -> bool:
+        return self.source != "file"
 
 
 @dataclass(frozen=True)

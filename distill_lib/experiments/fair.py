@@ -62,7 +62,7 @@ from ..rl.evaluation import closed_loop, closed_loop_returns, count_parameters
 from . import fair_report
 from .base import NOTEBOOK_DIR, Experiment, Units
 from .cartpole import EpisodeParams, pct_of_teacher, teacher_and_states, teacher_fields, train_students
-from .data import SourceParams
+from .data import TaskSourceParams
 
 __all__ = [
     "EXPERIMENT",
@@ -202,7 +202,7 @@ class FairWidths(Params):
 
 
 @dataclass(frozen=True)
-class FairConfig(SourceParams, FairWidths, FairParams):
+class FairConfig(TaskSourceParams, FairWidths, FairParams):
     """The widths of the fair comparison (an empty list turns it off)."""
 
 

@@ -47,7 +47,7 @@ from ..rl.tasks import DEFAULT_ENV_ID
 from . import fair, sources_report
 from .base import NOTEBOOK_DIR, Experiment, Units, load_step, step_folder
 from .cartpole import pct_of_teacher, teacher_and_states, train_students
-from .data import SourceParams
+from .data import TaskSourceParams
 from .fair import FairParams, FairStepConfig, FairWidths, Setting
 
 __all__ = ["DAGGER_SEED", "EXPERIMENT", "SourceRun", "SourcesConfig", "SourcesRecord", "dagger_buffers", "measure"]
@@ -83,7 +83,7 @@ class SourcesStepConfig(SourcesParams):
 
 
 @dataclass(frozen=True)
-class SourcesConfig(SourceParams, FairWidths, SourcesParams):
+class SourcesConfig(TaskSourceParams, FairWidths, SourcesParams):
     """The widths of this experiment: a subset of the fair comparison's (empty: none)."""
 
     sources_widths: list[int] = param(

@@ -245,13 +245,16 @@ class TaskParams(TeacherFileParams, TeacherWidthParams):
                 f"env_id={self.env_id!r} has no shipped teacher: give yours, a state dict of "
                 f"QNetwork({t.obs_dim}, teacher_hidden, {t.n_actions})",
             )
-        # your checkpoint must fit the task now, not when its first step runs; with source=file
-        # (a study config that has one) it is the synthetic-style comparison's teacher instead
-        if self.teacher_checkpoint is not None and getattr(self, "source", None) != "file":
+        # your checkpoint must fit the task now, not when its first step runs
+        if self.teacher_checkpoint is not None and self.checkpoint_is_task_teacher():
             try:
                 self.load_teacher()
             except (ValueError, OSError) as e:
                 raise ParamError(f"teacher_checkpoint: {e}") from None
+
+    def checkpoint_is_task_teacher(self) -> bool:
+        """Whether ``teacher_checkpoint`` is this task's teacher (a study config may give it another meaning)."""
+        return True
 
     @property
     def task(self) -> Task:
