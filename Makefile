@@ -8,8 +8,9 @@
 # make readme  - rewrite the README's results blocks from reports/results.json (and reports/full/, reports/tasks/)
 # make report-check - screenshots of every page of reports/html/ (needs chromium)
 # make lab     - JupyterLab on the notebooks
-# make bench   - the runner against a plain single-process loop; DQN environment steps per second
-# make bench-batched - batched training at 1, 30, 200 students vs its FLOP floor; closed loop old vs new
+# make bench   - every speed figure in one run: the runner against a plain single-process loop, batched
+#                training at 1, 30, 200 students vs its FLOP floor, closed loop old vs new, DQN steps/s
+# make bench-batched - only the batched-training and closed-loop parts
 # make teachers - retrain every task's shipped teacher and its 3 independent peers (CartPole, Acrobot, LunarLander;
 #                 about 15 minutes on this machine; bit for bit)
 PYTHON ?= python3.11
@@ -68,6 +69,8 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_runner.py
+	$(PY) benchmarks/bench_batched.py
+	$(PY) benchmarks/bench_closed_loop.py
 	$(PY) benchmarks/bench_dqn.py
 
 bench-batched: $(STAMP)
