@@ -252,7 +252,7 @@ def run(config: CartpoleConfig, folder: Path | None = None) -> CartpoleRecord:
 
     runs: list[CartpoleRun] = []
     students: list[dict[str, Any]] = []
-    seconds["train"] = seconds["closed_loop"] = 0.0
+    seconds["train"] = 0.0
     trained = []
     for done, width in enumerate(p.cartpole_widths):
         # 3. every seed x mode of this width in one batched call
