@@ -111,3 +111,6 @@ def test_scratch_above_every_objective_is_said() -> None:
     assert "above the best distilled objective's mean at LunarLander width 8 (50.0% against hard's 40.0%)" in text
     assert "CartPole" not in text
     assert at.scratch_sentence(at.summarize({"a": a})).startswith("No distilled objective's mean falls below")
+    # at the teacher's own size (self-distillation) the same gap is not the compression question: left out
+    c["fair"]["widths"][0]["params_pct"] = 100.0
+    assert at.scratch_sentence(at.summarize({"a": a, "c": c})).startswith("No distilled objective's mean falls below")
