@@ -3,8 +3,8 @@
 # make tasks   - the default study's real-task parts on Acrobot and LunarLander (reports/tasks/<env_id>/) and the
 #                cross-task summary of all three tasks (reports/tasks/; about 27 minutes)
 # make full    - the full grid (params/full.yaml): CartPole into reports/full/, the other tasks into
-#                reports/full/tasks/<env_id>/, their summary into reports/full/tasks/ (about 3.5-4 hours:
-#                CartPole 17 minutes, Acrobot at most 95, LunarLander at most 113; see README)
+#                reports/full/tasks/<env_id>/, their summary into reports/full/tasks/ (about 2.5-3 hours:
+#                CartPole 17 minutes, Acrobot and LunarLander about 2.3 hours together; see README)
 # make readme  - rewrite the README's results blocks from reports/results.json (and reports/full/, reports/tasks/)
 # make report-check - screenshots of every page of reports/html/ (needs chromium)
 # make lab     - JupyterLab on the notebooks
