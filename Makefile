@@ -1,5 +1,6 @@
 # make study   - set up .venv and run the default study into reports/
-# make test    - set up .venv and run the test suite (unit, nbval, end-to-end, acceptance)
+# make test    - set up .venv and run the test suite (unit, nbval, end-to-end, acceptance): what CI runs
+# make test-fast - the inner loop: the tests not marked slow (no end-to-end runs, no nbval; about 2 minutes)
 # make tasks   - the default study's real-task parts on Acrobot and LunarLander (reports/tasks/<env_id>/) and the
 #                cross-task summary of all three tasks (reports/tasks/; about 27 minutes)
 # make full    - the full grid (params/full.yaml): CartPole into reports/full/, the other tasks into
@@ -18,7 +19,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv study tasks full readme reference test lab bench bench-batched teachers lint clean report-check
+.PHONY: venv study tasks full readme reference test test-fast lab bench bench-batched teachers lint clean report-check
 
 venv: $(STAMP)
 
@@ -63,6 +64,9 @@ test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests
 	$(PY) tests/nbval_prepare.py build/nbval
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env build/nbval
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

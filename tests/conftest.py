@@ -17,7 +17,7 @@ SMOKE = ["-f", str(ROOT / "params" / "reference.yaml"), "-f", str(ROOT / "params
 SMALL = [
     *SMOKE,
     *("-p", "world_seeds", "[]", "-p", "training_seeds", "[]", "-p", "sweep_temperatures", "[]"),
-    *("-p", "cartpole_widths", "[]", "-p", "fair_widths", "[]"),
+    *("-p", "real_task_widths", "[]", "-p", "fair_widths", "[]"),
 ]
 
 
@@ -71,3 +71,22 @@ def plain_qnetwork(d: int, h: int, a: int):
         nn.Linear(h, h), nn.LayerNorm(h), nn.ReLU(), nn.Dropout(0.1),
         nn.Linear(h, a),
     )  # fmt: skip
+
+
+def run_step(experiment, params: dict, work_dir: Path):
+    """One step as its notebook runs it: the study planned from ``params`` (every other parameter at its
+    default), the step of ``experiment`` whose per-step values ``params`` name, run into its planned folder.
+    Returns ``(record, folder)``."""
+    from distill_lib.runner import notebook_step
+
+    step = notebook_step.run(experiment, {**params, "work_dir": str(work_dir)})
+    return step.record, step.folder
+
+
+def run_planned(plan, name: str):
+    """The planned step ``name`` run in this process, as its notebook would (no runner, no kernel)."""
+    from distill_lib.experiments.base import execute
+
+    step = plan.step(name)
+    experiment = plan.experiments[step.experiment]
+    return execute(experiment, experiment.step_type.from_params(step.parameters), step.folder, step.upstream)

@@ -6,6 +6,9 @@ import torch
 from distill_lib import MODES, RunConfig, build_student, build_teacher, train_student
 from distill_lib.core.data import synthetic_states
 
+#: end-to-end runs of the real command: the slow tier (make test-fast leaves them out)
+pytestmark = pytest.mark.slow
+
 #: mode -> (action agreement, prob. similarity at T = 3, best val loss, best epoch), from the original note
 EXPECTED = {
     "hard_only": (0.934, 0.814405, 0.144727, 24),

@@ -1,4 +1,4 @@
-"""State buffers and teacher checkpoints.
+"""State buffers, teacher checkpoints, and the world they make with the student's starting weights.
 
 States come from a seeded Gaussian (protocol step 2:
 ``numpy.random.default_rng(seed + 10000).standard_normal((n_states, input_dim))`` as
@@ -7,12 +7,21 @@ loaded with ``weights_only=True`` so that a checkpoint can never run code.
 
 Every loader validates what it reads and raises ``ValueError`` with a one-line message
 naming the file, what was found and what is expected.
+
+The world every objective shares (``World``): the teacher, the state buffer and the student's
+starting weights. The original comparison holds these three fixed and changes only the
+objective. A world is made once (the study's world step, or ``synthetic_world`` for one world
+seed) and saved as three files in a folder (``teacher.pt``, ``states.npy``,
+``student_init.pt``), which every step that trains on it reads back (``World.load``). The
+synthetic world is the original's seed protocol: teacher ``build_teacher(seed)``, states
+``synthetic_states(seed)``, student ``build_student(seed)``.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +29,12 @@ import numpy as np
 import torch
 
 from ..records.atomic import atomic_path, atomic_torch_save
-from .config import STATES_SEED_OFFSET, TEACHER_DROPOUT
-from .networks import QNetwork, freeze
+from .config import STATES_SEED_OFFSET, TEACHER_DROPOUT, RunConfig
+from .networks import QNetwork, build_student, build_teacher, freeze
 
 __all__ = [
+    "WORLD_FILES",
+    "World",
     "check_teacher_outputs",
     "load_state_dict",
     "load_states",
@@ -31,6 +42,7 @@ __all__ = [
     "save_checkpoint",
     "save_states",
     "synthetic_states",
+    "synthetic_world",
 ]
 
 
@@ -178,3 +190,54 @@ def check_teacher_outputs(teacher: torch.nn.Module, states: np.ndarray, label: s
             q = teacher(torch.from_numpy(np.ascontiguousarray(states[start : start + 65536])))
             if not torch.isfinite(q).all():
                 raise ValueError(f"{label}: the teacher's Q-values on the states are not all finite")
+
+
+#: the files of a saved world
+WORLD_FILES = ("teacher.pt", "states.npy", "student_init.pt")
+
+
+@dataclass
+class World:
+    """Teacher, state buffer and the student's initial weights: what every mode shares."""
+
+    teacher: QNetwork
+    states: np.ndarray  # (N, input_dim) float32
+    student_init: dict[str, torch.Tensor]
+    seed: int
+    student_hidden: int | None  # the configured student width (None: the original's rule)
+
+    @property
+    def sizes(self) -> tuple[int, int, int]:
+        """``(input_dim, teacher_hidden, output_dim)`` of the teacher."""
+        return self.teacher.input_dim, self.teacher.hidden_dim, self.teacher.output_dim
+
+    def new_student(self) -> QNetwork:
+        """A fresh student holding the shared initial weights."""
+        d, h, a = self.sizes
+        student = build_student(self.seed, d, h, a, self.student_hidden)
+        student.load_state_dict(self.student_init)
+        return student
+
+    def save(self, folder: Path) -> None:
+        """The three files into ``folder`` (atomically, each)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(folder / "teacher.pt", self.teacher.state_dict())
+        save_states(folder / "states.npy", self.states)
+        save_checkpoint(folder / "student_init.pt", self.student_init)
+
+    @classmethod
+    def load(cls, folder: Path, sizes: tuple[int, int, int], seed: int, student_hidden: int | None = None) -> World:
+        """The world saved in ``folder``; ``sizes`` are ``(input_dim, teacher_hidden, output_dim)``."""
+        d, h, a = sizes
+        teacher = load_teacher(folder / "teacher.pt", d, h, a)
+        states = np.load(folder / "states.npy", allow_pickle=False)
+        init = load_state_dict(folder / "student_init.pt", label="student_init")
+        return cls(teacher, states, init, seed, student_hidden)
+
+
+def synthetic_world(seed: int, config: RunConfig) -> tuple[QNetwork, np.ndarray, QNetwork]:
+    """Teacher, states and initial student of one world seed (the reference derivation)."""
+    teacher = build_teacher(seed, config.input_dim, config.teacher_hidden, config.output_dim)
+    states = synthetic_states(seed, config.n_states, config.input_dim)
+    student = build_student(seed, config.input_dim, config.teacher_hidden, config.output_dim, config.student_hidden)
+    return teacher, states, student

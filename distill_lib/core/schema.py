@@ -138,7 +138,14 @@ class Params:
         self.check()
 
     def check(self) -> None:
-        """Cross-field rules of a config (raise ``ValueError`` naming the field); none by default."""
+        """Cross-field rules of a config (raise ``ValueError`` naming the field); none by default.
+
+        ``check`` reads no file: a config is built wherever a study is planned, and planning is pure.
+        """
+
+    def check_files(self) -> None:
+        """Checks that read the files the parameters name (a teacher checkpoint's shapes and weights, a
+        states file); run once before a study starts (``runner.inputs``), never by the planner. None by default."""
 
     def fail(self, name: str, rule: str) -> ParamError:
         """The error for field ``name``: ``name=value: rule``."""

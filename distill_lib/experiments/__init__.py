@@ -1,18 +1,20 @@
-"""The experiments: one module per question the study asks, and the registry the runner loops over.
+"""The experiments: one package per question the study asks, and the registry the runner loops over.
 
-``EXPERIMENTS`` is a plain dict, in the order the report shows them. An experiment outside
-the library (a plug-in) is a module defining ``EXPERIMENT``; ``registry(["my.module"])``
-adds it (the ``plugins`` parameter does the same for a study), with no edit here.
+``EXPERIMENTS`` is a plain dict, in the order the report shows them. Experiments never import
+one another: what two of them share lives in a lower layer (``core``, ``rl``, ``report``), and
+a step that needs another experiment's result names the step it reads (``Experiment.reads``)
+and reads its record as data. An experiment outside the library (a plug-in) is a module
+defining ``EXPERIMENT``; ``registry(["my.module"])`` adds it (the ``plugins`` parameter does
+the same for a study), with no edit here.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
 from typing import Any
 
-from . import baselines, cartpole, comparison, data, fair, seeds, sources, sweep
-from .base import Experiment, Section, Units, execute, load_step, step_folder, step_key
+from . import baselines, comparison, fair, real_task, seeds, sources, sweep, world
+from .base import Experiment, Section, Units, execute, load_step, read_step, step_folder, step_key
 
 __all__ = [
     "EXPERIMENTS",
@@ -21,21 +23,22 @@ __all__ = [
     "Units",
     "execute",
     "load_step",
+    "read_step",
     "registry",
-    "resolve",
     "step_folder",
     "step_key",
 ]
 
-#: the built-in experiments, in report order (the data step first: others need it)
+#: the built-in experiments, in report order (the world step first: others read it; the baselines
+#: before the fair comparison, whose section reads their summary)
 EXPERIMENTS: dict[str, Experiment[Any]] = {
     e.name: e
     for e in (
-        data.EXPERIMENT,
+        world.EXPERIMENT,
         comparison.EXPERIMENT,
         seeds.EXPERIMENT,
         sweep.EXPERIMENT,
-        cartpole.EXPERIMENT,
+        real_task.EXPERIMENT,
         baselines.EXPERIMENT,
         fair.EXPERIMENT,
         sources.EXPERIMENT,
@@ -57,13 +60,4 @@ def registry(plugins: list[str] = ()) -> dict[str, Experiment[Any]]:
         if experiment.name in out:
             raise ValueError(f"plugins: {name!r} names its experiment {experiment.name!r}, which is taken")
         out[experiment.name] = experiment
-    return out
-
-
-def resolve(params: Mapping[str, Any], experiments: Mapping[str, Experiment[Any]] = EXPERIMENTS) -> dict[str, Any]:
-    """Apply every experiment's derived parameters (e.g. ``n_states`` from a CartPole buffer), in order."""
-    out = dict(params)
-    for experiment in experiments.values():
-        if experiment.resolve is not None:
-            out = experiment.resolve(out)
     return out

@@ -10,13 +10,18 @@ runner, the analysis notebook, the HTML index and the tests loop over the regist
 
 Steps and their folders. One execution of an experiment's notebook is a *step*. Its
 *content key* hashes what determines its result: the experiment and unit, the values of
-the step's parameters (``step_params``: exactly what its notebook declares), the content
-of its input files, and the code (``records.provenance.code_hash``). The step writes into
+the step's parameters (``step_params``), the content of its input files, the keys of the
+steps it reads (``reads``: another experiment's finished step, the data step's world, say),
+and the code (``records.provenance.code_hash``). The step writes into
 ``work_dir/<experiment>/<unit>-<key>/`` and finishes by writing ``record.json`` there
 (atomically, last): a folder with a record is a finished step, and a step with other
 settings has another folder, so results of different settings never overwrite each other
 and the analysis reads exactly the steps its parameters ask for. The runner and the
-notebook compute the same folder from the same parameters (``step_folder``).
+notebook compute the same folder from the same parameters (``runner.plan``).
+
+Experiments never import each other: a step that needs another experiment's result names
+the step it reads (``reads``: step config -> {experiment: unit}) and receives that step's
+folder (``run(config, folder, upstream)``), whose record it reads as data (``read_step``).
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ __all__ = [
     "load_step",
     "one_unit",
     "project_path",
+    "read_step",
     "save_step",
     "slug",
     "step_folder",
@@ -106,14 +112,14 @@ class Experiment(Generic[R]):
     notebook: Path  # its notebook (executed once per unit)
     params: type[Params]  # the study-level parameters it reads, validated before anything runs
     record: type[R]  # what one step saves (``record.json``)
-    run: Callable[..., R]  # run(step config, folder) -> record: the work of one step
+    run: Callable[..., R]  # run(step config, folder[, upstream folders]) -> record: the work of one step
     summarize: Callable[[Any, dict[str, R]], Record]  # (config, unit -> record) -> summary
     section: Callable[[Any, dict[str, Any]], Section] | None  # (summary, other summaries) -> its report part
     step_params: type[Params] | None = None  # what one execution reads (default: ``params``)
     units: Callable[[Any], Units] | None = None  # default: one unit named after the experiment
     needs: tuple[str, ...] = ()  # experiments whose steps must finish first
+    reads: Callable[[Any], dict[str, str]] | None = None  # step config -> {experiment: unit} of the steps it reads
     inputs: Callable[[Any], list[Path]] = lambda config: []  # files whose content is part of the key
-    resolve: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # derived parameters (e.g. n_states)
     unit_of: Callable[[Any], str] | None = None  # step config -> its unit (default: the experiment's name)
     label: str = "{experiment} {unit}"  # a step's display name when it has several units
     cost: float = 1.0  # a step's rough wall time in seconds on the project's machine: long steps start first
@@ -143,20 +149,29 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9=._-]+", "_", text).strip("_") or "step"
 
 
-def step_key(experiment: Experiment[Any], unit: str, params: Mapping[str, Any]) -> str:
-    """Content key of one step: experiment, unit, its parameters' values, input files, code."""
+def step_key(
+    experiment: Experiment[Any], unit: str, params: Mapping[str, Any], upstream: Mapping[str, Path] | None = None
+) -> str:
+    """Content key of one step: experiment, unit, its parameters' values, input files, the steps it reads, code."""
     config = experiment.step_type.from_params(params)
     files = {str(p): file_sha256(p) if Path(p).is_file() else "missing" for p in experiment.inputs(config)}
     values = config.to_dict()
     for name, spec in experiment.step_type.specs().items():
         if spec.rule.path and values.get(name) is not None:
             values[name] = "file"  # identified by its content in ``files``, wherever it lies
-    return content_key(experiment.name, unit, values, sorted(files.values()), code_hash())
+    reads = {name: Path(folder).name for name, folder in sorted((upstream or {}).items())}  # unit-key of each
+    return content_key(experiment.name, unit, values, sorted(files.values()), reads, code_hash())
 
 
-def step_folder(work_dir: str | Path, experiment: Experiment[Any], unit: str, params: Mapping[str, Any]) -> Path:
+def step_folder(
+    work_dir: str | Path,
+    experiment: Experiment[Any],
+    unit: str,
+    params: Mapping[str, Any],
+    upstream: Mapping[str, Path] | None = None,
+) -> Path:
     """``work_dir/<experiment>/<unit>-<key>``: where the step with these parameters keeps its result."""
-    return Path(work_dir) / experiment.name / f"{slug(unit)}-{step_key(experiment, unit, params)}"
+    return Path(work_dir) / experiment.name / f"{slug(unit)}-{step_key(experiment, unit, params, upstream)}"
 
 
 @dataclass(frozen=True)
@@ -203,26 +218,34 @@ def _record_hash(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, allow_nan=False).encode()).hexdigest()
 
 
-def execute(experiment: Experiment[R], params: Mapping[str, Any], work_dir: str | Path) -> tuple[R, Path]:
-    """One step, as its notebook runs it: config from ``params``, run into its folder, save the record."""
-    config = experiment.step_type.from_params(params)
+def execute(experiment: Experiment[R], config: Any, folder: Path, upstream: Mapping[str, Path] | None = None) -> R:
+    """One step: run ``config`` into ``folder`` (given the folders of the steps it reads), save the record."""
     unit = experiment.unit_name(config)
-    folder = step_folder(work_dir, experiment, unit, params)
     folder.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    record = experiment.run(config, folder)
+    if experiment.reads is not None:
+        missing = [name for name, f in (upstream or {}).items() if read_step(f, name) is None]
+        if upstream is None or missing:
+            raise ValueError(
+                f"{experiment.name} reads the finished steps of {', '.join(missing or experiment.reads(config))}: "
+                "run them first (distill-study run runs them in order)"
+            )
+        record = experiment.run(config, folder, dict(upstream))
+    else:
+        record = experiment.run(config, folder)
     save_step(folder, experiment, unit, record, started)
-    return record, folder
+    return record
 
 
-def load_step(folder: Path, experiment: Experiment[R], verify: bool = True) -> R | None:
-    """The record of a finished step, or None: absent, unreadable, of another key or with changed files."""
+def read_step(folder: Path, experiment: str, verify: bool = True) -> Any | None:
+    """The record (as JSON data) of a finished step of ``experiment``, or None: absent, unreadable, of
+    another key or experiment, or with changed files. What a step that reads another one sees."""
     data = read_json(Path(folder) / RECORD_FILE)
     if not isinstance(data, dict):
         return None
     try:
         envelope = StepRecord.from_json(data)
-        if envelope.key != Path(folder).name.rsplit("-", 1)[-1] or envelope.experiment != experiment.name:
+        if envelope.key != Path(folder).name.rsplit("-", 1)[-1] or envelope.experiment != experiment:
             return None
         if envelope.record_sha256 != _record_hash(envelope.record):
             return None
@@ -231,6 +254,17 @@ def load_step(folder: Path, experiment: Experiment[R], verify: bool = True) -> R
                 path = Path(folder) / name
                 if not path.is_file() or file_sha256(path) != digest:
                     return None
-        return experiment.record.from_json(envelope.record)
+        return envelope.record
+    except (RecordError, TypeError, ValueError):
+        return None
+
+
+def load_step(folder: Path, experiment: Experiment[R], verify: bool = True) -> R | None:
+    """The record of a finished step, or None (``read_step``)."""
+    data = read_step(folder, experiment.name, verify)
+    if data is None:
+        return None
+    try:
+        return experiment.record.from_json(data)
     except (RecordError, TypeError, ValueError):
         return None

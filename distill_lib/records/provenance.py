@@ -107,12 +107,10 @@ def cpu() -> dict[str, Any]:
 
 def provenance() -> dict[str, Any]:
     """Commit, code hash, library versions, platform and CPU (no time stamps)."""
-    from .. import __version__
-
     return {
         **git_commit(),
         "code_hash": code_hash(),
-        "distill_lib": __version__,
+        "distill_lib": _version("distill-study") or "unknown",  # the installed project's version (pyproject.toml)
         "python": platform.python_version(),
         "platform": f"{platform.system()} {platform.machine()}",
         "cpu": cpu(),

@@ -48,8 +48,10 @@ def export_html(notebook: str | os.PathLike[str], dest: str | os.PathLike[str], 
     from nbconvert.preprocessors import TagRemovePreprocessor
 
     exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES)])
-    # the notebook's default parameters are overridden by the injected ones, which the page keeps
-    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"parameters"}, enabled=True), enabled=True)
+    # the parameter cells (the notebook's own, and the whole study's that papermill injects) are not the story
+    # a page tells: the step's record and results.json hold every parameter with its provenance
+    remove = {"parameters", "injected-parameters"}
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=remove, enabled=True), enabled=True)
     exporter.exclude_input = hide_code
     exporter.exclude_input_prompt = hide_code
     exporter.exclude_output_prompt = True

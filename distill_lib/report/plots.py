@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from ..records.atomic import atomic_savefig
 
-__all__ = ["DPI", "MODE_COLORS", "image", "mode_color", "save_figure"]
+__all__ = ["DPI", "MODE_COLORS", "image", "mode_color", "objective_color", "save_figure"]
 
 #: one colour per objective, used in every figure
 MODE_COLORS = {"hard_only": "#d95f02", "blended": "#7570b3", "soft_only": "#1b9e77"}
@@ -25,6 +25,15 @@ DPI = 110
 def mode_color(name: str) -> str | None:
     """The objective's colour (None lets matplotlib choose for anything else)."""
     return MODE_COLORS.get(name)
+
+
+#: an objective of the real-task experiments -> the colour of the study's mode it generalises (mse: grey)
+_OBJECTIVE_MODE = {"hard": "hard_only", "soft": "soft_only", "blended": "blended"}
+
+
+def objective_color(arm: str) -> str:
+    """The colour of an objective, or of an arm named after one (``"soft, fixed"``); grey for any other."""
+    return mode_color(_OBJECTIVE_MODE.get(arm.split(",")[0], "")) or "#7f7f7f"
 
 
 def image(fig: Figure, dpi: int = DPI) -> Any:

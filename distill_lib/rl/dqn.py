@@ -1,4 +1,4 @@
-"""DQN on CartPole, many agents at once: the shipped teacher, its independent peers, and from-scratch students.
+"""DQN on a task, many agents at once: the shipped teachers, their independent peers, and from-scratch students.
 
 Deep Q-learning (Mnih et al. 2015, "Human-level control through deep reinforcement
 learning", Nature 518): epsilon-greedy agents fill replay buffers; each gradient step
@@ -28,7 +28,7 @@ network would add noise to the TD errors without a benefit we need.
 Checkpoint selection. DQN on CartPole oscillates (the greedy return can fall from 500 to
 ~100 within a few thousand steps), so every ``eval_every`` environment steps each agent's
 greedy network plays ``eval_episodes`` selection episodes (seeds ``eval_seed + i``, disjoint
-from the test seeds of ``cartpole.TEST_SEED``) and its best weights are kept (the first to
+from the test seeds of ``episodes.TEST_SEED``) and its best weights are kept (the first to
 reach the highest mean; ties keep the earlier checkpoint).
 
 Determinism: one thread; agent ``k``'s network is initialised after ``torch.manual_seed(seed_k)``,
@@ -60,8 +60,8 @@ from ..core.stacked import FlatAdam, FlatLayout, clip_per_student_, stacked_forw
 from ..core.training import single_thread
 from ..records.atomic import atomic_torch_save, atomic_write_json
 from ..records.provenance import provenance
-from .cartpole import TEST_EPISODES, TEST_SEED, mean_ci
 from .dqn_config import DQNConfig, linear_epsilon
+from .episodes import TEST_EPISODES, TEST_SEED, mean_ci
 from .evaluation import closed_loop_returns
 from .tasks import TEACHER_DROPOUT, task, teacher_network
 
@@ -358,7 +358,7 @@ def train_and_save(
     """Train (``train_dqn``), test, and write ``<path>.pt`` (state dict) and ``<path>.json`` (the record) per config.
 
     ``paths`` are file stems, one per config (``assets/cartpole/teacher`` writes
-    ``teacher.pt`` and ``teacher.json``); load a result with ``cartpole.load_cartpole_teacher``.
+    ``teacher.pt`` and ``teacher.json``); load a result with ``tasks.load_teacher``.
     Returns the records (``test_record``'s).
     """
     configs = [configs] if isinstance(configs, DQNConfig) else list(configs)

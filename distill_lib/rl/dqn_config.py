@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.schema import ParamError, Params, param
-from .cartpole import TEST_EPISODES, TEST_SEED
+from .episodes import TEST_EPISODES, TEST_SEED
 from .tasks import DEFAULT_ENV_ID, TEACHER_HIDDEN, TaskError, task
 
 __all__ = ["TASK_RECIPES", "DQNConfig", "linear_epsilon", "task_recipe"]

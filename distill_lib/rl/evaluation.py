@@ -2,11 +2,11 @@
 
 A distilled student is judged by what it is for: the return it earns when it acts alone
 (Rusu et al. 2016, "Policy Distillation", sec. 5.2). ``closed_loop_returns`` plays the
-study's fixed test episodes (``rl.cartpole.TEST_SEED``) with each network.
+study's fixed test episodes (``rl.episodes.TEST_SEED``) with each network.
 
 Every episode of every network is stepped together: one vectorised environment holds all
 ``len(nets) x n_episodes`` episodes (gymnasium's ``CartPoleVectorEnv``, started from the
-scalar environment's seeded resets, ``rl.cartpole.make_vector_env``; a test shows it steps
+scalar environment's seeded resets, ``rl.episodes.make_vector_env``; a test shows it steps
 bit for bit as the scalar env; other tasks hold one gymnasium environment per episode and
 step only the running ones), and the networks of one architecture act in one stacked
 forward pass (``StackedGreedy``: the leading network axis of ``core.stacked``). The earlier
@@ -27,8 +27,8 @@ from torch import nn
 from ..core.networks import QNetwork
 from ..core.stacked import DROPOUT_INDEX, LINEAR_KEYS, NORM_KEYS
 from ..core.training import single_thread
-from .cartpole import ENV_ID, TEST_EPISODES, TEST_SEED, make_env, make_vector_env, reset_states
-from .tasks import task
+from .episodes import TEST_EPISODES, TEST_SEED, make_env, make_vector_env, reset_states
+from .tasks import DEFAULT_ENV_ID, task
 
 __all__ = ["ClosedLoop", "ModuleGreedy", "StackedGreedy", "closed_loop", "closed_loop_returns", "count_parameters"]
 
@@ -183,7 +183,7 @@ def closed_loop_returns(
     n_episodes: int = TEST_EPISODES,
     seed: int = TEST_SEED,
     device: torch.device | str = "cpu",
-    env_id: str = ENV_ID,
+    env_id: str = DEFAULT_ENV_ID,
 ) -> np.ndarray:
     """Greedy returns of each network, ``(len(nets), n_episodes)`` float64 (``closed_loop(...).returns``)."""
     return closed_loop(nets, n_episodes, seed, device, env_id=env_id).returns
@@ -197,7 +197,7 @@ class _Episodes:
     """``n x E`` episodes stepped together, sub-env ``j`` = episode ``j % E`` of block ``j // E``.
 
     CartPole: one numpy-vectorised env started from the scalar env's seeded resets
-    (``cartpole.make_vector_env``). Any other task: one gymnasium env per episode, reset with
+    (``episodes.make_vector_env``). Any other task: one gymnasium env per episode, reset with
     ``seed + j % E`` and stepped only while its episode runs.
     """
 
@@ -235,11 +235,11 @@ def closed_loop(
     seed: int = TEST_SEED,
     device: torch.device | str = "cpu",
     reference: nn.Module | None = None,
-    env_id: str = ENV_ID,
+    env_id: str = DEFAULT_ENV_ID,
 ) -> ClosedLoop:
     """Greedy returns of each network, ``(len(nets), n_episodes)`` float64, and its agreement with ``reference``.
 
-    The same episodes as ``cartpole.greedy_returns(net, n_episodes, seed, env_id)`` (episode ``i``
+    The same episodes as ``episodes.greedy_returns(net, n_episodes, seed, env_id)`` (episode ``i``
     from ``reset(seed=seed + i)``, action ``argmax_a Q(s, a)``, network in eval mode, one
     thread), all stepped together: ``len(nets) * n_episodes`` sub-environments (``_Episodes``:
     one vectorised CartPole, numpy on the CPU; on other tasks one environment per episode, in

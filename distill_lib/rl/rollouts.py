@@ -20,9 +20,8 @@ from torch import nn
 
 from ..core.networks import QNetwork
 from ..core.training import single_thread
-from .cartpole import ENV_ID
 from .evaluation import StackedGreedy
-from .tasks import task
+from .tasks import DEFAULT_ENV_ID, task
 
 __all__ = ["mixed_rollout_states"]
 
@@ -34,7 +33,7 @@ def mixed_rollout_states(
     beta: float,
     seed: int,
     n_envs: int = 4,
-    env_id: str = ENV_ID,
+    env_id: str = DEFAULT_ENV_ID,
 ) -> torch.Tensor:
     """The first ``n_states`` decision states of each network's mixed policy: ``(len(nets), n_states, D)`` float32.
 

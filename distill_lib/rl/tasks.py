@@ -35,6 +35,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -43,6 +44,7 @@ import torch
 from ..core.config import TeacherFileParams, TeacherWidthParams
 from ..core.networks import QNetwork, freeze
 from ..core.schema import ParamError, param
+from ..records.provenance import file_sha256
 
 __all__ = [
     "ASSETS",
@@ -52,6 +54,7 @@ __all__ = [
     "TaskError",
     "TaskParams",
     "load_teacher",
+    "pct_of_teacher",
     "random_returns",
     "task",
     "teacher_network",
@@ -81,6 +84,7 @@ class Task:
     score_floor: float | None  # 0% of the return scale; None: the random policy's mean return
     asset: str | None = None  # sub-folder of ``ASSETS`` with the shipped teacher (None: none ships)
     vector_entry_point: bool = False  # gymnasium has a numpy-vectorised version (CartPole)
+    max_return: float | None = None  # the largest return an episode can earn, where there is one
 
     @property
     def asset_dir(self) -> Path | None:
@@ -114,7 +118,7 @@ class Task:
 
 #: The tasks with a shipped teacher (``rl.dqn``'s recipes in ``rl.dqn_config.TASK_RECIPES``).
 KNOWN_TASKS = {
-    "CartPole-v1": Task("CartPole-v1", 4, 2, 500, 475.0, 0.0, "cartpole", vector_entry_point=True),
+    "CartPole-v1": Task("CartPole-v1", 4, 2, 500, 475.0, 0.0, "cartpole", vector_entry_point=True, max_return=500.0),
     "Acrobot-v1": Task("Acrobot-v1", 6, 3, 500, -100.0, -500.0, "acrobot"),
     "LunarLander-v3": Task("LunarLander-v3", 8, 4, 1000, 200.0, None, "lunarlander"),
 }
@@ -177,6 +181,19 @@ def random_returns(env_id: str, n_episodes: int, seed: int) -> np.ndarray:
     finally:
         env.close()
     return out
+
+
+def pct_of_teacher(value: float, teacher_mean: float, floor: float) -> float:
+    """A return as a % of the teacher's mean, measured from the task's floor: ``100 (G - f) / (G_T - f)``.
+
+    A teacher no better than the floor (an untrained one, or one of another task) has no scale to measure by.
+    """
+    if not teacher_mean > floor:
+        raise ValueError(
+            f"the teacher returns {teacher_mean:.1f} on the test episodes, no more than the task's floor {floor:.1f} "
+            "(0% of the scale): a student's return cannot be a % of it; is the teacher trained for this env_id?"
+        )
+    return 100.0 * (value - floor) / (teacher_mean - floor)
 
 
 def teacher_network(env_id: str, hidden: int = TEACHER_HIDDEN) -> QNetwork:
@@ -245,7 +262,10 @@ class TaskParams(TeacherFileParams, TeacherWidthParams):
                 f"env_id={self.env_id!r} has no shipped teacher: give yours, a state dict of "
                 f"QNetwork({t.obs_dim}, teacher_hidden, {t.n_actions})",
             )
-        # your checkpoint must fit the task now, not when its first step runs
+
+    def check_files(self) -> None:
+        """Your checkpoint must fit the task before the study starts, not when its first step runs."""
+        super().check_files()
         if self.teacher_checkpoint is not None and self.checkpoint_is_task_teacher():
             try:
                 self.load_teacher()
@@ -273,3 +293,13 @@ class TaskParams(TeacherFileParams, TeacherWidthParams):
     def load_teacher(self) -> QNetwork:
         """The teacher, frozen: ``QNetwork(obs_dim, teacher_width, n_actions)``."""
         return load_teacher(self.env_id, self.teacher_path, self.teacher_width)
+
+    def teacher_fields(self, teacher: QNetwork) -> dict[str, Any]:
+        """What a record says about its teacher: task, file (content hash), shipped or yours, width."""
+        return {
+            "env_id": self.env_id,
+            "file": self.teacher_path.name,
+            "shipped": self.teacher_checkpoint is None,
+            "sha256": file_sha256(self.teacher_path),
+            "hidden": teacher.hidden_dim,
+        }

@@ -141,6 +141,7 @@ def _cmd_params() -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from ..records.atomic import read_json
+    from .inputs import check_inputs
     from .plan import plan_study
     from .study import RunFault, run_study
 
@@ -154,6 +155,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if args.jobs is not None:
             raise ValueError("--jobs is for this machine; on a cluster the workers' threads decide what runs at once")
     plan = plan_study(args.files, [tuple(p) for p in args.overrides], args.out_dir)
+    check_inputs(plan)  # the files the parameters name (the planner reads none)
     for note in plan.notes:
         print(f"distill-study: note: {note}", file=sys.stderr)
     cluster = None

@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..core.progress import ENV as PROGRESS_ENV
+from .display import progress_file
 from .kernels import die_with_parent
 from .notebook import execute, quiet_imports, shutdown_kernel, start_kernel
 from .plan import Step
-from .progress import progress_file
 
 __all__ = ["Execution", "ForkedExecution", "PapermillExecution", "readiness", "skip_reason", "step_process_setup"]
 

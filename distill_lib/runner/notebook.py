@@ -144,8 +144,12 @@ def execute(step: Step, html_dir: Path, km: Any = None, hide_code: bool = False)
     Status ``done`` or ``failed`` (with a one-line message); a KeyboardInterrupt propagates
     unless the watchdog raised it for a dead kernel.
     """
+    import logging
+
     import papermill as pm
 
+    # the whole study's parameters are injected, most of them undeclared by the notebook: not worth a warning each
+    logging.getLogger("papermill").setLevel(logging.ERROR)
     step.output.parent.mkdir(parents=True, exist_ok=True)
     partial = step.output.with_name(f".{step.output.stem}.partial.ipynb")  # papermill writes here; moved when whole
     watchdog = KernelWatchdog(km)
@@ -153,7 +157,7 @@ def execute(step: Step, html_dir: Path, km: Any = None, hide_code: bool = False)
         pm.execute_notebook(
             str(step.notebook),
             str(partial),
-            parameters=step.parameters,
+            parameters=step.notebook_parameters,
             kernel_name="python3",
             progress_bar=False,
             log_output=False,

@@ -25,6 +25,7 @@ import yaml
 from ..core.schema import ParamError, Params, ParamSpec, coerce, param, short_repr
 
 __all__ = [
+    "RENAMED",
     "ParamError",
     "RunnerParams",
     "layer_params",
@@ -129,7 +130,20 @@ def read_sources(
     return entries
 
 
+#: parameters that were renamed when the real-task experiments stopped being named after CartPole: old -> new
+RENAMED = {
+    "cartpole_widths": "real_task_widths",
+    "cartpole_seeds": "real_task_seeds",
+    "cartpole_episodes": "buffer_episodes",
+    "cartpole_epsilon": "buffer_epsilon",
+    "cartpole_eval_episodes": "held_out_episodes",
+    "cartpole_episodes_eval": "test_episodes",
+}
+
+
 def _unknown(name: str, specs: Mapping[str, ParamSpec]) -> ParamError:
+    if name in RENAMED and RENAMED[name] in specs:
+        return ParamError(f"parameter {name!r} was renamed: did you mean {RENAMED[name]!r}? (same meaning)")
     close = difflib.get_close_matches(name, list(specs), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     return ParamError(f"unknown parameter {short_repr(name)}: {hint}see 'distill-study params' for the known ones")

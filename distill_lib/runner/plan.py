@@ -1,11 +1,15 @@
-"""The planner: parameters in, validated steps out. Pure: no process starts, nothing is written.
+"""The planner: parameters and file hashes in, steps out. Pure: it reads no teacher or states file,
+steps no environment, starts no process and writes nothing.
 
 ``plan_study`` layers the params files and ``-p`` overrides, checks every value against the
-experiments' declared parameters, builds each experiment's config (which validates it,
-files included), asks each experiment for its units, and returns a ``Plan``: the steps
-(one notebook execution each) with their parameters, content keys, folders and
-dependencies, then the analysis. The analysis notebook calls the same planner on its own
-parameters (``plan_from_params``), so it reads exactly the steps the runner ran.
+experiments' declared parameters, builds each experiment's config (which validates it), asks
+each experiment for its units, and returns a ``Plan``: the steps (one notebook execution each)
+with their parameters, content keys, folders, the steps they read and their dependencies, then
+the analysis. Checks that must read the files the parameters name (a checkpoint's shapes, a
+states file) run once before the study starts (``runner.inputs``), and loading teachers and
+collecting episodes happen inside the steps. Every notebook calls the same planner on its own
+parameters (``plan_from_params``, through ``runner.notebook_step``), and so does the analysis:
+each runs exactly the step, and reads exactly the steps, the runner planned.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.schema import ParamError, Params
-from ..experiments import Experiment, registry, resolve, step_folder
+from ..experiments import Experiment, registry, step_folder
 from ..experiments.base import NOTEBOOK_DIR, PROJECT_ROOT, project_path, slug
 from ..records.provenance import content_key
 from .params import RunnerParams, layer_params, read_sources, specs_of
@@ -48,12 +52,20 @@ class Step:
     experiment: str  # registry key ("analysis" for the analysis)
     unit: str
     notebook: Path
-    parameters: dict[str, Any]  # what papermill passes
+    parameters: dict[str, Any]  # the step's parameters: the study's, with its unit's overrides
     key: str  # content key
     folder: Path  # its record.json marks it finished
     output: Path  # the executed notebook, in the step's folder (it belongs to these settings)
     needs: tuple[str, ...] = ()  # names of the steps that must finish first
     log: Path | None = None  # the kernel's output of the latest execution (default: beside ``output``)
+    upstream: dict[str, Path] = field(default_factory=dict)  # experiment -> the folder of the step it reads
+    inject: dict[str, Any] | None = None  # what papermill passes (default: ``parameters``)
+
+    @property
+    def notebook_parameters(self) -> dict[str, Any]:
+        """What papermill injects: the study's parameters and the per-step values that pick this step (the
+        notebook plans the study again from them, ``runner.notebook_step``)."""
+        return self.parameters if self.inject is None else self.inject
 
     @property
     def page(self) -> str:
@@ -110,6 +122,22 @@ def _config(experiment: Experiment[Any], cls: type[Params], params: Mapping[str,
         raise ParamError(str(err).splitlines()[0]) from None
 
 
+def _upstream(experiment: Experiment[Any], unit: str, config: Params, planned: list[Step]) -> dict[str, Path]:
+    """The folders of the steps this step reads (``Experiment.reads``), from the steps planned before it."""
+    if experiment.reads is None:
+        return {}
+    out = {}
+    for name, wanted in experiment.reads(config).items():
+        step = next((s for s in planned if s.experiment == name and s.unit == wanted), None)
+        if step is None:
+            raise ParamError(
+                f"{experiment.name} {unit} reads the {name} step {wanted!r}, which this study does not run "
+                f"(give the parameters that plan it; 'distill-study params' lists them)"
+            )
+        out[name] = step.folder
+    return out
+
+
 def plan_from_params(params: Mapping[str, Any], out_dir: str | os.PathLike[str] | None = None) -> Plan:
     """The plan for a complete, type-checked parameter mapping (defaults filled in)."""
     runner = RunnerParams.from_params(params)
@@ -119,13 +147,10 @@ def plan_from_params(params: Mapping[str, Any], out_dir: str | os.PathLike[str] 
     for name, spec in specs.items():  # file parameters: relative to the repository root, everywhere
         if spec.rule.path and full.get(name):
             full[name] = str(project_path(full[name]))
-    try:
-        full = resolve(full, experiments)
-    except ValueError as err:
-        raise ParamError(str(err).splitlines()[0]) from None
     out = Path(out_dir if out_dir is not None else project_path(full["out_dir"])).expanduser().resolve()
     work = out / "work" if out_dir is not None else Path(project_path(full["work_dir"])).resolve()
     full["out_dir"], full["work_dir"] = str(out), str(work)
+    study = {k: v for k, v in full.items() if k in specs}  # what every notebook gets: it plans the same study
 
     configs, units, steps, notes = {}, {}, [], []
     for name, experiment in experiments.items():
@@ -135,26 +160,29 @@ def plan_from_params(params: Mapping[str, Any], out_dir: str | os.PathLike[str] 
         if plan.note:
             notes.append(plan.note)
         units[name] = {}
-        declared = set(experiment.step_type.specs()) | {"work_dir"}
+        set_by = {k for k, spec in experiment.step_type.specs().items() if spec.rule.set_by}
         for unit, overrides in plan.steps.items():
             step_params = {**full, **overrides}
-            _config(experiment, experiment.step_type, step_params)  # every step's own parameters, validated
+            step_config = _config(experiment, experiment.step_type, step_params)  # every step's own parameters
+            upstream = _upstream(experiment, unit, step_config, steps)
             label = experiment.step_label(unit, len(plan.steps))
             stem = experiment.notebook.stem if len(plan.steps) == 1 else f"{experiment.notebook.stem}_{slug(unit)}"
-            folder = step_folder(work, experiment, unit, step_params)
-            needs = tuple(s.name for s in steps if s.experiment in experiment.needs)
+            folder = step_folder(work, experiment, unit, step_params, upstream)
+            needs = [s.name for s in steps if s.experiment in experiment.needs or s.folder in upstream.values()]
             steps.append(
                 Step(
                     name=label,
                     experiment=name,
                     unit=unit,
                     notebook=experiment.notebook,
-                    parameters={k: v for k, v in step_params.items() if k in declared},
+                    parameters={**study, **overrides},
                     key=folder.name.rsplit("-", 1)[-1],
                     folder=folder,
                     output=folder / f"{stem}.ipynb",
-                    needs=needs,
+                    needs=tuple(dict.fromkeys(needs)),
                     log=work / "logs" / f"{stem}.log",
+                    upstream=upstream,
+                    inject={**study, **{k: v for k, v in overrides.items() if k in set_by}},
                 )
             )
             units[name][unit] = label
@@ -198,7 +226,8 @@ def plan_study(
     for name, value in given.items():
         if specs[name].rule.set_by:
             raise ParamError(f"parameter {name}={value!r}: {specs[name].rule.set_by}")
-    default = given == layer_params(read_sources([DEFAULT_PARAMS_FILE]), specs)
+    defaults = _defaults(specs)
+    default = {**defaults, **given} == {**defaults, **layer_params(read_sources([DEFAULT_PARAMS_FILE]), specs)}
     if out_dir is None and not default:
         raise ParamError(
             "this is not the default study, and reports/ holds only the default study's results: "

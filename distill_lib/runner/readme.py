@@ -33,7 +33,7 @@ OPTIONAL = ("full-findings", "tasks-findings")
 #: where the cross-task summaries are (``make full``, ``make tasks``), the first that exists quoted
 TASKS_SUMMARIES = ("reports/full/tasks", "reports/tasks")
 #: the full grid's sections the README quotes
-FULL_SECTIONS = ("cartpole", "baselines", "fair", "sources")
+FULL_SECTIONS = ("real_task", "baselines", "fair", "sources")
 
 
 def _origin(results: dict[str, Any], what: str, path: str) -> str:

@@ -23,10 +23,10 @@ from ..core.schema import ParamError
 from ..experiments import load_step
 from ..records.atomic import atomic_write_json, read_json
 from ..records.provenance import content_key
+from .display import Progress
 from .execution import Execution, ForkedExecution
 from .lock import FolderLock
 from .plan import Plan, Step
-from .progress import Progress
 
 __all__ = ["Outcome", "RunFault", "run_study", "step_order"]
 

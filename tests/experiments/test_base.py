@@ -5,19 +5,21 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import run_step
 
-from distill_lib.experiments import data
-from distill_lib.experiments.base import RECORD_FILE, execute, load_step, step_folder, step_key
+from distill_lib.experiments import world
+from distill_lib.experiments.base import RECORD_FILE, load_step, read_step, step_folder, step_key
 
 PARAMS = {"seed": 1, "teacher_hidden": 16, "n_states": 60}
+data = world  # the world step: the simplest experiment, and one every other reads
 
 
 def test_key_follows_the_step_parameters_and_only_them():
-    key = step_key(data.EXPERIMENT, "data", PARAMS)
-    assert step_key(data.EXPERIMENT, "data", dict(PARAMS)) == key
-    assert step_key(data.EXPERIMENT, "data", {**PARAMS, "epochs": 99, "work_dir": "elsewhere"}) == key  # not data's
-    assert step_key(data.EXPERIMENT, "data", {**PARAMS, "seed": 2}) != key
-    assert step_key(data.EXPERIMENT, "data", {**PARAMS, "n_states": 61}) != key
+    key = step_key(data.EXPERIMENT, "world", PARAMS)
+    assert step_key(data.EXPERIMENT, "world", dict(PARAMS)) == key
+    assert step_key(data.EXPERIMENT, "world", {**PARAMS, "epochs": 99, "work_dir": "elsewhere"}) == key  # not data's
+    assert step_key(data.EXPERIMENT, "world", {**PARAMS, "seed": 2}) != key
+    assert step_key(data.EXPERIMENT, "world", {**PARAMS, "n_states": 61}) != key
     assert step_key(data.EXPERIMENT, "other", PARAMS) != key
 
 
@@ -47,23 +49,33 @@ def test_a_file_is_identified_by_its_content_not_its_path(tmp_path):
     assert key_c != key_a
 
 
+def test_the_keys_of_the_steps_a_step_reads_are_part_of_its_key(tmp_path):
+    from distill_lib.experiments import comparison
+
+    params = {**PARAMS, "mode": "blended", "alpha": 0.7}
+    one = step_key(comparison.EXPERIMENT, "blended", params, {"world": tmp_path / "world" / "world-aaaa"})
+    other = step_key(comparison.EXPERIMENT, "blended", params, {"world": tmp_path / "world" / "world-bbbb"})
+    elsewhere = step_key(comparison.EXPERIMENT, "blended", params, {"world": tmp_path / "x" / "world-aaaa"})
+    assert one != other and one == elsewhere  # the step read, by its name and key, wherever the work folder is
+
+
 def test_execute_writes_the_record_last_and_load_step_verifies_the_files(tmp_path):
-    record, folder = execute(data.EXPERIMENT, PARAMS, tmp_path)
-    assert folder == step_folder(tmp_path, data.EXPERIMENT, "data", PARAMS)
-    assert folder.name == f"data-{step_key(data.EXPERIMENT, 'data', PARAMS)}"
+    record, folder = run_step(data.EXPERIMENT, PARAMS, tmp_path)
+    assert folder == step_folder(tmp_path, data.EXPERIMENT, "world", PARAMS)
+    assert folder.name == f"world-{step_key(data.EXPERIMENT, 'world', PARAMS)}"
     assert load_step(folder, data.EXPERIMENT) == record
     envelope = json.loads((folder / RECORD_FILE).read_text())
     assert set(envelope["files"]) == {"teacher.pt", "states.npy", "student_init.pt"}
     assert {"commit", "code_hash"} <= set(envelope["provenance"])
 
     (folder / "states.npy").write_bytes((folder / "states.npy").read_bytes()[:100])  # damaged
-    assert load_step(folder, data.EXPERIMENT) is None
+    assert load_step(folder, data.EXPERIMENT) is None and read_step(folder, "world") is None
     assert load_step(folder, data.EXPERIMENT, verify=False) == record
 
 
 @pytest.mark.parametrize("damage", ["truncate", "edit_key", "other_experiment", "not_json"])
 def test_a_record_that_does_not_belong_to_its_folder_is_not_a_finished_step(tmp_path, damage):
-    _, folder = execute(data.EXPERIMENT, PARAMS, tmp_path)
+    _, folder = run_step(data.EXPERIMENT, PARAMS, tmp_path)
     path = folder / RECORD_FILE
     envelope = json.loads(path.read_text())
     if damage == "truncate":

@@ -14,6 +14,9 @@ import os
 import pytest
 from conftest import ROOT, SMALL, run_cli
 
+#: end-to-end runs of the real command: the slow tier (make test-fast leaves them out)
+pytestmark = pytest.mark.slow
+
 PLUGINS = ROOT / "tests" / "plugins"
 
 

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 import pytest
 
 from distill_lib.core.config import RunConfig
-from distill_lib.experiments.cartpole import CartpoleRecord, CartpoleRun
 from distill_lib.experiments.comparison import RunRecord
-from distill_lib.experiments.data import WorldRecord
-from distill_lib.experiments.seeds import GapBin, SeedKind, SeedRun, SeedsRecord
-from distill_lib.experiments.sweep import CellRun, SweepCell
+from distill_lib.experiments.real_task import RealTaskRecord, RealTaskRun
+from distill_lib.experiments.seeds import SeedKind, SeedRun, SeedsRecord
+from distill_lib.experiments.seeds.step import GapBin
+from distill_lib.experiments.sweep import SweepCell
+from distill_lib.experiments.sweep.step import CellRun
+from distill_lib.experiments.world import WorldRecord
 from distill_lib.records.record import Record, RecordError
 
 HISTORY = [{"epoch": 0, "temperature": 3.0, "val_loss": 0.5, "action_agreement": 0.9}]
@@ -31,10 +33,10 @@ EXAMPLES = [
         },
     ),
     SweepCell(1.0, "kl", [0.0, 1.0], [0], RunConfig(), "streams", [CellRun(0, 0.0, {"regret": 0.1}, 1)]),
-    CartpoleRecord(
-        {"cartpole_widths": [8]}, "streams", "CartPole-v1", [8], [0], {"hard_only": 0.0}, {"params": 4866},
+    RealTaskRecord(
+        {"real_task_widths": [8]}, "streams", "CartPole-v1", [8], [0], {"hard_only": 0.0}, {"params": 4866},
         {"n_states": 100}, {"episodes": 3}, [{"width": 8, "params": 162}],
-        [CartpoleRun(8, 0, "hard_only", 0.0, 162, {"action_agreement": 0.8}, {}, 1, [9.0], 9.0, [9.0, 9.0], 1.8, [1.8, 1.8])],
+        [RealTaskRun(8, 0, "hard_only", 0.0, 162, {"action_agreement": 0.8}, {}, 1, [9.0], 9.0, [9.0, 9.0], 1.8, [1.8, 1.8])],
         {"train": 0.1},
     ),
 ]  # fmt: skip

@@ -12,7 +12,6 @@ from torch import nn
 
 from distill_lib.core.networks import QNetwork
 from distill_lib.rl import dqn
-from distill_lib.rl.cartpole import TEST_EPISODES, load_cartpole_teacher
 from distill_lib.rl.dqn import (
     DQNConfig,
     StackedReplay,
@@ -22,6 +21,8 @@ from distill_lib.rl.dqn import (
     train_and_save,
     train_dqn,
 )
+from distill_lib.rl.episodes import TEST_EPISODES
+from distill_lib.rl.tasks import load_teacher
 
 #: A smoke-size run: 600 env steps in 4 envs, gradient steps from step 64, two selection evaluations.
 TINY = DQNConfig(
@@ -207,5 +208,5 @@ def test_train_and_save_writes_loadable_artifacts(tmp_path) -> None:
     assert saved["config"] == config.to_dict() and len(saved["test_returns"]) == TEST_EPISODES
     lo, hi = saved["test_ci95"]
     assert lo <= saved["test_mean"] <= hi and saved["test_mean"] == record["test_mean"]
-    teacher = load_cartpole_teacher(tmp_path / "teacher.pt")
+    teacher = load_teacher("CartPole-v1", tmp_path / "teacher.pt")
     assert state_dict_digest(teacher.state_dict()) == saved["state_sha256"]

@@ -10,12 +10,11 @@ from torch import nn
 from distill_lib.core.config import RunConfig
 from distill_lib.core.networks import QNetwork, build_student
 from distill_lib.core.training import train_batched
-from distill_lib.rl.cartpole import (
+from distill_lib.rl.episodes import (
     TEST_SEED,
     collect_states,
     greedy_action,
     greedy_returns,
-    load_cartpole_teacher,
     make_env,
 )
 from distill_lib.rl.evaluation import (
@@ -25,6 +24,7 @@ from distill_lib.rl.evaluation import (
     closed_loop_returns,
     count_parameters,
 )
+from distill_lib.rl.tasks import load_teacher
 
 
 class LeanPolicy(nn.Module):
@@ -57,7 +57,7 @@ def _student(teacher: nn.Module, states: torch.Tensor, width: int, epochs: int) 
 @pytest.fixture(scope="module")
 def nets() -> list[nn.Module]:
     """Widths 4 to 64 interleaved (groups are not contiguous), a failing network and a non-QNetwork."""
-    teacher = load_cartpole_teacher()
+    teacher = load_teacher("CartPole-v1")
     states = torch.from_numpy(collect_states(teacher, 4, 0.1, 1000))
     torch.manual_seed(0)
     weak = QNetwork(4, 8, 2, dropout=0.05)  # untrained: every episode fails within ~10 steps
@@ -191,7 +191,7 @@ def _own_state_agreement(net: nn.Module, teacher: nn.Module, n_episodes: int, se
 
 
 def test_agreement_on_own_states_counts_every_visited_state(nets: list[nn.Module]) -> None:
-    teacher = load_cartpole_teacher()
+    teacher = load_teacher("CartPole-v1")
     loop = closed_loop(nets, 10, TEST_SEED, reference=teacher)
     np.testing.assert_array_equal(loop.returns, closed_loop_returns(nets, 10, TEST_SEED))
     np.testing.assert_array_equal(loop.steps, loop.returns.sum(1))  # CartPole: one state per reward

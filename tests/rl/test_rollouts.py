@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from distill_lib.core.networks import QNetwork
-from distill_lib.rl.cartpole import load_cartpole_teacher
 from distill_lib.rl.rollouts import mixed_rollout_states
+from distill_lib.rl.tasks import load_teacher
 
 #: CartPole's failure thresholds: a decision state lies inside them
 X_LIMIT, THETA_LIMIT = 2.4, 12 * 2 * np.pi / 360
@@ -24,7 +24,7 @@ def students() -> list[QNetwork]:
 
 
 def test_each_network_gets_exactly_n_decision_states(students) -> None:
-    teacher = load_cartpole_teacher()
+    teacher = load_teacher("CartPole-v1")
     states = mixed_rollout_states(students, teacher, 300, beta=0.0, seed=5)
     assert states.shape == (2, 300, 4) and states.dtype == torch.float32
     # many episodes ended (untrained students), yet no failed final state was kept as a decision state
@@ -33,7 +33,7 @@ def test_each_network_gets_exactly_n_decision_states(students) -> None:
 
 
 def test_beta_one_is_the_teachers_own_rollout(students) -> None:
-    teacher = load_cartpole_teacher()
+    teacher = load_teacher("CartPole-v1")
     mixed = mixed_rollout_states(students, teacher, 200, beta=1.0, seed=7)
     alone = mixed_rollout_states([teacher, teacher], teacher, 200, beta=0.0, seed=7)
     assert torch.equal(mixed, alone)  # beta = 1: every action is the teacher's
@@ -42,7 +42,7 @@ def test_beta_one_is_the_teachers_own_rollout(students) -> None:
 
 
 def test_same_seed_same_states_and_bad_arguments_refused(students) -> None:
-    teacher = load_cartpole_teacher()
+    teacher = load_teacher("CartPole-v1")
     a = mixed_rollout_states(students, teacher, 50, beta=0.5, seed=3)
     assert torch.equal(a, mixed_rollout_states(students, teacher, 50, beta=0.5, seed=3))
     with pytest.raises(ValueError, match="beta"):

@@ -13,8 +13,8 @@ from torch import nn
 from distill_lib.core.networks import QNetwork
 from distill_lib.core.schema import ParamError
 from distill_lib.rl import dqn
-from distill_lib.rl.cartpole import collect_buffers, collect_states, greedy_returns
 from distill_lib.rl.dqn_config import TASK_RECIPES, DQNConfig, task_recipe
+from distill_lib.rl.episodes import collect_buffers, collect_states, greedy_returns
 from distill_lib.rl.evaluation import closed_loop
 from distill_lib.rl.rollouts import mixed_rollout_states
 from distill_lib.rl.tasks import KNOWN_TASKS, TaskError, TaskParams, load_teacher, random_returns, task

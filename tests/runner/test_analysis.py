@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SMALL, plan_for
+from conftest import SMALL, plan_for, run_planned
 
-from distill_lib.experiments.base import execute
 from distill_lib.runner.analysis import analyse, write_results
 
 
@@ -16,9 +15,8 @@ def work(tmp_path_factory):
     """Data and the hard_only run of the small study, made step by step (no runner)."""
     out = tmp_path_factory.mktemp("out")
     plan = plan_for(SMALL, out)
-    for name in ("data", "hard_only"):
-        step = plan.step(name)
-        execute(plan.experiments[step.experiment], step.parameters, plan.work_dir)
+    for name in ("world", "hard_only"):
+        run_planned(plan, name)
     return out, plan
 
 
@@ -29,14 +27,14 @@ def test_a_missing_mode_is_reported_as_not_run_here(work):
     assert [r.mode for r in summary.results] == ["hard_only"] and summary.missing_modes == ["blended", "soft_only"]
     assert analysis.missing == {"comparison": ["blended", "soft_only"]}
     assert "not run in this work folder" in analysis.sections["comparison"].text
-    assert set(analysis.not_run) == {"seeds", "sweep", "cartpole", "baselines", "fair", "sources"}
+    assert set(analysis.not_run) == {"seeds", "sweep", "real_task", "baselines", "fair", "sources"}
 
 
 def test_a_result_of_other_settings_is_never_read(work):
     out, plan = work
     other = analyse({**plan.params, "epochs": plan.params["epochs"] + 1}, out)
     assert "comparison" not in other.summaries and other.missing["comparison"] == ["hard_only", "blended", "soft_only"]
-    assert "data" not in other.missing  # the world does not depend on epochs: still found
+    assert "world" not in other.missing  # the world does not depend on epochs: still found
 
 
 def test_results_files_and_figures(work, tmp_path):

@@ -55,16 +55,20 @@ def _fails(capsys, out, *args: str, expect: list[str]) -> None:
         ("n_bins", "0", ["n_bins=0", ">= 1"]),
         ("n_bins", "31", ["n_bins=31", "[1, 30]"]),
         ("sweep_temperature", "2", ["sweep_temperature=2", "sweep_temperatures"]),
-        ("cartpole_epsilon", "1.5", ["cartpole_epsilon=1.5", "[0, 1]"]),
-        ("cartpole_widths", "[8, 0]", ["cartpole_widths", "0"]),
-        ("cartpole_episodes_eval", "1", ["cartpole_episodes_eval=1"]),
-        ("source", "cartpole", ["input_dim=8", "source='cartpole' needs input_dim=4", "params/cartpole.yaml"]),
-        ("source", "web", ["source='web'", "synthetic, cartpole, file"]),
+        ("buffer_epsilon", "1.5", ["buffer_epsilon=1.5", "[0, 1]"]),
+        ("real_task_widths", "[8, 0]", ["real_task_widths", "0"]),
+        ("test_episodes", "1", ["test_episodes=1"]),
+        (
+            "source",
+            "task",
+            ["input_dim=8", "source='task' takes the sizes of CartPole-v1's teacher", "params/cartpole.yaml"],
+        ),
+        ("source", "web", ["source='web'", "synthetic, task, file"]),
         ("seed", "4294967296", ["seed=4294967296", "[0, 4294937295]"]),
         ("seed", "-10001", ["seed=-10001", "[0, 4294937295]"]),
         ("seed", "1e20", ["seed='1e20'", "expected an integer"]),
         ("world_seeds", "[0, 4294967296]", ["world_seeds=", "4294967296 is outside [0, 4294937295]"]),
-        ("cartpole_seeds", "[-1, 0]", ["cartpole_seeds=", "-1 is outside"]),
+        ("real_task_seeds", "[-1, 0]", ["real_task_seeds=", "-1 is outside"]),
         ("lr", "1e30", ["lr=1e+30", "(0, 1]"]),
         ("temperature", "1e300", ["temperature=1e+300", "(0, 1000]"]),
         ("temp_decay", "1e-300", ["temp_decay=1e-300", "takes the temperature to 3e-300", ">= 0.001"]),
@@ -269,8 +273,8 @@ def test_a_pickled_object_is_refused_in_one_whole_sentence(capsys, tmp_path, goo
     )
 
 
-def test_rejected_cartpole_parameters_leave_no_folder(capsys, tmp_path):
-    _fails(capsys, tmp_path / "out", "-p", "cartpole_epsilon", "2", expect=["cartpole_epsilon=2.0"])
+def test_rejected_real_task_parameters_leave_no_folder(capsys, tmp_path):
+    _fails(capsys, tmp_path / "out", "-p", "buffer_epsilon", "2", expect=["buffer_epsilon=2.0"])
 
 
 def test_exit_codes_are_documented():

@@ -29,7 +29,11 @@ from distill_lib.runner.cluster import SCHEDULER_CONFIG, DaskExecution, connect,
 from distill_lib.runner.execution import ForkedExecution
 from distill_lib.runner.study import run_study
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to find processes")
+#: Dask clusters and the real command: the slow tier (make test-fast leaves them out)
+pytestmark = [
+    pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to find processes"),
+    pytest.mark.slow,
+]
 
 #: two training steps, so that one can be lost while the other finishes
 TINY = [*SMALL, "-p", "modes", "[hard_only, soft_only]"]
@@ -163,7 +167,7 @@ def test_steps_lost_past_the_allowed_failures_fail_and_the_analysis_still_runs(c
     # soft_only needs the data step's result too, so Dask may have queued it on the same worker (data
     # locality); then it is lost with that worker. Either way the analysis runs on what finished.
     assert outcome.status["soft_only"] == "done" or "workers died" in outcome.errors["soft_only"]
-    assert outcome.status["data"] == "done" and outcome.status["analysis"] == "done"
+    assert outcome.status["world"] == "done" and outcome.status["analysis"] == "done"
     assert "Did not finish: hard_only" in (plan.out_dir / "html" / "index.html").read_text()
     client.wait_for_workers(2, timeout=RESTART_S)
     assert _left_behind(client, MARKER) == []  # the killed worker's step process and kernel went with it
@@ -188,7 +192,7 @@ def test_ctrl_c_cancels_the_steps_and_leaves_nothing_running_on_the_cluster(clie
     assert json.loads((plan.work_dir / "study.json").read_text())["state"] == "interrupted"
     assert not any(client.processing().values())  # no task of the study on any worker
     assert _left_behind(client, MARKER) == []  # nor any step process or kernel
-    assert (plan.step("data").folder / "record.json").is_file()  # what finished is kept for the resume
+    assert (plan.step("world").folder / "record.json").is_file()  # what finished is kept for the resume
 
 
 @pytest.mark.parametrize("spec", ["lokal", "local:0", "127.0.0.1:8786", ""])

@@ -21,11 +21,11 @@ def _step(name: str, needs: tuple[str, ...] = (), experiment: str = "x") -> Step
     "needs, status, expected",
     [
         ((), {}, "go"),
-        (("data",), {}, "wait"),
-        (("data",), {"data": "done"}, "go"),
-        (("data",), {"data": "reused"}, "go"),
-        (("data",), {"data": "failed"}, "skip"),
-        (("data", "b"), {"data": "done", "b": "skipped"}, "skip"),
+        (("world",), {}, "wait"),
+        (("world",), {"world": "done"}, "go"),
+        (("world",), {"world": "reused"}, "go"),
+        (("world",), {"world": "failed"}, "skip"),
+        (("world", "b"), {"world": "done", "b": "skipped"}, "skip"),
     ],
 )
 def test_a_step_goes_when_what_it_needs_has_finished(needs, status, expected):
@@ -45,6 +45,7 @@ def _results(out: Path) -> dict:
     return data
 
 
+@pytest.mark.slow  # two whole studies
 def test_plain_papermill_and_forked_kernels_give_identical_results(tmp_path):
     plain = plan_for([*SMALL, "-p", "modes", "[blended]"], tmp_path / "plain")
     outcome = run_study(plain, execution=PapermillExecution(), progress=False)

@@ -21,6 +21,9 @@ from conftest import ROOT, SMALL, marked_processes, plan_for, run_cli
 
 from distill_lib.runner.cli import main
 
+#: end-to-end runs of the real command: the slow tier (make test-fast leaves them out)
+pytestmark = pytest.mark.slow
+
 #: the original comparison at toy size, two modes: the cheapest real study
 TINY = [*SMALL, "-p", "modes", "[hard_only, soft_only]"]
 
@@ -77,7 +80,7 @@ def test_workers_and_kernels_die_with_a_killed_parent(tmp_path):
 def test_sighup_to_the_group_is_an_interrupt(tmp_path):
     marker = uuid.uuid4().hex
     proc = _start([*TINY, "-p", "epochs", "30"], tmp_path, marker)
-    _wait_for(plan_for(TINY, tmp_path).step("data").folder / "record.json", proc)
+    _wait_for(plan_for(TINY, tmp_path).step("world").folder / "record.json", proc)
     time.sleep(1.0)
     os.killpg(os.getpgid(proc.pid), signal.SIGHUP) if os.getpgid(proc.pid) != os.getpgid(0) else proc.send_signal(
         signal.SIGHUP
@@ -113,7 +116,7 @@ def test_a_page_that_cannot_be_made_is_a_missing_step_and_a_resume_makes_it(fini
 
 def test_an_interrupt_while_pages_are_rendered_is_an_interrupt(finished, tmp_path, monkeypatch):
     tmp_path = _copy(finished, tmp_path / "out")
-    (tmp_path / "html" / "01_data.html").unlink()
+    (tmp_path / "html" / "01_world.html").unlink()
     import distill_lib.report.html as html
 
     monkeypatch.setattr(html, "export_html", lambda *a, **k: os.kill(os.getpid(), signal.SIGINT))
@@ -155,7 +158,7 @@ def test_a_damaged_finished_step_runs_again(finished, tmp_path, damage):
         target, step = plan.step("hard_only").folder / "final.pt", "hard_only"
         os.truncate(target, 100)
     elif damage == "truncate the states":
-        target, step = plan.step("data").folder / "states.npy", "data"
+        target, step = plan.step("world").folder / "states.npy", "world"
         os.truncate(target, 100)
     else:
         target, step = plan.step("soft_only").folder / "record.json", "soft_only"
@@ -240,7 +243,7 @@ def test_ctrl_c_while_parameters_are_checked_is_one_line_and_130(monkeypatch, ca
 def test_a_second_ctrl_c_still_exits_130(tmp_path):
     marker = uuid.uuid4().hex
     proc = _start([*TINY, "-p", "epochs", "30"], tmp_path, marker)
-    _wait_for(plan_for(TINY, tmp_path).step("data").folder / "record.json", proc)
+    _wait_for(plan_for(TINY, tmp_path).step("world").folder / "record.json", proc)
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     time.sleep(0.05)

@@ -11,7 +11,9 @@ SPECS = specs_of(EXPERIMENTS)
 
 
 def test_every_name_is_declared_once_with_one_spec():
-    assert {"seed", "modes", "world_seeds", "sweep_temperature", "cartpole_widths", "work_dir", "plugins"} <= set(SPECS)
+    assert {"seed", "modes", "world_seeds", "sweep_temperature", "real_task_widths", "work_dir", "plugins"} <= set(
+        SPECS
+    )
     assert SPECS["alpha"].owner == "AlphaParams" and SPECS["seed"].owner == "SeedParams"
 
 

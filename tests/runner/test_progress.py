@@ -1,4 +1,4 @@
-"""Tests of distill_lib.runner.progress: the ETA comes from last run's timings or finished steps of a kind."""
+"""Tests of distill_lib.runner.display: the ETA comes from last run's timings or finished steps of a kind."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from distill_lib.runner.display import Progress, progress_file
 from distill_lib.runner.plan import Step
-from distill_lib.runner.progress import Progress, progress_file
 
 
 def _step(name: str, experiment: str) -> Step:
     return Step(name, experiment, name, Path("nb.ipynb"), {}, "k", Path("f"), Path(f"/tmp/w/notebooks/{name}.ipynb"))
 
 
-STEPS = [_step("a", "sweep"), _step("b", "sweep"), _step("c", "cartpole")]
+STEPS = [_step("a", "sweep"), _step("b", "sweep"), _step("c", "real_task")]
 
 
 def test_no_eta_without_any_estimate():

@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, SMALL, SMOKE, marked_processes, plan_for, run_cli
 
+#: end-to-end runs of the real command: the slow tier (make test-fast leaves them out)
+pytestmark = pytest.mark.slow
+
 MODES = ["hard_only", "blended", "soft_only"]
 
 
@@ -69,7 +72,7 @@ def test_table_and_html_name_every_mode(study):
         assert mode in md and mode in csv and mode in index and mode in proc.stdout
         assert (out / "html" / f"02_train_{mode}.html").is_file()
     assert "T = 1" in md and "T = run temperature" in md
-    for page in ["01_data.html", "03_analysis.html"]:
+    for page in ["01_world.html", "03_analysis.html"]:
         assert (out / "html" / page).is_file()
     for fig in [
         "learning_curves.png",
@@ -78,17 +81,17 @@ def test_table_and_html_name_every_mode(study):
         "seeds_training.png",
         "gap_agreement.png",
         "sweep_heatmaps.png",
-        "cartpole_returns.png",
-        "cartpole_fidelity.png",
+        "real_task_returns.png",
+        "real_task_fidelity.png",
     ]:
         assert (out / "figures" / fig).stat().st_size > 1000
         assert f'src="figures/{fig}"' in index and (out / "html" / "figures" / fig).is_file()
-    for page in ["04_seeds.html", "05_sweep_T=1.html", "05_sweep_T=3.html", "05_sweep_mse.html", "06_cartpole.html"]:
+    for page in ["04_seeds.html", "05_sweep_T=1.html", "05_sweep_T=3.html", "05_sweep_mse.html", "06_real_task.html"]:
         assert (out / "html" / page).is_file() and page in index
     results = json.loads((out / "results.json").read_text())
     assert results["seeds"]["world"]["n_seeds"] == 3 and results["seeds"]["training"]["n_seeds"] == 2
     assert results["sweep"]["temperatures"] == [1.0, 3.0] and results["sweep"]["mse_row"] is not None
-    assert results["cartpole"]["widths"] == [8] and results["cartpole"]["n_seeds"] == 2
+    assert results["real_task"]["widths"] == [8] and results["real_task"]["n_seeds"] == 2
     analysis = (out / "html" / "03_analysis.html").read_text()
     assert "Verdict" in analysis and "differ detectably" in analysis
     assert "differ detectably" in index  # the verdicts are on the index too
@@ -130,12 +133,12 @@ def test_changing_a_parameter_reruns_what_depends_on_it(study, tmp_path):
     assert proc.returncode == 0, proc.stderr
     steps = json.loads((tmp_path / "o" / "work" / "study.json").read_text())["steps"]
     assert steps == {
-        "data": "reused",
+        "world": "reused",
         "seeds": "done",
         "sweep T=1": "reused",
         "sweep T=3": "reused",
         "sweep mse": "reused",
-        "cartpole": "done",
+        "real_task": "done",
         "fair w=8": "done",  # its fixed blended arm takes the study's alpha
         "sources w=8": "done",  # it trains at the fair comparison's settings, alpha included
         "baselines teachers": "reused",  # DQN and the shipped peers read no alpha
@@ -174,7 +177,7 @@ def test_a_failing_mode_does_not_stop_the_others_and_resumes(small, tmp_path):
     assert proc.returncode == 0, proc.stderr
     steps = json.loads((tmp_path / "work" / "study.json").read_text())["steps"]
     assert steps == {
-        "data": "reused",
+        "world": "reused",
         "hard_only": "reused",
         "blended": "done",
         "soft_only": "reused",
@@ -198,7 +201,7 @@ def test_killed_study_stops_promptly_leaves_no_orphans_and_resumes(small, tmp_pa
         text=True,
     )
     deadline = time.time() + 120
-    data_record = plan_for(SMALL, tmp_path).step("data").folder / "record.json"
+    data_record = plan_for(SMALL, tmp_path).step("world").folder / "record.json"
     while not data_record.is_file():  # the modes are running now
         assert proc.poll() is None and time.time() < deadline, proc.communicate()
         time.sleep(0.05)
@@ -217,7 +220,7 @@ def test_killed_study_stops_promptly_leaves_no_orphans_and_resumes(small, tmp_pa
 
     proc2 = run_cli("run", *SMALL, "-o", str(tmp_path))
     assert proc2.returncode == 0, proc2.stderr
-    assert json.loads((tmp_path / "work" / "study.json").read_text())["steps"]["data"] == "reused"
+    assert json.loads((tmp_path / "work" / "study.json").read_text())["steps"]["world"] == "reused"
     assert _without_timing(tmp_path) == _without_timing(out)
 
 
@@ -228,7 +231,7 @@ def test_a_kernel_that_dies_fails_its_step_without_hanging_the_study(tmp_path):
     args = [sys.executable, "-m", "distill_lib", "run", *SMALL, "-p", "epochs", "40", "-o", str(tmp_path), "-q"]
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    data_record = plan_for([*SMALL, "-p", "epochs", "40"], tmp_path).step("data").folder / "record.json"
+    data_record = plan_for([*SMALL, "-p", "epochs", "40"], tmp_path).step("world").folder / "record.json"
     while not data_record.is_file():
         assert proc.poll() is None and time.time() < deadline, proc.communicate()
         time.sleep(0.05)
@@ -257,7 +260,7 @@ def test_every_page_shows_tables_as_tables_no_stderr_and_a_way_back(study):
         assert not re.search(r"<p>[^<]*\|\s*-{3}", text), page.name  # a Markdown table left as text
         assert text.count('href="index.html"') == 2, page.name
     analysis = (out / "html" / "03_analysis.html").read_text()
-    # comparison 1; seeds: means and pairs for 2 kinds, gap bins 1; sweep 0; cartpole 2
+    # comparison 1; seeds: means and pairs for 2 kinds, gap bins 1; sweep 0; real task 2
     assert analysis.count("<table") >= 1 + 4 + 1 + 2
     assert "KL(teacher || student)" in analysis.replace("&#124;", "|")
 
@@ -270,7 +273,7 @@ def test_the_index_reads_in_order_with_every_figure_and_verdict(study):
         "comparison",
         "seeds",
         "sweep",
-        "cartpole",
+        "real_task",
         "baselines",
         "fair",
         "sources",
@@ -278,7 +281,7 @@ def test_the_index_reads_in_order_with_every_figure_and_verdict(study):
     for section in results["sections"]:
         assert section["title"] in index and section["verdict"][:60].replace("'", "&#x27;") in index, section["title"]
     pages = re.findall(r'<li><a href="([^"]+)"', index)
-    assert pages == sorted(pages, key=lambda p: p[:2]) and pages[0] == "01_data.html" and len(pages) == 14
+    assert pages == sorted(pages, key=lambda p: p[:2]) and pages[0] == "01_world.html" and len(pages) == 14
     assert all(f'src="figures/{fig}"' in index for fig in os.listdir(out / "figures"))
 
 
@@ -298,10 +301,10 @@ def test_your_own_teacher_runs_what_applies_to_it(tmp_path):
     assert "the fair comparison needs a task's teacher (env_id), not the file's" in proc.stderr
     assert "the baselines need a task's teacher (env_id), not the file's" in proc.stderr
     steps = json.loads((tmp_path / "out" / "work" / "study.json").read_text())["steps"]
-    assert "cartpole" not in steps and not any(n.startswith(("sweep", "fair")) for n in steps)
+    assert "real_task" not in steps and not any(n.startswith(("sweep", "fair")) for n in steps)
     assert steps["seeds"] == "done"
     results = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert set(results["seeds"]) == {"training"} and "cartpole" not in results and "fair" not in results
+    assert set(results["seeds"]) == {"training"} and "real_task" not in results and "fair" not in results
     comparison = next(s for s in results["sections"] if s["experiment"] == "comparison")
     assert comparison["verdict"].startswith("Your teacher (teacher.pt) and your 300 states")
     assert "synthetic teacher" not in (tmp_path / "out" / "results.md").read_text()

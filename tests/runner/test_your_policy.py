@@ -11,6 +11,9 @@ from conftest import SMOKE, plain_qnetwork, run_cli
 
 from distill_lib.rl.tasks import task
 
+#: end-to-end runs of the real command: the slow tier (make test-fast leaves them out)
+pytestmark = pytest.mark.slow
+
 #: only the real-task sections (the synthetic ones do not read the task), at smoke size
 REAL_ONLY = [*SMOKE, *("-p", "world_seeds", "[]", "-p", "training_seeds", "[]", "-p", "sweep_temperatures", "[]")]
 
@@ -36,10 +39,10 @@ def mine(tmp_path_factory):
 def test_every_real_task_section_runs_on_your_teacher(mine) -> None:
     out, _ = mine
     results = json.loads((out / "results.json").read_text())
-    cartpole = results["cartpole"]
-    assert cartpole["teacher"]["env_id"] == "Acrobot-v1" and cartpole["teacher"]["hidden"] == 64
-    assert cartpole["teacher"]["shipped"] is False and cartpole["teacher"]["score_floor"] == -500.0
-    assert cartpole["widths"] == [8] and cartpole["n_seeds"] == 2
+    section = results["real_task"]
+    assert section["teacher"]["env_id"] == "Acrobot-v1" and section["teacher"]["hidden"] == 64
+    assert section["teacher"]["shipped"] is False and section["teacher"]["score_floor"] == -500.0
+    assert section["widths"] == [8] and section["n_seeds"] == 2
     assert [w["width"] for w in results["fair"]["widths"]] == [8]
     assert results["fair"]["widths"][0]["teacher"]["env_id"] == "Acrobot-v1"
     # no independent teachers ship for your policy: the from-scratch baseline runs, with the task's recipe
@@ -48,14 +51,14 @@ def test_every_real_task_section_runs_on_your_teacher(mine) -> None:
     assert results["sources"]["widths"][0]["width"] == 8
     index = (out / "html" / "index.html").read_text()
     assert "A real teacher: Acrobot" in index and "Each objective at its best: Acrobot" in index
-    assert "your Acrobot teacher" in (out / "html" / "06_cartpole.html").read_text()
+    assert "Your Acrobot teacher" in (out / "html" / "06_real_task.html").read_text()
 
 
 def test_the_run_records_your_checkpoint_by_content(mine) -> None:
     out, _ = mine
     state = json.loads((out / "work" / "study.json").read_text())
-    assert "baselines teachers" not in state["steps"] and state["steps"]["cartpole"] == "done"
-    record = json.loads(next((out / "work" / "cartpole").glob("*/record.json")).read_text())
+    assert "baselines teachers" not in state["steps"] and state["steps"]["real_task"] == "done"
+    record = json.loads(next((out / "work" / "real_task").glob("*/record.json")).read_text())
     teacher = record["record"]["teacher"]
     assert teacher["file"] == "my_dqn.pt" and len(teacher["sha256"]) == 64
 
