@@ -129,7 +129,7 @@ def make_vector_env(starts: np.ndarray) -> gym.vector.VectorEnv:
     ``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")`` (``CartPoleVectorEnv``:
     the same physics on ``(4, N)`` arrays, the same 500-step limit, next-step autoreset). Its
     reset draws every start from one generator, so the starts are set afterwards: sub-env
-    ``j`` then steps exactly as a scalar env reset to ``starts[j]`` (``tests/rl/test_cartpole.py``
+    ``j`` then steps exactly as a scalar env reset to ``starts[j]`` (``tests/rl/test_episodes.py``
     compares them bit for bit). Observations of the starts: ``starts.astype(float32)``.
     """
     starts = np.asarray(starts, dtype=np.float64)
