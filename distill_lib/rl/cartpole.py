@@ -210,26 +210,16 @@ def collect_states(
 
     Episode ``i`` starts from ``reset(seed=seed + i)``; at every step, with probability
     ``epsilon`` the action is uniform random, else ``argmax_a Q(s, a)`` (network in eval
-    mode). Exploration draws come from ``numpy.random.default_rng(seed)``. Each row is the
-    state *before* an action, so ``N`` is the sum of the episode lengths.
+    mode). All episodes are played at once (``rl.exploration.epsilon_greedy_states``), each
+    exploring with its own generator, child ``i`` of ``numpy.random.SeedSequence(seed)``.
+    Each row is the state *before* an action, so ``N`` is the sum of the episode lengths.
     """
     _check_int("n_episodes", n_episodes, 1)
     _check_epsilon(epsilon)
     _check_int("seed", seed, 0)
-    rng = np.random.default_rng(seed)
-    env, was_training, threads = make_env(env_id), q_net.training, torch.get_num_threads()
-    q_net.eval()
-    torch.set_num_threads(1)
-    states: list[np.ndarray] = []
-    try:
-        with torch.no_grad():
-            for i in range(n_episodes):
-                _run_episode(env, q_net, seed + i, float(epsilon), rng, states)
-    finally:
-        torch.set_num_threads(threads)
-        q_net.train(was_training)
-        env.close()
-    return np.stack(states).astype(np.float32, copy=False)  # (N, obs_dim)
+    from .exploration import epsilon_greedy_states  # it imports this module's evaluation side
+
+    return epsilon_greedy_states(q_net, n_episodes, float(epsilon), seed, env_id)
 
 
 def collect_buffers(

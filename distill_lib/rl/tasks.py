@@ -162,20 +162,27 @@ def _first_line(e: BaseException) -> str:
 
 def random_returns(env_id: str, n_episodes: int, seed: int) -> np.ndarray:
     """Returns ``(n_episodes,)`` of the uniform-random policy: episode ``i`` from ``reset(seed=seed + i)``,
-    its actions from ``numpy.random.default_rng(seed + i)``. The floor of tasks without a fixed one."""
-    env, out = gym.make(env_id), np.zeros(n_episodes, dtype=np.float64)
-    n_actions = task(env_id).n_actions
+    its actions from ``numpy.random.default_rng(seed + i)``. The floor of tasks without a fixed one.
+
+    All episodes step at once in one bulk environment (``rl.bulk_envs``); each episode still
+    draws its actions one ``integers(n_actions)`` call per step, so the returns are those of
+    playing the episodes one by one in gymnasium.
+    """
+    from .bulk_envs import make_bulk  # it reads this module's tasks
+
+    envs, out = make_bulk(env_id, n_episodes), np.zeros(n_episodes, dtype=np.float64)
+    envs.reset(np.arange(n_episodes), seed + np.arange(n_episodes))
+    rngs = [np.random.default_rng(seed + i) for i in range(n_episodes)]
+    running, actions = np.ones(n_episodes, dtype=bool), np.zeros(n_episodes, dtype=np.int64)
     try:
-        for i in range(n_episodes):
-            rng = np.random.default_rng(seed + i)
-            env.reset(seed=seed + i)
-            done = False
-            while not done:
-                _, reward, terminated, truncated, _ = env.step(int(rng.integers(n_actions)))
-                out[i] += float(reward)
-                done = terminated or truncated
+        while running.any():
+            for i in np.flatnonzero(running):
+                actions[i] = rngs[i].integers(envs.n_actions)
+            _, reward, terminated, truncated = envs.step(actions, running)
+            out += reward  # 0 where the episode no longer runs
+            running &= ~(terminated | truncated)
     finally:
-        env.close()
+        envs.close()
     return out
 
 
