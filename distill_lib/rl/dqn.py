@@ -1,4 +1,4 @@
-"""DQN on CartPole, many agents at once: the shipped teacher, its independent peers, and from-scratch students.
+"""DQN on a task (CartPole by default), many agents at once: the shipped teacher, its independent peers, and from-scratch students.
 
 Deep Q-learning (Mnih et al. 2015, "Human-level control through deep reinforcement
 learning", Nature 518): epsilon-greedy agents fill replay buffers; each gradient step
@@ -12,14 +12,17 @@ DQN is van Hasselt, Guez & Silver 2016, AAAI. Only ``terminated`` cuts the boots
 CartPole's 500-step limit (``truncated``) is not a property of the state (Pardo et al.
 2018, "Time Limits in Reinforcement Learning", ICML). The layout follows cleanrl's ``dqn.py``.
 
-How it runs fast. Each agent acts in ``n_envs`` environments at once (gymnasium's
-vectorised ``CartPole-v1``, one per agent) and takes ``updates_per_step`` gradient steps per
-vector step, so the Python loop turns ``total_steps / n_envs`` times. Agents that differ
-only in their seed train together: their weights are rows of one flat ``(K, P)`` tensor
-(``core.stacked``: batched forward, per-agent gradient clipping and Adam), so one forward
-and one backward serve all K. Each agent has its own environments, random generator and
-replay buffer, and a stacked row only reads its own weights: an agent trained among others
-is bit for bit the agent trained alone (a test checks it).
+How it runs fast. Each agent acts in ``n_envs`` environments at once and takes
+``updates_per_step`` gradient steps per vector step, so the Python loop turns
+``total_steps / n_envs`` times. Agents that differ only in their seed train together: their
+weights are rows of one flat ``(K, P)`` tensor (``core.stacked``: per-agent gradient clipping
+and Adam; ``rl.dqn_update``: one forward of the online network over ``s`` and ``s'`` and a
+hand-written backward), so one pass serves all K; all agents' environments are the slots of
+one bulk environment (``rl.bulk_envs``: CartPole and Acrobot in numpy); every agent's
+replay ring is a row of one tensor, sampled with one ``index_select``; random draws are taken
+``DRAW_BLOCK`` steps at a time. Each agent has its own environments, generators and replay
+buffer, and a stacked row only reads its own weights: an agent trained among others is bit
+for bit the agent trained alone (a test checks it).
 
 Dropout. The networks are ``QNetwork(4, hidden, 2, dropout=0.1)`` trained and used in
 eval mode (dropout off): the teacher is always *used* that way, and dropout in the online
@@ -31,10 +34,16 @@ greedy network plays ``eval_episodes`` selection episodes (seeds ``eval_seed + i
 from the test seeds of ``cartpole.TEST_SEED``) and its best weights are kept (the first to
 reach the highest mean; ties keep the earlier checkpoint).
 
-Determinism: one thread; agent ``k``'s network is initialised after ``torch.manual_seed(seed_k)``,
-its environments are reset once with ``seed_k`` and continue their own generator, and its
-exploration and replay sampling draw from ``numpy.random.default_rng(seed_k)``. The same
-configs give bit-identical weights on the same machine and library versions.
+Determinism: one thread; agent ``k``'s network is initialised after ``torch.manual_seed(seed_k)``;
+its environment ``j`` is reset once with ``seed_k + j`` and then continues its own generator
+(gymnasium's sync vector env; the earlier code used CartPole's vector env, which drew all
+starts from one generator); its exploration draws come from the generator of child 0 of
+``numpy.random.SeedSequence(seed_k)`` (per block: uniforms ``(DRAW_BLOCK, n_envs)``, then
+random actions of that shape) and its replay indices from child 1's (per block: uniforms
+``(DRAW_BLOCK, batch_size)``, index ``floor(u * size)``). The same configs give bit-identical
+weights on the same machine and library versions. (Before the bulk environments, one
+``default_rng(seed_k)`` drew exploration and replay indices interleaved, and autograd took
+the gradient: agents trained now differ from agents trained then with the same seed.)
 """
 
 from __future__ import annotations
