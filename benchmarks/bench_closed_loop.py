@@ -12,7 +12,9 @@ environment steps per second of
   process of the same run on ``--old-nets`` of the networks, evenly spaced; its rate for all
   networks is extrapolated by its environment steps per second (its cost is per step);
 
-and checks that both give the same returns on the networks both ran.
+and checks that both give the same returns on the networks both ran. The two alternate
+``--repeats`` times (the median run of each is reported): this machine is shared, and its
+load moves timings by up to 2x within minutes.
 
 Routes for LunarLander-v3 (Box2D), measured on this project's 2-core machine (December 2026):
 one gymnasium step costs 37 us unwrapped, 39 us behind gymnasium's wrappers, of which Box2D's
@@ -51,7 +53,7 @@ from distill_lib.rl.tasks import ASSETS, KNOWN_TASKS, load_teacher, task
 TEST_SEED = 10_000
 #: networks of the new path and of today's per task (today's extrapolated by env steps/s; on CartPole it
 #: was already batched, so it runs them all)
-DEFAULT_NETS = {"CartPole-v1": (200, 200), "Acrobot-v1": (200, 6), "LunarLander-v3": (20, 4)}
+DEFAULT_NETS = {"CartPole-v1": (200, 200), "Acrobot-v1": (200, 6), "LunarLander-v3": (10, 10)}
 
 
 def bench_states(env_id: str, n: int) -> list[dict[str, torch.Tensor]]:
@@ -90,6 +92,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100, help="test episodes per network")
     parser.add_argument("--nets", type=int, nargs="+", help="networks per task, new path (default per task)")
     parser.add_argument("--old-nets", type=int, nargs="+", help="networks per task, today's path (default per task)")
+    parser.add_argument("--repeats", type=int, default=2, help="alternate today's and new this often; medians reported")
     parser.add_argument("--base", type=Path, default=DEFAULT_BASE, help=f"where the {BASE_COMMIT} library lies")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--states", type=Path, help=argparse.SUPPRESS)

@@ -5,7 +5,7 @@ teacher's 4 environments, 2 gradient steps of 128 transitions per vector step, s
 episodes every 10,000 steps) with K agents stacked as the study stacks its from-scratch
 baselines (3-5), cut to ``--steps`` environment steps per agent (the same config for both
 codes). Today's code is ``train_dqn`` of the base commit (``benchmarks/baseline.py``), run in a
-child process of the same run. Prints each agent's environment steps per second, the
+child process of the same run, alternating with the new ``--repeats`` times (medians). Prints each agent's environment steps per second, the
 stack's total, and the ratio new/today's.
 
     python benchmarks/bench_dqn.py [--steps 20000] [--cases LunarLander-v3:3 LunarLander-v3:5 CartPole-v1:5]
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -42,6 +43,7 @@ def main() -> None:
     parser.add_argument(
         "--cases", nargs="+", default=["LunarLander-v3:3", "LunarLander-v3:5", "CartPole-v1:5"], help="ENV_ID:AGENTS"
     )
+    parser.add_argument("--repeats", type=int, default=2, help="alternate today's and new this often; medians reported")
     parser.add_argument("--base", type=Path, default=DEFAULT_BASE, help=f"where the {BASE_COMMIT} library lies")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -57,10 +59,12 @@ def main() -> None:
     print(f"{'task':15s} {'agents':>6} {'today s':>8} {'new s':>7} {'today steps/s':>14} {'new steps/s':>12} "
           f"{'(all agents)':>12} {'ratio':>6}")  # fmt: skip
     for env_id, n_agents in cases:
-        old = run_child(Path(__file__), base, ["--steps", str(args.steps), "--cases", f"{env_id}:{n_agents}"])[
-            "seconds"
-        ]
-        new = measure(env_id, n_agents, args.steps)
+        olds, news = [], []
+        for _ in range(args.repeats):  # alternate, so that a busy machine slows both alike
+            child_args = ["--steps", str(args.steps), "--cases", f"{env_id}:{n_agents}"]
+            olds.append(run_child(Path(__file__), base, child_args)["seconds"])
+            news.append(measure(env_id, n_agents, args.steps))
+        old, new = statistics.median(olds), statistics.median(news)
         print(
             f"{env_id:15s} {n_agents:>6} {old:>8.1f} {new:>7.1f} {args.steps / old:>14,.0f} {args.steps / new:>12,.0f} "
             f"{n_agents * args.steps / new:>12,.0f} {old / new:>5.1f}x"
