@@ -1,142 +1,138 @@
-"""Throughput of the closed-loop evaluation: the vectorised path vs the old lockstep loop.
+"""Throughput of the closed loop (``rl.evaluation.closed_loop``) on CartPole, Acrobot and LunarLander, new vs today's.
 
-The default CartPole evaluation (``experiments.cartpole.run``): 120 students (widths 32, 16,
-8, 4; 10 seeds x 3 objectives each, trained here as the experiment trains them) and the
-teacher, 100 test episodes each. Prints networks x episodes per second and environment
-steps per second of
+For each task, ``--nets`` Q-networks play the 100 test episodes each, as the experiments call
+the closed loop (all students of a width in one call): the shipped teacher, its three
+independent peers, and copies of the teacher with Gaussian noise of growing scale on every
+weight (``0.01`` to ``0.5`` of each tensor's standard deviation), so that episode lengths
+spread from the teacher's to a failing network's. Prints networks x episodes per second and
+environment steps per second of
 
-- new: ``rl.evaluation.closed_loop_returns`` called as the experiment calls it (once for
-  the teacher, once for the students of every width), and once on all 121 networks together;
-- old: ``rl.evaluation._lockstep_returns`` (one network at a time, a Python ``env.step`` per
-  episode) on every ``--old-every``-th network and the teacher; its time for all 121 is
-  extrapolated from its environment steps per second (its cost is per step, and the
-  subset's episodes are longer on average than all networks' episodes).
+- new: this checkout's ``closed_loop`` on all the networks (``rl.bulk_envs``);
+- today's: ``closed_loop`` of the base commit (``benchmarks/baseline.py``), run in a child
+  process of the same run on ``--old-nets`` of the networks, evenly spaced; its rate for all
+  networks is extrapolated by its environment steps per second (its cost is per step);
 
-The two are timed alternately ``--repeats`` times in one process (medians reported), and
-their returns on the subset are checked equal.
+and checks that both give the same returns on the networks both ran. The two alternate
+``--repeats`` times (the median run of each is reported): this machine is shared, and its
+load moves timings by up to 2x within minutes.
 
-    python benchmarks/bench_closed_loop.py
-    python benchmarks/bench_closed_loop.py --device cuda
+Routes for LunarLander-v3 (Box2D), measured on this project's 2-core machine (December 2026):
+one gymnasium step costs 37 us unwrapped, 39 us behind gymnasium's wrappers, of which Box2D's
+``b2World_Step`` (180 velocity and 60 position iterations per step) is about 18 us. envpool
+1.2.5 (1.2.7 has no wheel for Python 3.11) steps its LunarLander-v3 at 15 us (one thread, 400
+envs) and 12 us (two threads), but from its own seeding (so not the study's test episodes)
+and on its own Box2D build. Its dynamics match gymnasium's in distribution: over 1,000 episodes
+the shipped teacher's return is 258.1 (sd 50.7) on envpool and 259.5 (sd 45.9) on gymnasium
+(seeds 50,000 on; two-sample Kolmogorov-Smirnov D = 0.029, p = 0.80), the uniform-random
+policy's -184.4 and -191.6 (D = 0.054, p = 0.11). A gain of 2-3x in the environment, which
+would end the episode-for-episode equality with every recorded LunarLander result, was not
+taken (it would stay far from a 20x closed loop: Box2D's step is the floor); nor were
+processes: gymnasium's ``AsyncVectorEnv`` (one process per environment) costs 163 us per env
+step with 12 environments and 209 us with 48, against 35-37 us for ``SyncVectorEnv`` and
+``rl.bulk_envs.GymnasiumBulk`` in one process (the pipes cost more than the step they move).
+
+    python benchmarks/bench_closed_loop.py [--tasks CartPole-v1 Acrobot-v1 LunarLander-v3]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baseline import BASE_COMMIT, DEFAULT_BASE, child_path, ensure_base, run_child
 
-from distill_lib.core.config import STUDENT_DROPOUT
-from distill_lib.core.networks import QNetwork, build_student
-from distill_lib.core.training import train_batched
-from distill_lib.experiments.cartpole import CartpoleConfig
-from distill_lib.rl.cartpole import (
-    COLLECT_SEED,
-    N_ACTIONS,
-    OBS_DIM,
-    TEACHER_HIDDEN,
-    TEST_SEED,
-    collect_states,
-    load_cartpole_teacher,
-)
-from distill_lib.rl.evaluation import _lockstep_returns, closed_loop_returns
+sys.path.insert(0, str(child_path()))  # this checkout, or the base commit's library in the child
+
+from distill_lib.core.networks import QNetwork
+from distill_lib.rl.evaluation import closed_loop
+from distill_lib.rl.tasks import ASSETS, KNOWN_TASKS, load_teacher, task
+
+TEST_SEED = 10_000
+#: networks of the new path and of today's per task (today's extrapolated by env steps/s; on CartPole it
+#: was already batched, so it runs them all)
+DEFAULT_NETS = {"CartPole-v1": (200, 200), "Acrobot-v1": (200, 6), "LunarLander-v3": (10, 10)}
 
 
-def default_networks() -> tuple[nn.Module, dict[int, list[QNetwork]]]:
-    """The shipped teacher and the default study's CartPole students by width (as ``experiments.cartpole.run``)."""
-    config = CartpoleConfig()
-    teacher = load_cartpole_teacher()
-    states = torch.from_numpy(collect_states(teacher, config.cartpole_episodes, config.cartpole_epsilon, COLLECT_SEED))
-    students = {}
-    for width in config.cartpole_widths:
-        configs = config.student_configs(width, len(states))
-        initial = {
-            s: build_student(s, OBS_DIM, TEACHER_HIDDEN, N_ACTIONS, hidden_dim=width) for s in config.cartpole_seeds
-        }
-        nets = []
-        for result in train_batched(teacher, states, [initial[c.seed] for c in configs], configs):
-            net = QNetwork(OBS_DIM, width, N_ACTIONS, dropout=STUDENT_DROPOUT)
-            net.load_state_dict(result.final_state)
-            nets.append(net.eval())
-        students[width] = nets
-    return teacher, students
+def bench_states(env_id: str, n: int) -> list[dict[str, torch.Tensor]]:
+    """State dicts of ``n`` networks: the teacher, its peers, then noisy copies of the teacher (seeded)."""
+    teacher = load_teacher(env_id).state_dict()
+    peers = [load_teacher(env_id, f).state_dict() for f in sorted((ASSETS / KNOWN_TASKS[env_id].asset / "independent").glob("seed*.pt"))]  # fmt: skip
+    states = [teacher, *peers]
+    scales = np.geomspace(0.01, 0.5, max(n - len(states), 1))
+    for j, scale in enumerate(scales[: n - len(states)]):
+        g = torch.Generator().manual_seed(j)
+        states.append({k: v + scale * v.std() * torch.randn(v.shape, generator=g) for k, v in teacher.items()})
+    return states[:n]
+
+
+def networks(env_id: str, states: list[dict[str, torch.Tensor]]) -> list[QNetwork]:
+    t = task(env_id)
+    out = []
+    for state in states:
+        net = QNetwork(t.obs_dim, 64, t.n_actions, dropout=0.1)
+        net.load_state_dict(state)
+        out.append(net.eval())
+    return out
+
+
+def measure(env_id: str, nets: list[QNetwork], episodes: int) -> dict:
+    """Wall seconds, returns and env steps of one ``closed_loop`` call (after a small warm-up)."""
+    closed_loop(nets[:1], 2, TEST_SEED, env_id=env_id)
+    started = time.perf_counter()
+    loop = closed_loop(nets, episodes, TEST_SEED, env_id=env_id)
+    return {"seconds": time.perf_counter() - started, "returns": loop.returns.tolist(), "steps": loop.steps.tolist()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_NETS), help="gymnasium ids of known tasks")
     parser.add_argument("--episodes", type=int, default=100, help="test episodes per network")
-    parser.add_argument(
-        "--old-every", type=int, default=6, help="the old path runs every n-th student (and the teacher)"
-    )
-    parser.add_argument("--repeats", type=int, default=3, help="alternate old and new this often; medians reported")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda: where the new path's forward runs")
+    parser.add_argument("--nets", type=int, nargs="+", help="networks per task, new path (default per task)")
+    parser.add_argument("--old-nets", type=int, nargs="+", help="networks per task, today's path (default per task)")
+    parser.add_argument("--repeats", type=int, default=2, help="alternate today's and new this often; medians reported")
+    parser.add_argument("--base", type=Path, default=DEFAULT_BASE, help=f"where the {BASE_COMMIT} library lies")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--states", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.episodes < 1 or args.old_every < 1 or args.repeats < 1:
-        parser.error("--episodes, --old-every and --repeats must be >= 1")
-    device = torch.device(args.device)
-
-    started = time.perf_counter()
-    teacher, students = default_networks()
-    every = [teacher, *(net for nets in students.values() for net in nets)]
-    subset = [teacher, *every[1 :: args.old_every]]
-    print(
-        f"closed loop: {len(every)} networks x {args.episodes} episodes (students trained in "
-        f"{time.perf_counter() - started:.1f} s); old path on {len(subset)} of them; device={device}"
-    )
-
-    def as_experiment() -> np.ndarray:  # one call for the teacher, one for the students of every width
-        everyone = [net for nets in students.values() for net in nets]
-        parts = [closed_loop_returns([teacher], args.episodes, TEST_SEED, device)]
-        return np.concatenate([*parts, closed_loop_returns(everyone, args.episodes, TEST_SEED, device)])
-
-    runs = {
-        "new, as the experiment calls it": (as_experiment, len(every)),
-        "new, all networks in one call": (
-            lambda: closed_loop_returns(every, args.episodes, TEST_SEED, device),
-            len(every),
-        ),
-        "old lockstep (subset)": (lambda: _lockstep_returns(subset, args.episodes, TEST_SEED), len(subset)),
-    }
-    seconds: dict[str, list[float]] = {name: [] for name in runs}
-    returns: dict[str, np.ndarray] = {}
-    closed_loop_returns([teacher], 2, TEST_SEED, device)  # warm-up
-    for _ in range(args.repeats):  # alternate, so that a busy machine slows all alike
-        for name, (fn, _) in runs.items():
-            start = time.perf_counter()
-            returns[name] = fn()
-            seconds[name].append(time.perf_counter() - start)
-
-    rates, steps_per_s = {}, {}
-    for name, (_, n_nets) in runs.items():
-        s = statistics.median(seconds[name])
-        steps = returns[name].sum()  # an episode's return is its length
-        rates[name], steps_per_s[name] = n_nets * args.episodes / s, steps / s
+    torch.set_num_threads(1)
+    if args.child is not None:  # today's code: measure the saved networks, print one JSON line
+        (env_id,) = args.tasks
+        print(json.dumps(measure(env_id, networks(env_id, torch.load(args.states)), args.episodes)))
+        return
+    base = ensure_base(args.base)
+    print(f"closed loop, {args.episodes} test episodes per network; today's code = {BASE_COMMIT} in a child process")
+    for i, env_id in enumerate(args.tasks):
+        n_new, n_old = DEFAULT_NETS.get(env_id, (20, 4))
+        n_new = args.nets[i] if args.nets else n_new
+        n_old = min(args.old_nets[i] if args.old_nets else n_old, n_new)
+        states = bench_states(env_id, n_new)
+        rows = np.unique(np.linspace(0, n_new - 1, n_old).round().astype(int))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "states.pt"
+            torch.save([states[r] for r in rows], path)
+            old = run_child(
+                Path(__file__), base, ["--tasks", env_id, "--episodes", str(args.episodes), "--states", str(path)]
+            )
+        new = measure(env_id, networks(env_id, states), args.episodes)
+        same = np.array_equal(np.asarray(new["returns"])[rows], np.asarray(old["returns"]))
+        new_rate = n_new * args.episodes / new["seconds"]
+        new_steps, old_steps = sum(new["steps"]) / new["seconds"], sum(old["steps"]) / old["seconds"]
+        old_rate = n_new * args.episodes / (sum(new["steps"]) / old_steps)  # today's time for all: by its steps/s
         print(
-            f"  {name:33s} {n_nets:3d} networks in {s:7.2f} s -> {rates[name]:9,.0f} networks x episodes/s, "
-            f"{steps_per_s[name]:11,.0f} env steps/s (mean return {returns[name].mean():.1f})"
+            f"  {env_id:15s} new: {n_new:4d} networks in {new['seconds']:7.1f} s -> {new_rate:9,.0f} networks x "
+            f"episodes/s, {new_steps:11,.0f} env steps/s (mean return {np.mean(new['returns']):7.1f})\n"
+            f"  {'':15s} today's: {len(rows):2d} networks in {old['seconds']:7.1f} s -> {old_steps:11,.0f} env steps/s,"
+            f" {old_rate:9,.1f} networks x episodes/s for all {n_new} (by steps/s)\n"
+            f"  {'':15s} ratio new/today's: {new_rate / old_rate:6.1f}x; returns equal on the {len(rows)}: {same}"
         )
-    # the old path's time for all networks: its rate in env steps/s over all networks' steps
-    all_steps = returns["new, all networks in one call"].sum()
-    old_all_s = all_steps / steps_per_s["old lockstep (subset)"]
-    old = len(every) * args.episodes / old_all_s
-    print(
-        f"  {'old lockstep, extrapolated to all':33s} {len(every):3d} networks in {old_all_s:7.2f} s -> "
-        f"{old:9,.0f} networks x episodes/s (by env steps/s)"
-    )
-    old_rows = [0, *range(1, len(every), args.old_every)]
-    same = np.array_equal(returns["old lockstep (subset)"], returns["new, all networks in one call"][old_rows])
-    same &= np.array_equal(returns["new, as the experiment calls it"], returns["new, all networks in one call"])
-    print(
-        f"  ratio new/old (networks x episodes/s): {rates['new, as the experiment calls it'] / old:.0f}x as the "
-        f"experiment calls it, {rates['new, all networks in one call'] / old:.0f}x in one call; returns equal: {same}"
-    )
 
 
 if __name__ == "__main__":

@@ -12,14 +12,17 @@ DQN is van Hasselt, Guez & Silver 2016, AAAI. Only ``terminated`` cuts the boots
 CartPole's 500-step limit (``truncated``) is not a property of the state (Pardo et al.
 2018, "Time Limits in Reinforcement Learning", ICML). The layout follows cleanrl's ``dqn.py``.
 
-How it runs fast. Each agent acts in ``n_envs`` environments at once (gymnasium's
-vectorised ``CartPole-v1``, one per agent) and takes ``updates_per_step`` gradient steps per
-vector step, so the Python loop turns ``total_steps / n_envs`` times. Agents that differ
-only in their seed train together: their weights are rows of one flat ``(K, P)`` tensor
-(``core.stacked``: batched forward, per-agent gradient clipping and Adam), so one forward
-and one backward serve all K. Each agent has its own environments, random generator and
-replay buffer, and a stacked row only reads its own weights: an agent trained among others
-is bit for bit the agent trained alone (a test checks it).
+How it runs fast. Each agent acts in ``n_envs`` environments at once and takes
+``updates_per_step`` gradient steps per vector step, so the Python loop turns
+``total_steps / n_envs`` times. Agents that differ only in their seed train together: their
+weights are rows of one flat ``(K, P)`` tensor (``core.stacked``: per-agent gradient clipping
+and Adam; ``rl.dqn_update``: one forward of the online network over ``s`` and ``s'`` and a
+hand-written backward), so one pass serves all K; all agents' environments are the slots of
+one bulk environment (``rl.bulk_envs``: CartPole and Acrobot in numpy); every agent's
+replay ring is a row of one tensor, sampled with one ``index_select``; random draws are taken
+``DRAW_BLOCK`` steps at a time. Each agent has its own environments, generators and replay
+buffer, and a stacked row only reads its own weights: an agent trained among others is bit
+for bit the agent trained alone (a test checks it).
 
 Dropout. The networks are ``QNetwork(4, hidden, 2, dropout=0.1)`` trained and used in
 eval mode (dropout off): the teacher is always *used* that way, and dropout in the online
@@ -31,10 +34,16 @@ greedy network plays ``eval_episodes`` selection episodes (seeds ``eval_seed + i
 from the test seeds of ``episodes.TEST_SEED``) and its best weights are kept (the first to
 reach the highest mean; ties keep the earlier checkpoint).
 
-Determinism: one thread; agent ``k``'s network is initialised after ``torch.manual_seed(seed_k)``,
-its environments are reset once with ``seed_k`` and continue their own generator, and its
-exploration and replay sampling draw from ``numpy.random.default_rng(seed_k)``. The same
-configs give bit-identical weights on the same machine and library versions.
+Determinism: one thread; agent ``k``'s network is initialised after ``torch.manual_seed(seed_k)``;
+its environment ``j`` is reset once with ``seed_k + j`` and then continues its own generator
+(gymnasium's sync vector env; the earlier code used CartPole's vector env, which drew all
+starts from one generator); its exploration draws come from the generator of child 0 of
+``numpy.random.SeedSequence(seed_k)`` (per block: uniforms ``(DRAW_BLOCK, n_envs)``, then
+random actions of that shape) and its replay indices from child 1's (per block: uniforms
+``(DRAW_BLOCK, batch_size)``, index ``floor(u * size)``). The same configs give bit-identical
+weights on the same machine and library versions. (Before the bulk environments, one
+``default_rng(seed_k)`` drew exploration and replay indices interleaved, and autograd took
+the gradient: agents trained now differ from agents trained then with the same seed.)
 """
 
 from __future__ import annotations
@@ -56,13 +65,16 @@ from tqdm.auto import tqdm
 
 from ..core.networks import QNetwork, freeze
 from ..core.progress import report as report_progress
-from ..core.stacked import FlatAdam, FlatLayout, clip_per_student_, stacked_forward
+from ..core.stacked import FlatAdam, FlatLayout, clip_per_student_
 from ..core.training import single_thread
 from ..records.atomic import atomic_torch_save, atomic_write_json
 from ..records.provenance import provenance
+from .bulk_envs import make_bulk
 from .dqn_config import DQNConfig, linear_epsilon
+from .dqn_update import StackedQ, td_gradient
 from .episodes import TEST_EPISODES, TEST_SEED, mean_ci
 from .evaluation import closed_loop_returns
+from .replay import StackedReplay
 from .tasks import TEACHER_DROPOUT, task, teacher_network
 
 __all__ = [
@@ -78,58 +90,10 @@ __all__ = [
     "train_dqn",
 ]
 
+#: vector steps (exploration) and gradient steps (replay) of random draws taken from an agent's generator at a time
+DRAW_BLOCK = 1_000
 #: TD-error losses per element: Huber (``smooth_l1``, beta 1; Mnih et al.'s error clipping) or squared error.
 TD_LOSSES = {"huber": F.smooth_l1_loss, "mse": F.mse_loss}
-
-
-class StackedReplay:
-    """K fixed-capacity ring buffers of transitions ``(s, a, r, s', terminated)``, one per agent.
-
-    Held as ``(K, capacity, ...)`` tensors; each agent has its own write position and size,
-    because the transitions an agent stores per vector step vary (an environment's autoreset
-    step is no transition and is not stored).
-    """
-
-    def __init__(self, n_agents: int, capacity: int, obs_dim: int) -> None:
-        self.capacity = capacity
-        self.size = np.zeros(n_agents, dtype=np.int64)
-        self._next = np.zeros(n_agents, dtype=np.int64)
-        self.obs = torch.zeros(n_agents, capacity, obs_dim)
-        self.next_obs = torch.zeros(n_agents, capacity, obs_dim)
-        self.actions = torch.zeros(n_agents, capacity, dtype=torch.int64)
-        self.rewards = torch.zeros(n_agents, capacity)
-        self.terminated = torch.zeros(n_agents, capacity)
-        self._agents = torch.arange(n_agents).unsqueeze(1)  # (K, 1)
-
-    def add(
-        self,
-        obs: np.ndarray,
-        actions: np.ndarray,
-        rewards: np.ndarray,
-        next_obs: np.ndarray,
-        terminated: np.ndarray,
-        valid: np.ndarray,
-    ) -> None:
-        """Store the ``valid`` ``(K, M)`` rows of one vector step (obs ``(K, M, D)``), oldest overwritten first."""
-        rank = np.cumsum(valid, axis=1) - 1  # (K, M) the row's place among its agent's valid rows
-        slot = (self._next[:, None] + rank) % self.capacity  # (K, M)
-        k, m = np.nonzero(valid)
-        kk, pp = torch.from_numpy(k), torch.from_numpy(slot[k, m])
-        self.obs[kk, pp] = torch.from_numpy(obs[k, m])
-        self.next_obs[kk, pp] = torch.from_numpy(next_obs[k, m])
-        self.actions[kk, pp] = torch.from_numpy(actions[k, m])
-        self.rewards[kk, pp] = torch.from_numpy(rewards[k, m].astype(np.float32))
-        self.terminated[kk, pp] = torch.from_numpy(terminated[k, m].astype(np.float32))
-        counts = valid.sum(axis=1)
-        self._next = (self._next + counts) % self.capacity
-        self.size = np.minimum(self.size + counts, self.capacity)
-
-    def sample(self, batch_size: int, rngs: Sequence[np.random.Generator]) -> tuple[torch.Tensor, ...]:
-        """``batch_size`` transitions per agent, uniform with replacement from its own rng: ``(K, B, ...)``."""
-        idx = torch.from_numpy(np.stack([rng.integers(n, size=batch_size) for rng, n in zip(rngs, self.size)]))
-        return tuple(
-            t[self._agents, idx] for t in (self.obs, self.actions, self.rewards, self.next_obs, self.terminated)
-        )
 
 
 def td_targets(online, target, rewards, next_obs, terminated, gamma: float, double_dqn: bool) -> torch.Tensor:
@@ -189,6 +153,12 @@ def _nets(config: DQNConfig, layout: FlatLayout, flat: torch.Tensor) -> list[QNe
     return out
 
 
+def _exploration_block(rngs: Sequence[np.random.Generator], n_envs: int, n_actions: int) -> tuple[np.ndarray, ...]:
+    """Each agent's next ``DRAW_BLOCK`` vector steps of exploration draws: uniforms and random actions ``(K, T, M)``."""
+    u = np.stack([rng.random((DRAW_BLOCK, n_envs)) for rng in rngs])
+    return u, np.stack([rng.integers(n_actions, size=(DRAW_BLOCK, n_envs)) for rng in rngs])
+
+
 def _crossed(step: int, width: int, every: int) -> bool:
     """Whether the vector step that ended at env step ``step`` (``width`` env steps) passed a multiple of ``every``."""
     return step // every != (step - width) // every
@@ -208,30 +178,35 @@ def train_dqn(
     _check_stack(configs)
     c, n_agents = configs[0], len(configs)
     env_task = task(c.env_id)
-    n_envs, loss_fn, started = c.n_envs, TD_LOSSES[c.loss_fn], time.perf_counter()
+    n_envs, started = c.n_envs, time.perf_counter()
     with single_thread():
-        # 1. seeding: per agent its network init, its generator (exploration, replay) and its environments
+        # 1. seeding: per agent its network init, its two generators (exploration, replay) and its environments
         nets = []
         for cfg in configs:
             torch.manual_seed(cfg.seed)
             nets.append(agent_network(cfg))
-        rngs = [np.random.default_rng(cfg.seed) for cfg in configs]
-        envs = [env_task.make_vec(n_envs) for _ in configs]  # reset(seed) seeds sub-env i with seed + i (sync mode)
-        obs = np.stack([env.reset(seed=cfg.seed)[0] for env, cfg in zip(envs, configs)])  # (K, M, D)
+        streams = [np.random.SeedSequence(cfg.seed).spawn(2) for cfg in configs]
+        explore_rngs = [np.random.default_rng(child) for child, _ in streams]
+        replay_rngs = [np.random.default_rng(child) for _, child in streams]
+        # slot k * M + j is agent k's environment j, reset with seed_k + j, then continuing its generator
+        envs = make_bulk(c.env_id, n_agents * n_envs, own_generators=True)
+        seeds = np.array([cfg.seed for cfg in configs], dtype=np.int64)
+        obs = envs.reset(np.arange(n_agents * n_envs), (seeds[:, None] + np.arange(n_envs)).reshape(-1))
+        obs = obs.reshape(n_agents, n_envs, -1)  # (K, M, D)
 
         # 2. stacked online and target networks, per-agent Adam and clipping
         layout = FlatLayout(nets[0].state_dict())
-        flat = layout.flatten([net.state_dict() for net in nets]).requires_grad_()  # (K, P)
-        target_flat, best_flat = flat.detach().clone(), flat.detach().clone()
-        online, target = layout.views(flat), layout.views(target_flat)  # views: they follow in-place updates
+        flat = layout.flatten([net.state_dict() for net in nets])  # (K, P)
+        target_flat, best_flat = flat.clone(), flat.clone()
         ln_eps = nets[0][1].eps
+        online, target = (
+            StackedQ(layout, flat, ln_eps),
+            StackedQ(layout, target_flat, ln_eps),
+        )  # follow in-place updates
         optimizer = FlatAdam(flat, c.lr)
         clip = torch.full((n_agents,), c.max_grad_norm is not None)
         max_norm = torch.full((n_agents,), c.max_grad_norm or 1.0)
         replay = StackedReplay(n_agents, c.buffer_size, env_task.obs_dim)
-
-        def q_online(x: torch.Tensor) -> torch.Tensor:
-            return stacked_forward(online, x, ln_eps)  # (K, B, A)
 
         records: list[dict[str, Any]] = [{"episode_returns": [], "episode_end_steps": [], "evals": []} for _ in configs]
         episode_return = np.zeros((n_agents, n_envs))
@@ -241,21 +216,24 @@ def train_dqn(
         best_step = np.full(n_agents, -1)
         n_vector = -(-c.total_steps // n_envs)
         bar = tqdm(total=n_vector * n_envs, disable=not progress, desc=f"DQN x{n_agents}", mininterval=1.0)
+        n_updates = 0
         for t in range(n_vector):
             step = (t + 1) * n_envs  # each agent's environment steps after this vector step
-            # 3. act epsilon-greedily in every environment; step each agent's environments
+            # 3. act epsilon-greedily in every environment (draws from each agent's block); step them all
+            if t % DRAW_BLOCK == 0:
+                explore_u, explore_a = _exploration_block(explore_rngs, n_envs, env_task.n_actions)
             epsilon = linear_epsilon(t * n_envs, c)
             with torch.no_grad():
-                greedy = q_online(torch.from_numpy(obs)).argmax(-1).numpy()  # (K, M)
-            actions = np.empty_like(greedy)
-            for k, rng in enumerate(rngs):
-                explore, random_action = rng.random(n_envs) < epsilon, rng.integers(env_task.n_actions, size=n_envs)
-                actions[k] = np.where(explore, random_action, greedy[k])
-            next_obs, rewards = np.empty_like(obs), np.empty((n_agents, n_envs), dtype=np.float32)
-            terminated, done = np.empty_like(autoreset), np.empty_like(autoreset)
-            for k, env in enumerate(envs):
-                next_obs[k], rewards[k], terminated[k], truncated, _ = env.step(actions[k])
-                done[k] = terminated[k] | truncated
+                greedy = online(torch.from_numpy(obs)).argmax(-1).numpy()  # (K, M)
+            i = t % DRAW_BLOCK
+            actions = np.where(explore_u[:, i] < epsilon, explore_a[:, i], greedy)  # (K, M)
+            restart = autoreset.reshape(-1)
+            next_obs, rewards, terminated, truncated = envs.step(actions.reshape(-1), ~restart)
+            if restart.any():  # gymnasium's next-step autoreset: the step after an episode's end starts the next
+                next_obs[restart] = envs.reset(np.flatnonzero(restart))
+            next_obs = next_obs.reshape(n_agents, n_envs, -1)
+            rewards, terminated = rewards.reshape(n_agents, n_envs), terminated.reshape(n_agents, n_envs)
+            done = terminated | truncated.reshape(n_agents, n_envs)
             valid = ~autoreset
             replay.add(obs, actions, rewards, next_obs, terminated, valid)
             episode_return += np.where(valid, rewards, 0.0)
@@ -268,25 +246,22 @@ def train_dqn(
             # 4. gradient steps on replayed minibatches, one loss per agent
             if step >= c.learning_starts:
                 for _ in range(c.updates_per_step):
-                    s, a, r, s_next, term = replay.sample(c.batch_size, rngs)  # (K, B, ...)
-                    y = td_targets(q_online, lambda x: stacked_forward(target, x, ln_eps), r, s_next, term, c.gamma,
-                                   c.double_dqn)  # fmt: skip
-                    q_sa = q_online(s).gather(-1, a.unsqueeze(-1)).squeeze(-1)  # (K, B)
-                    loss = loss_fn(q_sa, y, reduction="none").mean(-1)  # (K,)
-                    # d(sum_k L_k)/d theta_k = dL_k/d theta_k: one backward serves every agent
-                    grads = torch.autograd.grad(loss.sum(), list(online.values()))
-                    grad = torch.cat([g.reshape(n_agents, -1) for g in grads], dim=1)  # (K, P)
+                    if n_updates % DRAW_BLOCK == 0:
+                        replay_u = np.stack([rng.random((DRAW_BLOCK, c.batch_size)) for rng in replay_rngs])
+                    batch = replay.sample_at(replay_u[:, n_updates % DRAW_BLOCK])  # (K, B, ...)
+                    grad, loss = td_gradient(online, target, batch, c.gamma, c.double_dqn, c.loss_fn)  # (K, P), (K,)
                     clip_per_student_(grad, max_norm, clip)
                     optimizer.step(grad)
-                    window_losses.append(loss.detach())
+                    window_losses.append(loss)
+                    n_updates += 1
 
             # 5. refresh the target networks
             if _crossed(step, n_envs, c.target_update_every):
-                target_flat.copy_(flat.detach())
+                target_flat.copy_(flat)
 
             # 6. greedy selection episodes; keep each agent's best checkpoint
             if _crossed(step, n_envs, c.eval_every) or t == n_vector - 1:
-                nets_now = _nets(c, layout, flat.detach())
+                nets_now = _nets(c, layout, flat)
                 returns = closed_loop_returns(nets_now, c.eval_episodes, c.eval_seed, env_id=c.env_id).mean(1)
                 window = np.stack([w.numpy() for w in window_losses]) if window_losses else None  # (W, K)
                 # each agent's mean over its own contiguous column: the same sum however many agents train
@@ -297,13 +272,12 @@ def train_dqn(
                     records[k]["evals"].append({"step": step, "mean_return": float(returns[k]), "mean_loss": losses[k]})
                     if returns[k] > best_mean[k]:
                         best_mean[k], best_step[k] = returns[k], step
-                        best_flat[k] = flat.detach()[k]
+                        best_flat[k] = flat[k]
                 bar.set_postfix(eval_ret=f"{returns.mean():.0f}", best=f"{best_mean.mean():.0f}")
             bar.update(n_envs)
             report_progress(f"DQN, {n_agents} agent{'s' * (n_agents > 1)}: environment steps", step, n_vector * n_envs)
         bar.close()
-        for env in envs:
-            env.close()
+        envs.close()
 
     wall = time.perf_counter() - started
     out = []

@@ -14,8 +14,9 @@ seeds fixes the initial states exactly. The study keeps the ranges of every use 
   and DQN checkpoints (``DQNConfig.eval_seed``);
 * ``DAGGER_SEED`` (30_000 ..): DAgger's rollouts, one range per round.
 
-The CartPole-specific helpers (``reset_states``, ``make_vector_env``) start gymnasium's
-numpy-vectorised CartPole from the scalar environment's seeded resets.
+The teacher's buffers (``rl.exploration``) and the closed loops (``rl.evaluation``) play their
+episodes together in one bulk environment (``rl.bulk_envs``); ``greedy_returns`` plays them one
+by one in gymnasium's own environment: the reference the tests compare those with.
 """
 
 from __future__ import annotations
@@ -40,14 +41,10 @@ __all__ = [
     "VALIDATION_SEED",
     "BufferParams",
     "EpisodeParams",
-    "collect_buffers",
-    "collect_states",
     "greedy_action",
     "greedy_returns",
     "make_env",
-    "make_vector_env",
     "mean_ci",
-    "reset_states",
 ]
 
 #: First seed of the test episodes (episode i uses ``TEST_SEED + i``) and their default number.
@@ -66,12 +63,12 @@ DEFAULT_EPSILON = 0.1
 _Z95 = 1.959963984540054  # standard normal 97.5% quantile
 
 
-def _check_int(name: str, value: object, minimum: int) -> None:
+def check_int(name: str, value: object, minimum: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{name}={value!r}: must be an integer >= {minimum}")
 
 
-def _check_epsilon(epsilon: object) -> None:
+def check_epsilon(epsilon: object) -> None:
     ok = isinstance(epsilon, (int, float)) and not isinstance(epsilon, bool) and 0.0 <= epsilon <= 1.0
     if not ok:
         raise ValueError(f"epsilon={epsilon!r}: must be a number in [0, 1]")
@@ -105,40 +102,6 @@ class EpisodeParams(TaskParams):
 def make_env(env_id: str = DEFAULT_ENV_ID) -> gym.Env:
     """A fresh environment of ``env_id`` (its time limit, no rendering)."""
     return gym.make(env_id)
-
-
-def reset_states(n_episodes: int, seed: int) -> np.ndarray:
-    """CartPole's float64 physics states ``(n_episodes, 4)`` after ``reset(seed=seed + i)``: the episodes' starts."""
-    _check_int("n_episodes", n_episodes, 1)
-    _check_int("seed", seed, 0)
-    env = make_env("CartPole-v1")
-    try:
-        return np.stack([_reset_state(env, seed + i) for i in range(n_episodes)])
-    finally:
-        env.close()
-
-
-def _reset_state(env: gym.Env, seed: int) -> np.ndarray:
-    env.reset(seed=seed)
-    return np.array(env.unwrapped.state, dtype=np.float64)  # (4,) the physics' state, before float32
-
-
-def make_vector_env(starts: np.ndarray) -> gym.vector.VectorEnv:
-    """Gymnasium's vectorised ``CartPole-v1`` with one sub-environment per row of ``starts`` ``(N, 4)`` float64.
-
-    ``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")`` (``CartPoleVectorEnv``:
-    the same physics on ``(4, N)`` arrays, the same 500-step limit, next-step autoreset). Its
-    reset draws every start from one generator, so the starts are set afterwards: sub-env
-    ``j`` then steps exactly as a scalar env reset to ``starts[j]`` (``tests/rl/test_episodes.py``
-    compares them bit for bit). Observations of the starts: ``starts.astype(float32)``.
-    """
-    starts = np.asarray(starts, dtype=np.float64)
-    if starts.ndim != 2 or starts.shape[1] != 4 or len(starts) < 1:
-        raise ValueError(f"starts has shape {starts.shape}: must be (N, 4) with N >= 1 (reset_states)")
-    envs = gym.make_vec("CartPole-v1", num_envs=len(starts), vectorization_mode="vector_entry_point")
-    envs.reset(seed=0)  # zero step counters, no pending autoreset
-    envs.unwrapped.state = np.ascontiguousarray(starts.T)  # (4, N): the layout CartPoleVectorEnv steps
-    return envs
 
 
 def greedy_action(q_net: nn.Module, obs: np.ndarray) -> int:
@@ -182,8 +145,8 @@ def greedy_returns(
     network's train/eval mode is restored afterwards. The defaults are the study's test
     episodes (seeds 10_000 .. 10_099).
     """
-    _check_int("n_episodes", n_episodes, 1)
-    _check_int("seed", seed, 0)
+    check_int("n_episodes", n_episodes, 1)
+    check_int("seed", seed, 0)
     env, was_training, threads = make_env(env_id), q_net.training, torch.get_num_threads()
     q_net.eval()
     torch.set_num_threads(1)
@@ -195,61 +158,6 @@ def greedy_returns(
         q_net.train(was_training)
         env.close()
     return np.asarray(returns, dtype=np.float64)
-
-
-def collect_states(
-    q_net: nn.Module,
-    n_episodes: int,
-    epsilon: float = DEFAULT_EPSILON,
-    seed: int = COLLECT_SEED,
-    env_id: str = DEFAULT_ENV_ID,
-) -> np.ndarray:
-    """States visited by the epsilon-greedy network, ``(N, obs_dim)`` float32, episodes in order.
-
-    Episode ``i`` starts from ``reset(seed=seed + i)``; at every step, with probability
-    ``epsilon`` the action is uniform random, else ``argmax_a Q(s, a)`` (network in eval
-    mode). Exploration draws come from ``numpy.random.default_rng(seed)``. Each row is the
-    state *before* an action, so ``N`` is the sum of the episode lengths.
-    """
-    _check_int("n_episodes", n_episodes, 1)
-    _check_epsilon(epsilon)
-    _check_int("seed", seed, 0)
-    rng = np.random.default_rng(seed)
-    env, was_training, threads = make_env(env_id), q_net.training, torch.get_num_threads()
-    q_net.eval()
-    torch.set_num_threads(1)
-    states: list[np.ndarray] = []
-    try:
-        with torch.no_grad():
-            for i in range(n_episodes):
-                _run_episode(env, q_net, seed + i, float(epsilon), rng, states)
-    finally:
-        torch.set_num_threads(threads)
-        q_net.train(was_training)
-        env.close()
-    return np.stack(states).astype(np.float32, copy=False)  # (N, obs_dim)
-
-
-def collect_buffers(
-    q_net: nn.Module,
-    n_train_episodes: int,
-    n_eval_episodes: int,
-    epsilon: float = DEFAULT_EPSILON,
-    seed: int = COLLECT_SEED,
-    env_id: str = DEFAULT_ENV_ID,
-) -> tuple[np.ndarray, np.ndarray]:
-    """A training buffer and a held-out evaluation buffer from disjoint episodes.
-
-    Training: ``collect_states(q_net, n_train_episodes, epsilon, seed)`` (episode seeds
-    ``seed .. seed + n_train_episodes - 1``). Evaluation:
-    ``collect_states(q_net, n_eval_episodes, epsilon, seed + n_train_episodes)``, i.e. the
-    next ``n_eval_episodes`` seeds and its own exploration stream.
-    """
-    _check_int("n_train_episodes", n_train_episodes, 1)
-    _check_int("n_eval_episodes", n_eval_episodes, 1)
-    train = collect_states(q_net, n_train_episodes, epsilon, seed, env_id)
-    held_out = collect_states(q_net, n_eval_episodes, epsilon, seed + n_train_episodes, env_id)
-    return train, held_out
 
 
 def mean_ci(returns: np.ndarray | list[float]) -> tuple[float, float, float]:

@@ -4,11 +4,11 @@ A distilled student is judged by what it is for: the return it earns when it act
 (Rusu et al. 2016, "Policy Distillation", sec. 5.2). ``closed_loop_returns`` plays the
 study's fixed test episodes (``rl.episodes.TEST_SEED``) with each network.
 
-Every episode of every network is stepped together: one vectorised environment holds all
-``len(nets) x n_episodes`` episodes (gymnasium's ``CartPoleVectorEnv``, started from the
-scalar environment's seeded resets, ``rl.episodes.make_vector_env``; a test shows it steps
-bit for bit as the scalar env; other tasks hold one gymnasium environment per episode and
-step only the running ones), and the networks of one architecture act in one stacked
+Every episode of every network is stepped together: one bulk environment holds all
+``len(nets) x n_episodes`` episodes (``rl.bulk_envs``: CartPole and Acrobot ported to numpy,
+started from gymnasium's seeded resets and stepping bit for bit as gymnasium's environment;
+other tasks one gymnasium environment per episode; only the running episodes step), and
+the networks of one architecture act in one stacked
 forward pass (``StackedGreedy``: the leading network axis of ``core.stacked``). The earlier
 lockstep loop, one network at a time with a Python ``env.step`` per episode, is kept as
 ``_lockstep_returns``: the benchmark's old path and a second reference for the tests.
@@ -27,8 +27,9 @@ from torch import nn
 from ..core.networks import QNetwork
 from ..core.stacked import DROPOUT_INDEX, LINEAR_KEYS, NORM_KEYS
 from ..core.training import single_thread
-from .episodes import TEST_EPISODES, TEST_SEED, make_env, make_vector_env, reset_states
-from .tasks import DEFAULT_ENV_ID, task
+from .bulk_envs import PORTS, make_bulk
+from .episodes import TEST_EPISODES, TEST_SEED, make_env
+from .tasks import DEFAULT_ENV_ID
 
 __all__ = ["ClosedLoop", "ModuleGreedy", "StackedGreedy", "closed_loop", "closed_loop_returns", "count_parameters"]
 
@@ -189,44 +190,8 @@ def closed_loop_returns(
     return closed_loop(nets, n_episodes, seed, device, env_id=env_id).returns
 
 
-#: at most this many environments at once on the one-env-per-episode path (more networks run in chunks)
+#: at most this many gymnasium environments at once (tasks without a numpy port; more networks run in chunks)
 MAX_ENVS = 4096
-
-
-class _Episodes:
-    """``n x E`` episodes stepped together, sub-env ``j`` = episode ``j % E`` of block ``j // E``.
-
-    CartPole: one numpy-vectorised env started from the scalar env's seeded resets
-    (``episodes.make_vector_env``). Any other task: one gymnasium env per episode, reset with
-    ``seed + j % E`` and stepped only while its episode runs.
-    """
-
-    def __init__(self, env_id: str, n: int, n_episodes: int, seed: int) -> None:
-        self._vec, self._envs = None, []
-        if task(env_id).vector_entry_point:
-            starts = reset_states(n_episodes, seed)  # (E, 4) float64
-            self._vec = make_vector_env(np.tile(starts, (n, 1)))
-            self.obs = np.tile(starts.astype(np.float32), (n, 1))  # (n * E, D)
-        else:
-            self._envs = [make_env(env_id) for _ in range(n * n_episodes)]
-            first = [env.reset(seed=seed + j % n_episodes)[0] for j, env in enumerate(self._envs)]
-            self.obs = np.stack(first).astype(np.float32)  # (n * E, D)
-
-    def step(self, actions: np.ndarray, running: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Step the running episodes ``(n * E,)``; returns rewards and which of them ended ``(n * E,)``."""
-        if self._vec is not None:
-            self.obs, reward, terminated, truncated, _ = self._vec.step(actions)
-            return reward, terminated | truncated
-        reward, done = np.zeros(len(actions)), np.zeros(len(actions), dtype=bool)
-        for j in np.flatnonzero(running):
-            obs, reward[j], terminated, truncated, _ = self._envs[j].step(int(actions[j]))
-            self.obs[j], done[j] = obs, terminated or truncated
-        return reward, done
-
-    def close(self) -> None:
-        for env in [self._vec, *self._envs]:
-            if env is not None:
-                env.close()
 
 
 def closed_loop(
@@ -241,13 +206,12 @@ def closed_loop(
 
     The same episodes as ``episodes.greedy_returns(net, n_episodes, seed, env_id)`` (episode ``i``
     from ``reset(seed=seed + i)``, action ``argmax_a Q(s, a)``, network in eval mode, one
-    thread), all stepped together: ``len(nets) * n_episodes`` sub-environments (``_Episodes``:
-    one vectorised CartPole, numpy on the CPU; on other tasks one environment per episode, in
-    chunks of at most ``MAX_ENVS`` environments), and per step one forward pass per architecture
-    (``StackedGreedy``, on ``device``) over the observations ``(S, E', D)`` of the networks
-    and episodes still running (a finished episode's sub-environment keeps stepping, but
-    earns nothing and is left out of the forward once no network of its group needs its
-    column). Any module that is not a plain ``QNetwork`` runs its own forward, on the device
+    thread), all stepped together: ``len(nets) * n_episodes`` slots of one bulk environment
+    (``rl.bulk_envs.make_bulk``: a numpy port, on the CPU; on other tasks one gymnasium
+    environment per episode, in chunks of at most ``MAX_ENVS`` environments), and per step one
+    forward pass per architecture (``StackedGreedy``, on ``device``) over the observations
+    ``(S, E', D)`` of the networks and episodes still running (a finished episode no longer
+    steps and is left out of the forward once no network of its group needs its column). Any module that is not a plain ``QNetwork`` runs its own forward, on the device
     of its parameters. The Q-values of a state computed within a batch differ from the
     one-row pass by float32 rounding (as the module's own batched pass does), which can
     change an action only where the two Q-values tie to within that rounding (the tests
@@ -261,7 +225,7 @@ def closed_loop(
     """
     _check_args(n_episodes, seed)
     chunk = max(1, MAX_ENVS // n_episodes)
-    if not task(env_id).vector_entry_point and len(nets) > chunk:
+    if env_id not in PORTS and len(nets) > chunk:
         parts = [closed_loop(nets[i : i + chunk], n_episodes, seed, device, reference, env_id)
                  for i in range(0, len(nets), chunk)]  # fmt: skip
         matches = None if reference is None else np.concatenate([p.matches for p in parts])
@@ -275,7 +239,8 @@ def closed_loop(
     groups = _greedy_groups(nets, device)
     order = [k for idx, _ in groups for k in idx]  # networks in group order: a group's episodes are one block
     n = len(nets)
-    envs = _Episodes(env_id, n, n_episodes, seed)  # sub-env j: network order[j // E], episode j % E
+    envs = make_bulk(env_id, n * n_episodes)  # slot j: network order[j // E], episode j % E
+    envs.reset(np.arange(n * n_episodes), np.tile(seed + np.arange(n_episodes), n))
     returns = np.zeros((n, n_episodes), dtype=np.float64)  # (K, E) in group order
     running = np.ones((n, n_episodes), dtype=bool)
     actions = np.zeros((n, n_episodes), dtype=np.int64)
@@ -303,7 +268,8 @@ def closed_loop(
                     x_run = torch.from_numpy(obs.reshape(n, n_episodes, -1)[k, e])  # (R, D) the running states
                     same = reference(x_run).argmax(-1).numpy() == actions[k, e]  # (R,)
                     matches += np.bincount(k, weights=same, minlength=n).astype(np.int64)
-                reward, done = envs.step(actions.reshape(-1), running.reshape(-1))
+                _, reward, terminated, truncated = envs.step(actions.reshape(-1), running.reshape(-1))
+                done = terminated | truncated
                 returns += np.where(running, reward.reshape(n, n_episodes), 0.0)
                 running &= ~done.reshape(n, n_episodes)
     finally:

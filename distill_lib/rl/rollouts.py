@@ -20,8 +20,9 @@ from torch import nn
 
 from ..core.networks import QNetwork
 from ..core.training import single_thread
+from .bulk_envs import make_bulk
 from .evaluation import StackedGreedy
-from .tasks import DEFAULT_ENV_ID, task
+from .tasks import DEFAULT_ENV_ID
 
 __all__ = ["mixed_rollout_states"]
 
@@ -37,8 +38,11 @@ def mixed_rollout_states(
 ) -> torch.Tensor:
     """The first ``n_states`` decision states of each network's mixed policy: ``(len(nets), n_states, D)`` float32.
 
-    Network ``k`` acts in ``n_envs`` environments of ``env_id`` (one vectorised env for all,
-    reset once with ``seed``, then resetting itself when an episode ends); at every step and
+    Network ``k`` acts in ``n_envs`` environments of ``env_id`` (slots ``k * n_envs + j`` of one
+    bulk environment, ``rl.bulk_envs``; slot ``i`` reset once with ``seed + i``, then from its own
+    continuing generator on the step after its episode ended, as gymnasium's sync vector env
+    resets; CartPole's vector env, which drew every start from one generator, is no longer
+    used, so CartPole's rollouts start elsewhere than before); at every step and
     in every environment the teacher's greedy action is taken with probability ``beta``, else
     the network's (draws from ``numpy.random.default_rng(seed)``). A state is recorded when an
     action is chosen in it, so the final, failed state of an episode is not (the environment
@@ -55,8 +59,8 @@ def mixed_rollout_states(
     n = len(nets)
     policy = StackedGreedy(nets, torch.device("cpu"))
     rng = np.random.default_rng(seed)
-    envs = task(env_id).make_vec(n * n_envs)  # reset(seed) seeds sub-env i with seed + i (sync mode)
-    obs, _ = envs.reset(seed=seed)  # (K * P, D)
+    envs = make_bulk(env_id, n * n_envs, own_generators=True)
+    obs = envs.reset(np.arange(n * n_envs), seed + np.arange(n * n_envs))  # (K * P, D)
     obs_dim = obs.shape[-1]
     kept: list[list[np.ndarray]] = [[] for _ in range(n)]
     counts = np.zeros(n, dtype=np.int64)
@@ -74,7 +78,10 @@ def mixed_rollout_states(
                 for k in range(n):
                     kept[k].append(obs.reshape(n, n_envs, obs_dim)[k][decided[k]])
                 counts += decided.sum(1)
-                obs, _, terminated, truncated, _ = envs.step(actions.reshape(-1))
+                restart = autoreset.reshape(-1)
+                obs, _, terminated, truncated = envs.step(actions.reshape(-1), ~restart)
+                if restart.any():  # the step after an episode's end starts the next one
+                    obs[restart] = envs.reset(np.flatnonzero(restart))
                 autoreset = (terminated | truncated).reshape(n, n_envs)
     finally:
         teacher.train(was_training)

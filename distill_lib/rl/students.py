@@ -3,7 +3,7 @@
 What every real-task experiment does before it asks its own question:
 
 1. ``teacher_and_buffers``: the task's teacher (``TaskParams.load_teacher``, frozen) and its own
-   epsilon-greedy episodes (``rl.episodes.collect_buffers``): ``buffer_episodes`` episodes from
+   epsilon-greedy episodes (``rl.exploration.collect_buffers``): ``buffer_episodes`` episodes from
    ``COLLECT_SEED`` form the training buffer, the next ``held_out_episodes`` the held-out
    states. The exploration rate ``buffer_epsilon`` puts recovery states in the buffer, which a
    slightly wrong student will visit (Ross et al. 2011, "A Reduction of Imitation Learning ...
@@ -33,7 +33,8 @@ from ..core.networks import QNetwork, build_student
 from ..core.objectives import Setting
 from ..core.schema import Params, param
 from ..core.training import TrainResult, to_device, train_batched
-from .episodes import COLLECT_SEED, TEST_SEED, VALIDATION_SEED, BufferParams, EpisodeParams, collect_buffers
+from .episodes import COLLECT_SEED, TEST_SEED, VALIDATION_SEED, BufferParams, EpisodeParams
+from .exploration import collect_buffers
 
 __all__ = [
     "ComparedWidths",

@@ -24,7 +24,7 @@ Return as a percentage of the teacher's. Rusu et al. (2016) report a student's s
 percentage of its teacher's; on tasks whose returns are negative the plain ratio is
 meaningless, so the study measures from the task's floor,
 ``100 * (G - floor) / (G_teacher - floor)``. With CartPole's floor 0 it is the plain ratio.
-A random floor is measured on the same test episodes as the teacher (``random_returns``).
+A random floor is measured on the same test episodes as the teacher (``rl.exploration.score_floor``).
 
 Seeds are the same numbers on every task (they seed different environments): test episodes
 ``TEST_SEED + i``, DQN selection episodes from 20_000, state buffers from ``COLLECT_SEED``.
@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 import torch
 
 from ..core.config import TeacherFileParams, TeacherWidthParams
@@ -55,7 +54,6 @@ __all__ = [
     "TaskParams",
     "load_teacher",
     "pct_of_teacher",
-    "random_returns",
     "task",
     "teacher_network",
 ]
@@ -103,12 +101,6 @@ class Task:
     def make_vec(self, num_envs: int) -> gym.vector.VectorEnv:
         """``num_envs`` copies stepped together (next-step autoreset)."""
         return gym.make_vec(self.env_id, num_envs=num_envs, vectorization_mode=self.vectorization_mode)
-
-    def floor(self, n_episodes: int, seed: int) -> float:
-        """0% of the return scale: ``score_floor``, or the random policy's mean on these episodes."""
-        if self.score_floor is not None:
-            return self.score_floor
-        return float(random_returns(self.env_id, n_episodes, seed).mean())
 
     @property
     def label(self) -> str:
@@ -162,25 +154,6 @@ def task(env_id: str) -> Task:
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
-
-
-def random_returns(env_id: str, n_episodes: int, seed: int) -> np.ndarray:
-    """Returns ``(n_episodes,)`` of the uniform-random policy: episode ``i`` from ``reset(seed=seed + i)``,
-    its actions from ``numpy.random.default_rng(seed + i)``. The floor of tasks without a fixed one."""
-    env, out = gym.make(env_id), np.zeros(n_episodes, dtype=np.float64)
-    n_actions = task(env_id).n_actions
-    try:
-        for i in range(n_episodes):
-            rng = np.random.default_rng(seed + i)
-            env.reset(seed=seed + i)
-            done = False
-            while not done:
-                _, reward, terminated, truncated, _ = env.step(int(rng.integers(n_actions)))
-                out[i] += float(reward)
-                done = terminated or truncated
-    finally:
-        env.close()
-    return out
 
 
 def pct_of_teacher(value: float, teacher_mean: float, floor: float) -> float:

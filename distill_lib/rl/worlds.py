@@ -5,7 +5,7 @@
 - ``synthetic``: a seeded random teacher (``networks.build_teacher(seed, ...)``) and seeded
   Gaussian states (``core.data.synthetic_states``), exactly as the original comparison;
 - ``task``: the task's teacher (``env_id``: its shipped DQN, or your ``teacher_checkpoint``)
-  and its own epsilon-greedy episodes (``rl.episodes.collect_states``), so the buffer's size
+  and its own epsilon-greedy episodes (``rl.exploration.collect_states``), so the buffer's size
   is ``n_states``;
 - ``file``: your ``.npy`` states and teacher checkpoint (loaded weights-only).
 
@@ -22,7 +22,8 @@ from ..core.config import SeedParams, SizeParams, student_hidden_dim
 from ..core.data import World, check_teacher_outputs, load_states, load_teacher, synthetic_states
 from ..core.networks import build_student, build_teacher
 from ..core.schema import ParamError, Params, param
-from .episodes import COLLECT_SEED, BufferParams, collect_states
+from .episodes import COLLECT_SEED, BufferParams
+from .exploration import collect_states
 from .tasks import TaskParams
 
 __all__ = ["SOURCES", "SourceParams", "TaskSourceParams", "WorldParams", "build_world"]

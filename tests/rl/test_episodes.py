@@ -8,16 +8,8 @@ import torch
 from torch import nn
 
 from distill_lib.core.networks import QNetwork
-from distill_lib.rl.episodes import (
-    TEST_SEED,
-    collect_buffers,
-    collect_states,
-    greedy_returns,
-    make_env,
-    make_vector_env,
-    mean_ci,
-    reset_states,
-)
+from distill_lib.rl.episodes import TEST_SEED, greedy_returns, make_env, mean_ci
+from distill_lib.rl.exploration import collect_buffers, collect_states
 from distill_lib.rl.tasks import load_teacher, task, teacher_network
 
 CARTPOLE = task("CartPole-v1")
@@ -95,54 +87,6 @@ def test_collect_states_shape_dtype_and_determinism(random_net: QNetwork) -> Non
     # The first state of each episode is the seeded reset state, whatever epsilon is.
     env = make_env()
     np.testing.assert_array_equal(states[0], env.reset(seed=7)[0])
-
-
-def test_reset_states_are_the_seeded_resets() -> None:
-    starts = reset_states(3, 40)
-    assert starts.shape == (3, 4) and starts.dtype == np.float64
-    env = make_env()
-    for i in range(3):
-        obs, _ = env.reset(seed=40 + i)
-        np.testing.assert_array_equal(env.unwrapped.state, starts[i])
-        np.testing.assert_array_equal(obs, starts[i].astype(np.float32))
-
-
-@pytest.mark.parametrize("policy", ["teacher", "random_net", "random_actions"])
-def test_vector_env_steps_exactly_as_the_scalar_env(policy: str, random_net: QNetwork) -> None:
-    """Gymnasium's vector CartPole started from the seeded resets equals 100 scalar envs bit for bit.
-
-    Every step of all 100 test episodes: the float64 physics state, the observation, the
-    reward and both flags, up to and including the 500-step truncation (the teacher's
-    episodes reach it). Actions come from the scalar envs' observations.
-    """
-    n, rng = 100, np.random.default_rng(5)
-    net = {"teacher": load_teacher("CartPole-v1"), "random_net": random_net}.get(policy)
-    scalar = [make_env() for _ in range(n)]
-    obs = np.stack([env.reset(seed=TEST_SEED + i)[0] for i, env in enumerate(scalar)])  # (n, 4)
-    vector = make_vector_env(reset_states(n, TEST_SEED))
-    running, steps, truncations = np.ones(n, dtype=bool), 0, 0
-    while running.any():
-        if net is None:
-            actions = rng.integers(0, 2, n)
-        else:
-            with torch.no_grad():
-                actions = net(torch.from_numpy(obs)).argmax(-1).numpy()
-        v_obs, v_reward, v_term, v_trunc, _ = vector.step(actions)
-        for i in np.flatnonzero(running):
-            obs[i], reward, terminated, truncated, _ = scalar[i].step(int(actions[i]))
-            np.testing.assert_array_equal(vector.unwrapped.state[:, i], scalar[i].unwrapped.state)
-            np.testing.assert_array_equal(v_obs[i], obs[i])
-            assert (v_reward[i], v_term[i], v_trunc[i]) == (reward, terminated, truncated), (i, steps)
-            truncations += truncated
-            running[i] = not (terminated or truncated)
-        steps += 1
-    assert steps == 500 if policy == "teacher" else steps < 500
-    assert (truncations > 0) == (policy == "teacher")
-
-
-def test_make_vector_env_rejects_bad_starts() -> None:
-    with pytest.raises(ValueError, match="starts"):
-        make_vector_env(np.zeros((3, 2)))
 
 
 def test_exploration_changes_the_states() -> None:

@@ -12,7 +12,6 @@ from distill_lib.core.networks import QNetwork, build_student
 from distill_lib.core.training import train_batched
 from distill_lib.rl.episodes import (
     TEST_SEED,
-    collect_states,
     greedy_action,
     greedy_returns,
     make_env,
@@ -24,6 +23,7 @@ from distill_lib.rl.evaluation import (
     closed_loop_returns,
     count_parameters,
 )
+from distill_lib.rl.exploration import collect_states
 from distill_lib.rl.tasks import load_teacher
 
 
@@ -202,3 +202,17 @@ def test_agreement_on_own_states_counts_every_visited_state(nets: list[nn.Module
     assert loop.agreement[1] >= 0.999  # the teacher agrees with itself (up to rounding at exact ties)
     assert loop.agreement.min() < 0.9  # and the test can tell a network that does not
     assert closed_loop(nets, 2, TEST_SEED).matches is None
+
+
+def test_acrobot_returns_equal_gymnasiums_episode_for_episode() -> None:
+    """The numpy Acrobot port: the shipped teacher, its peers and untrained networks, 40 test episodes each."""
+    from distill_lib.rl.tasks import ASSETS, load_teacher
+
+    peers = [load_teacher("Acrobot-v1", f) for f in sorted((ASSETS / "acrobot" / "independent").glob("seed*.pt"))]
+    torch.manual_seed(3)
+    untrained = [QNetwork(6, 16, 3, dropout=0.1).eval() for _ in range(2)]  # rarely reach the bar: truncations
+    nets = [load_teacher("Acrobot-v1"), *peers, *untrained]
+    returns = closed_loop_returns(nets, 40, TEST_SEED, env_id="Acrobot-v1")
+    reference = np.stack([greedy_returns(net, 40, TEST_SEED, env_id="Acrobot-v1") for net in nets])
+    np.testing.assert_array_equal(returns, reference)
+    assert reference[0].mean() > -100 and (reference[-2:] == -500.0).any()  # solved and truncated episodes

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from distill_lib.core.objectives import Setting
-from distill_lib.rl.episodes import COLLECT_SEED, collect_buffers
+from distill_lib.rl.episodes import COLLECT_SEED
+from distill_lib.rl.exploration import collect_buffers
 from distill_lib.rl.students import SelectionParams, TaskBufferParams, teacher_and_buffers, train_students
 from distill_lib.rl.tasks import load_teacher
 

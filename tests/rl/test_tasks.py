@@ -14,10 +14,11 @@ from distill_lib.core.networks import QNetwork
 from distill_lib.core.schema import ParamError
 from distill_lib.rl import dqn
 from distill_lib.rl.dqn_config import TASK_RECIPES, DQNConfig, task_recipe
-from distill_lib.rl.episodes import collect_buffers, collect_states, greedy_returns
+from distill_lib.rl.episodes import greedy_returns
 from distill_lib.rl.evaluation import closed_loop
+from distill_lib.rl.exploration import collect_buffers, collect_states, random_returns, score_floor
 from distill_lib.rl.rollouts import mixed_rollout_states
-from distill_lib.rl.tasks import KNOWN_TASKS, TaskError, TaskParams, load_teacher, random_returns, task
+from distill_lib.rl.tasks import KNOWN_TASKS, TaskError, TaskParams, load_teacher, task
 
 OTHER_TASKS = ["Acrobot-v1", "LunarLander-v3"]
 
@@ -122,8 +123,8 @@ def test_buffers_and_rollouts_have_the_tasks_shape(env_id: str) -> None:
 def test_random_returns_are_seeded_and_floors_follow_the_task() -> None:
     a, b = random_returns("LunarLander-v3", 3, 10_000), random_returns("LunarLander-v3", 3, 10_000)
     np.testing.assert_array_equal(a, b)
-    assert task("LunarLander-v3").floor(3, 10_000) == a.mean() < 0
-    assert task("Acrobot-v1").floor(3, 10_000) == -500.0 and task("CartPole-v1").floor(3, 10_000) == 0.0
+    assert score_floor("LunarLander-v3", 3, 10_000) == a.mean() < 0
+    assert score_floor("Acrobot-v1", 3, 10_000) == -500.0 and score_floor("CartPole-v1", 3, 10_000) == 0.0
 
 
 @pytest.mark.parametrize("env_id", OTHER_TASKS)

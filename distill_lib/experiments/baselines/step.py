@@ -17,6 +17,7 @@ from ...records.record import Record
 from ...rl.dqn import DQNConfig, agent_network, train_dqn
 from ...rl.episodes import TEST_SEED
 from ...rl.evaluation import closed_loop, count_parameters
+from ...rl.exploration import score_floor
 from ...rl.students import teacher_and_buffers
 from ...rl.tasks import load_teacher, pct_of_teacher
 from ..base import Units
@@ -91,7 +92,7 @@ def run(config: BaselineStepConfig, folder: Path | None = None) -> BaselineRecor
     with torch.no_grad():
         q_held = teacher(x_held)  # (M, A)
     teacher_test = closed_loop([teacher], p.test_episodes, TEST_SEED, env_id=p.env_id).returns[0]
-    floor = p.task.floor(p.test_episodes, TEST_SEED)
+    floor = score_floor(p.env_id, p.test_episodes, TEST_SEED)
     progress.report(f"{p.baseline}: stages done", 0, 2)
     nets, records, recipe = _networks(p)
     seconds["train" if p.baseline == "scratch" else "load"] = time.perf_counter() - started

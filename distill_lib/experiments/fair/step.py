@@ -52,6 +52,7 @@ from ...core.training import TrainResult
 from ...records.record import Record
 from ...rl.episodes import TEST_SEED, VALIDATION_SEED
 from ...rl.evaluation import closed_loop, closed_loop_returns, count_parameters
+from ...rl.exploration import score_floor
 from ...rl.students import ComparedWidths, SelectionParams, teacher_and_buffers, train_students
 from ...rl.tasks import pct_of_teacher
 from ...rl.worlds import TaskSourceParams
@@ -157,8 +158,8 @@ def run(config: FairStepConfig, folder: Path | None = None) -> FairRecord:
         q_train, q_held = teacher(x_train), teacher(x_held)  # (N, A), (M, A)
     teacher_test = closed_loop_returns([teacher], p.test_episodes, TEST_SEED, env_id=p.env_id)[0]
     teacher_val = closed_loop_returns([teacher], p.fair_val_episodes, VALIDATION_SEED, env_id=p.env_id)[0]
-    floor = p.task.floor(p.test_episodes, TEST_SEED)
-    val_floor = p.task.floor(p.fair_val_episodes, VALIDATION_SEED)
+    floor = score_floor(p.env_id, p.test_episodes, TEST_SEED)
+    val_floor = score_floor(p.env_id, p.fair_val_episodes, VALIDATION_SEED)
     # 5. how uniform the soft targets are at each temperature
     temps = sorted({*p.fair_temperatures, p.temperature, 1.0})
     sharpness = {f"{t:g}": float(torch.softmax(q_train / t, -1).max(-1).values.mean()) for t in temps}

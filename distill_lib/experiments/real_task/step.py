@@ -41,6 +41,7 @@ from ...records.record import Record
 from ...rl.episodes import COLLECT_SEED, TEST_SEED
 from ...rl.episodes import mean_ci as return_ci
 from ...rl.evaluation import closed_loop_returns, count_parameters
+from ...rl.exploration import score_floor
 from ...rl.students import teacher_and_buffers, train_students
 from ...rl.tasks import pct_of_teacher
 from ..base import Units
@@ -99,7 +100,7 @@ def run(config: RealTaskConfig, folder: Path | None = None) -> RealTaskRecord:
         q_held = teacher(x_held)  # (M, A)
     teacher_returns = closed_loop_returns([teacher], n_eval, TEST_SEED, env_id=p.env_id)[0]
     teacher_mean, teacher_lo, teacher_hi = return_ci(teacher_returns)
-    floor = env_task.floor(n_eval, TEST_SEED)
+    floor = score_floor(p.env_id, n_eval, TEST_SEED)
     teacher_params = count_parameters(teacher)
     seconds["collect"] = time.perf_counter() - started
 

@@ -40,8 +40,9 @@ from ...core.metrics import fidelity_metrics
 from ...core.networks import QNetwork
 from ...core.objectives import Setting
 from ...records.record import Record
-from ...rl.episodes import COLLECT_SEED, DAGGER_SEED, TEST_SEED, collect_states
+from ...rl.episodes import COLLECT_SEED, DAGGER_SEED, TEST_SEED
 from ...rl.evaluation import closed_loop
+from ...rl.exploration import collect_states, score_floor
 from ...rl.rollouts import mixed_rollout_states
 from ...rl.students import teacher_and_buffers, train_students
 from ...rl.tasks import DEFAULT_ENV_ID, pct_of_teacher
@@ -124,7 +125,7 @@ def measure(config: SourcesStepConfig, selected: dict[str, Setting]) -> SourcesR
     with torch.no_grad():
         q_held = teacher(x_held)
     teacher_test = float(closed_loop([teacher], p.test_episodes, TEST_SEED, env_id=p.env_id).returns[0].mean())
-    floor = p.task.floor(p.test_episodes, TEST_SEED)
+    floor = score_floor(p.env_id, p.test_episodes, TEST_SEED)
     jobs = [(obj, s, seed) for seed in p.fair_seeds for obj, s in selected.items()]
 
     def train(states: torch.Tensor) -> list[QNetwork]:

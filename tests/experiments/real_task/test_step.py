@@ -13,7 +13,8 @@ from distill_lib.experiments.base import step_key
 from distill_lib.experiments.comparison import ResultRow
 from distill_lib.experiments.real_task import figures, sentences, step, tables
 from distill_lib.report.phrases import rank_modes
-from distill_lib.rl.episodes import TEST_SEED, EpisodeParams, collect_buffers, mean_ci
+from distill_lib.rl.episodes import TEST_SEED, EpisodeParams, mean_ci
+from distill_lib.rl.exploration import collect_buffers
 from distill_lib.rl.tasks import load_teacher
 
 #: the section at smoke size: one width, two seeds, a few short runs (about a second)

@@ -13,7 +13,8 @@ from distill_lib.core.networks import QNetwork
 from distill_lib.core.objectives import Setting
 from distill_lib.experiments import sources
 from distill_lib.experiments.sources import section, step
-from distill_lib.rl.episodes import COLLECT_SEED, collect_states
+from distill_lib.rl.episodes import COLLECT_SEED
+from distill_lib.rl.exploration import collect_states
 from distill_lib.rl.tasks import load_teacher
 
 #: smoke size: one width, 1 and 2 teacher episodes, one DAgger round, two seeds

@@ -57,7 +57,8 @@ def test_a_file_world_takes_its_size_from_the_users_file(tmp_path):
 
 
 def test_a_task_world_is_the_teachers_own_buffer(tmp_path):
-    from distill_lib.rl.episodes import COLLECT_SEED, collect_states
+    from distill_lib.rl.episodes import COLLECT_SEED
+    from distill_lib.rl.exploration import collect_states
     from distill_lib.rl.tasks import load_teacher
 
     params = {"source": "task", "input_dim": 4, "output_dim": 2, "buffer_episodes": 1}
