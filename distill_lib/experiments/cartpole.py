@@ -102,9 +102,15 @@ class CartpoleConfig(DeviceParams, AlphaParams, ScheduleParams, ObjectiveParams,
         low=1,
         high=100_000,
         unique=True,
+        max_len=100,
     )
     cartpole_seeds: list[int] = param(
-        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], "student seeds of the CartPole section", low=0, high=MAX_SEED, unique=True
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        "student seeds of the CartPole section",
+        low=0,
+        high=MAX_SEED,
+        unique=True,
+        max_len=1000,
     )
 
     def check(self) -> None:

@@ -73,6 +73,7 @@ class SeedsConfig(DeviceParams, ModesParams, ScheduleParams, ObjectiveParams, Da
         low=0,
         high=MAX_SEED,
         unique=True,
+        max_len=1000,
     )
     training_seeds: list[int] = param(
         list(range(10)),
@@ -80,6 +81,7 @@ class SeedsConfig(DeviceParams, ModesParams, ScheduleParams, ObjectiveParams, Da
         low=0,
         high=MAX_SEED,
         unique=True,
+        max_len=1000,
     )
     n_bins: int = param(5, "action-gap quantile bins for the where-do-students-disagree analysis", low=1)
 
