@@ -277,8 +277,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     # Before torch loads (OpenMP reads it once): training is single-threaded by design, and the
-    # study's kernels, forked from this process, must not spin idle threads against each other.
+    # study's kernels, forked from this process, must not spin idle threads against each other; the
+    # seed-compatible path trains with the original's two threads, several modes at once, so a waiting
+    # OpenMP thread sleeps rather than spins (spinning made it 10-40x slower on a busy 2-core machine).
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = build_parser().parse_args(param_pairs(sys.argv[1:] if argv is None else list(argv)))
     try:
         if args.command == "params":

@@ -162,6 +162,7 @@ def connect(spec: str) -> Cluster:
 
 
 _SERVER: subprocess.Popen[str] | None = None  # this worker's step server (runner.step_process)
+_SERVER_ENV = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}  # cli.main
 _RUNNING: dict[str, set[int]] = {}  # run id -> pids of its step processes on this worker
 _STOPPED: set[str] = set()  # runs the client has stopped: their tasks start nothing more
 _LOCK = threading.Lock()
@@ -237,7 +238,7 @@ def _start(step: Step, html_dir: Path, hide_code: bool, memo: Path) -> int:
     """Fork the step from this worker's step server (started on first use); the child's pid."""
     global _SERVER
     if _SERVER is None or _SERVER.poll() is not None:
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+        env = {**os.environ, **_SERVER_ENV}
         _SERVER = subprocess.Popen(
             [sys.executable, "-m", "distill_lib.runner.step_process"],
             stdin=subprocess.PIPE,

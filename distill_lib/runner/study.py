@@ -229,6 +229,7 @@ def _run_locked(
     outcome = Outcome(plan, Progress(plan.steps, progress, jobs, read_timings(plan.work_dir)))
     execution = execution or ForkedExecution(jobs, step_order(plan))
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # training is single-threaded; keep kernels from spinning
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # ... and the seed-compatible path's two threads (cli.main)
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
     def _on_signal(signum: int, frame: Any) -> None:
