@@ -90,8 +90,6 @@ def _short(value: Any) -> str:
 def _read(folder: Path) -> dict[str, Any]:
     """One study's ``results.json``, checked (module docstring)."""
     path = folder / "results.json"
-    if not folder.is_dir():
-        raise ParamError(f"{folder}: no such study folder")
     if not path.is_file():
         raise ParamError(f"{path}: no results.json; run the study first (distill-study run ... -o {folder})")
     try:

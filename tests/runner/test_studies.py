@@ -114,7 +114,7 @@ def test_a_complete_study_json_is_accepted(tmp_path):
 def test_one_study_per_task(tmp_path):
     _refused([COMMITTED[0], ROOT / "reports" / "full"], "both studies of CartPole-v1")
     _refused([COMMITTED[1], COMMITTED[1]], "given twice")
-    _refused([tmp_path / "nowhere"], "no such study folder")
+    _refused([tmp_path / "nowhere"], str(tmp_path / "nowhere" / "results.json"), "no results.json")
 
 
 def test_the_command_refuses_in_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch):
