@@ -125,11 +125,17 @@ def save_checkpoint(path: str | os.PathLike[str], state_dict: dict[str, torch.Te
     atomic_torch_save(path, {k: v.detach().cpu().clone() for k, v in state_dict.items()})
 
 
-def load_state_dict(path: str | os.PathLike[str], label: str = "checkpoint") -> dict[str, torch.Tensor]:
-    """Load a state dict safely (``weights_only=True``) and check it is one."""
+def load_state_dict(
+    path: str | os.PathLike[str], label: str = "checkpoint", where: str | None = None
+) -> dict[str, torch.Tensor]:
+    """Load a state dict safely (``weights_only=True``) and check it is one: dense, real, finite tensors.
+
+    Errors start with ``where`` (default ``label='path'``).
+    """
     p = Path(path)
+    where = where or f"{label}={str(p)!r}"
     if not p.is_file():
-        raise ValueError(f"{label}={str(p)!r}: no such file")
+        raise ValueError(f"{where}: no such file")
     try:
         with warnings.catch_warnings():  # torch warns about legacy pickles before refusing them
             warnings.simplefilter("ignore")
@@ -142,21 +148,22 @@ def load_state_dict(path: str | os.PathLike[str], label: str = "checkpoint") -> 
             if unsafe
             else (text.splitlines()[0] if text else type(err).__name__)
         )
-        raise ValueError(f"{label}={str(p)!r}: not a loadable weights-only state dict: {why}") from None
+        raise ValueError(f"{where}: not a loadable weights-only state dict: {why}") from None
     if (
         not isinstance(obj, dict)
         or not obj
         or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
     ):
-        raise ValueError(
-            f"{label}={str(p)!r}: expected a state dict (a mapping of names to tensors), got {type(obj).__name__}"
-        )
+        if isinstance(obj, dict) and obj:  # e.g. {"model": ..., "optimizer": ...}
+            keys = sorted(map(str, obj))[:4]
+            raise ValueError(f"{where}: holds {keys}, not a state dict of tensors (save net.state_dict() itself)")
+        raise ValueError(f"{where}: expected a state dict (a mapping of names to tensors), got {type(obj).__name__}")
     for key, value in obj.items():
         if value.layout != torch.strided or value.is_meta or not value.dtype.is_floating_point or value.is_complex():
             kind = "a meta tensor" if value.is_meta else f"a {value.layout} {value.dtype} tensor"
-            raise ValueError(f"{label}={str(p)!r}: {key} is {kind}; a state dict of dense real float tensors is needed")
+            raise ValueError(f"{where}: {key} is {kind}; a state dict of dense real float tensors is needed")
         if not torch.isfinite(value).all():
-            raise ValueError(f"{label}={str(p)!r}: {key} holds NaN or infinite weights")
+            raise ValueError(f"{where}: {key} holds NaN or infinite weights")
     return obj
 
 

@@ -16,9 +16,12 @@ gradients per intra-op thread and then adds the per-thread partial sums, so the 
 a training run depend on ``torch.get_num_threads()``. The original table was produced on a
 two-core machine, i.e. with the batch split into two halves. ``PairedLayerNorm`` computes
 exactly that partition explicitly (two LayerNorm calls on ``ceil(B/2)`` and ``floor(B/2)``
-rows, whose gradient contributions autograd adds), and training runs with one intra-op
-thread. The result is bit-identical to the two-thread run on any machine, and several
-students can train in parallel processes without oversubscribing the cores.
+rows, whose gradient contributions autograd adds) when training runs with one intra-op
+thread: its LayerNorm is then bit-identical to the two-thread run on any machine, and several
+students can train in parallel processes without oversubscribing the cores. With more
+threads it is ``nn.LayerNorm`` (ATen partitions the batch itself): the seed-compatible path
+trains with the original's two threads (``training.ORIGINAL_THREADS``), because MKL's
+matrix products split some batch shapes between threads too.
 """
 
 from __future__ import annotations
@@ -48,8 +51,8 @@ class PairedLayerNorm(nn.LayerNorm):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, H)
-        if not (torch.is_grad_enabled() and self.weight.requires_grad) or x.shape[0] < 2:
-            return super().forward(x)
+        if not (torch.is_grad_enabled() and self.weight.requires_grad) or x.shape[0] < 2 or torch.get_num_threads() > 1:
+            return super().forward(x)  # with threads, ATen partitions the batch itself
         half = (x.shape[0] + 1) // 2  # ATen's chunk size for 2 threads: ceil(B / 2)
         args = (self.normalized_shape, self.weight, self.bias, self.eps)
         return torch.cat([F.layer_norm(x[:half], *args), F.layer_norm(x[half:], *args)])

@@ -62,6 +62,7 @@ class Rule:
     choices: tuple[Any, ...] | Callable[[], Iterable[Any]] | None = None  # a callable is read late
     unique: bool = False  # lists: no value twice
     min_len: int = 0  # lists: at least this many entries (0 allows [])
+    max_len: int | None = None  # lists: at most this many entries (what a study can run; the planner stays quick)
     path: bool = False  # a file the step reads (hashed into its content key)
     set_by: str = ""  # set by the runner for each step, not by the user: what to use instead
 
@@ -228,6 +229,8 @@ def _check(name: str, tp: Any, rule: Rule, value: Any) -> Any:
         (item,) = typing.get_args(inner)
         if not isinstance(value, (list, tuple)):
             raise ParamError(f"{name}={short_repr(value)}: must be a list of {_type_name(item)}s, e.g. [0, 1, 2]")
+        if rule.max_len is not None and len(value) > rule.max_len:
+            raise ParamError(f"{name}={short_repr(value)}: {len(value)} entries; at most {rule.max_len} are allowed")
         out = [_scalar(name, item, v, value) for v in value]
         for v in out:
             if not rule.admits(v):

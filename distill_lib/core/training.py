@@ -26,7 +26,8 @@ Two parameters choose how the loop is executed, not what it computes:
   forward, clipping and Adam (``stacked.StackedStudents``; a leading student axis).
 
 The entry points keep their earlier signatures: ``train_student`` (global, module: the
-seed-compatible path, bit-identical to a plain implementation of the protocol),
+seed-compatible path, bit-identical to a plain implementation of the protocol run with the
+original's two intra-op threads, ``ORIGINAL_THREADS``, as it runs itself),
 ``train_alone`` (per-student streams, module: the executable specification of the stacked
 run) and ``train_batched`` (per-student streams, stacked).
 """
@@ -105,11 +106,15 @@ def epoch_progress(config: RunConfig) -> Iterator[Callable[[dict[str, float]], N
         bar.close()
 
 
+#: the intra-op threads of the original trainer (a two-core machine); the seed-compatible path runs with them
+ORIGINAL_THREADS = 2
+
+
 @contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """Run with one intra-op thread (see ``networks.PairedLayerNorm`` for why)."""
+def single_thread(threads: int = 1) -> Iterator[None]:
+    """Run with one intra-op thread (see ``networks.PairedLayerNorm`` for why), or with ``threads``."""
     previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     try:
         yield
     finally:
@@ -153,7 +158,10 @@ def train(
     n_students, n_train, n_val, batch = len(configs), ref.n_states - ref.n_val, ref.n_val, ref.batch_size
     for teacher in teacher_list:
         teacher.eval()  # the teacher is frozen: dropout off, always
-    with single_thread() if states.device.type == "cpu" else contextlib.nullcontext():
+    # The seed-compatible path runs with the original's two threads: MKL's matrix products split their sums
+    # by thread for some batch shapes, which shapes depending on the CPU kind (README, "Reproducibility").
+    threads = ORIGINAL_THREADS if streams == "global" else 1
+    with single_thread(threads) if states.device.type == "cpu" else contextlib.nullcontext():
         # 1. the split (the global path first seeds random, numpy and torch with seed + 30000)
         draws = (
             GlobalDraws(ref.seed) if streams == "global" else StudentStreams([c.seed for c in configs], states.device)

@@ -26,8 +26,6 @@ folder (``run(config, folder, upstream)``), whose record it reads as data (``rea
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -37,6 +35,7 @@ from typing import Any, Generic, TypeVar
 
 from ..core.schema import Params
 from ..records.atomic import atomic_write_json, read_json
+from ..records.manifest import json_sha256
 from ..records.provenance import code_hash, content_key, file_sha256, provenance, timing
 from ..records.record import Record, RecordError
 
@@ -185,7 +184,7 @@ class StepRecord(Record, Generic[R]):
     files: dict[str, str]  # file name in the step folder -> SHA-256
     provenance: dict[str, Any]
     timing: dict[str, Any]
-    record_sha256: str = ""  # of the record itself: an edited record is not a finished step
+    record_sha256: str = ""  # of the record and its list of files: an edited record or list is not a finished step
 
 
 def save_step(folder: Path, experiment: Experiment[R], unit: str, record: R, started: float | None = None) -> Path:
@@ -194,15 +193,16 @@ def save_step(folder: Path, experiment: Experiment[R], unit: str, record: R, sta
     files = sorted(p.name for p in folder.iterdir() if _is_output(p))
     key = folder.name.rsplit("-", 1)[-1]
     data = record.to_json()
+    hashes = {name: file_sha256(folder / name) for name in files}
     envelope = StepRecord(
         experiment=experiment.name,
         unit=unit,
         key=key,
         record=data,
-        files={name: file_sha256(folder / name) for name in files},
+        files=hashes,
         provenance=provenance(),
         timing=timing(started if started is not None else time.time()),
-        record_sha256=_record_hash(data),
+        record_sha256=_record_hash(data, hashes),
     )
     atomic_write_json(folder / RECORD_FILE, envelope.to_json())
     return folder / RECORD_FILE
@@ -214,8 +214,9 @@ def _is_output(path: Path) -> bool:
     return path.is_file() and path.name != RECORD_FILE and not path.name.startswith(".") and path.suffix != ".ipynb"
 
 
-def _record_hash(data: Any) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, allow_nan=False).encode()).hexdigest()
+def _record_hash(data: Any, files: dict[str, str]) -> str:
+    """Of the record and its list of files: a list with an entry removed leaves that file unchecked."""
+    return json_sha256({"record": data, "files": files})
 
 
 def execute(experiment: Experiment[R], config: Any, folder: Path, upstream: Mapping[str, Path] | None = None) -> R:
@@ -247,7 +248,7 @@ def read_step(folder: Path, experiment: str, verify: bool = True) -> Any | None:
         envelope = StepRecord.from_json(data)
         if envelope.key != Path(folder).name.rsplit("-", 1)[-1] or envelope.experiment != experiment:
             return None
-        if envelope.record_sha256 != _record_hash(envelope.record):
+        if envelope.record_sha256 != _record_hash(envelope.record, envelope.files):
             return None
         if verify:
             for name, digest in envelope.files.items():

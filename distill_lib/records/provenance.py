@@ -115,7 +115,7 @@ def provenance() -> dict[str, Any]:
         "platform": f"{platform.system()} {platform.machine()}",
         "cpu": cpu(),
         "versions": {name: _version(name) for name in _LIBRARIES if _version(name) is not None},
-        "torch_threads_in_training": 1,
+        "torch_threads_in_training": {"seed_compatible": 2, "other": 1},  # core.training.ORIGINAL_THREADS
     }
 
 

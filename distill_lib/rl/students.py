@@ -55,9 +55,13 @@ class ComparedWidths(Params):
     """The student widths of the fair comparison, which its baselines are measured at too."""
 
     fair_widths: list[int] = param(
-        [32, 8], "student widths of the fair comparison and its baselines (empty: none)", low=1, high=100_000,
+        [32, 8],
+        "student widths of the fair comparison and its baselines (empty: none)",
+        low=1,
+        high=100_000,
         unique=True,
-    )  # fmt: skip
+        max_len=100,
+    )
 
 
 @dataclass(frozen=True)
@@ -72,15 +76,26 @@ class SelectionParams(TaskBufferParams, ScheduleParams, DeviceParams, AlphaParam
         high=1000.0,
         unique=True,
         min_len=1,
+        max_len=100,
     )
     fair_alphas: list[float] = param(
-        [0.5, 0.9], "alphas tried for blended (each in (0, 1))", low=0.0, high=1.0, unique=True, min_len=1
+        [0.5, 0.9], "alphas tried for blended (each in (0, 1))", low=0.0, high=1.0, unique=True, min_len=1, max_len=100
     )
     fair_selection_seeds: list[int] = param(
-        [100, 101], "student seeds that train the candidates (never evaluated)", low=0, high=MAX_SEED, unique=True
+        [100, 101],
+        "student seeds that train the candidates (never evaluated)",
+        low=0,
+        high=MAX_SEED,
+        unique=True,
+        max_len=1000,
     )
     fair_seeds: list[int] = param(
-        list(range(10)), "student seeds of the evaluation at the selected settings", low=0, high=MAX_SEED, unique=True
+        list(range(10)),
+        "student seeds of the evaluation at the selected settings",
+        low=0,
+        high=MAX_SEED,
+        unique=True,
+        max_len=1000,
     )
     fair_val_episodes: int = param(20, "validation episodes that select the settings", low=1, high=100_000)
 

@@ -41,6 +41,7 @@ import gymnasium as gym
 import torch
 
 from ..core.config import TeacherFileParams, TeacherWidthParams
+from ..core.data import load_state_dict
 from ..core.networks import QNetwork, freeze
 from ..core.schema import ParamError, param
 from ..records.provenance import file_sha256
@@ -178,9 +179,10 @@ def teacher_network(env_id: str, hidden: int = TEACHER_HIDDEN) -> QNetwork:
 def load_teacher(env_id: str, path: str | Path | None = None, hidden: int = TEACHER_HIDDEN) -> QNetwork:
     """The teacher of ``env_id``, frozen: the shipped one, or the state dict at ``path``.
 
-    ``path`` holds a ``state_dict()`` of ``QNetwork(obs_dim, hidden, n_actions)`` (read with
-    ``torch.load(..., weights_only=True)``); the dimensions come from the environment. A file
-    that does not fit the architecture fails with one line naming the first mismatch.
+    ``path`` holds a ``state_dict()`` of ``QNetwork(obs_dim, hidden, n_actions)``, read and checked
+    as any teacher checkpoint is (``core.data.load_state_dict``: weights-only, dense real finite
+    tensors); the dimensions come from the environment. A file that does not fit the
+    architecture fails with one line naming the first mismatch.
     """
     t = task(env_id)
     if path is None:
@@ -190,10 +192,7 @@ def load_teacher(env_id: str, path: str | Path | None = None, hidden: int = TEAC
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no teacher checkpoint there")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ValueError(f"{path}: not a PyTorch state dict torch.load can read ({_first_line(e)})") from None
+    state = load_state_dict(path, where=str(path))
     net = teacher_network(env_id, hidden)
     want = net.state_dict()
     if not isinstance(state, dict) or set(state) != set(want):

@@ -26,6 +26,7 @@ from ..records.atomic import atomic_write_json, atomic_write_text
 from ..records.provenance import provenance, timing
 from ..report.plots import save_figure
 from .plan import Plan, plan_from_params
+from .state import SectionEntry, Sections
 
 __all__ = ["Analysis", "analyse", "write_results"]
 
@@ -102,7 +103,8 @@ def _figures(analysis: Analysis, out: Path) -> dict[str, list[str]]:
 
 
 def write_results(analysis: Analysis, started: float | None = None) -> dict[str, Any]:
-    """``results.json``, ``results.csv``, ``results.md``, the figures and the sections for the index."""
+    """``results.json``, ``results.csv``, ``results.md``, the figures, and the sections for the index (which
+    list every file written, for the analysis step's record: ``runner.state.Sections``)."""
     plan, out = analysis.plan, analysis.plan.out_dir
     payload: dict[str, Any] = {}
     for summary in analysis.summaries.values():
@@ -115,10 +117,12 @@ def write_results(analysis: Analysis, started: float | None = None) -> dict[str,
     ]
     payload["provenance"] = {**provenance(), "timing": timing(started)}
     atomic_write_json(out / "results.json", payload)
+    written = ["results.json", "results.md"]
 
     tables = [section.csv for section in analysis.sections.values() if section.csv]
     if tables:
         atomic_write_text(out / "results.csv", tables[0])
+        written.append("results.csv")
 
     md = ["# Distillation objectives: results"]
     for section in analysis.sections.values():
@@ -129,16 +133,18 @@ def write_results(analysis: Analysis, started: float | None = None) -> dict[str,
 
     figures = _figures(analysis, out)
     index = [
-        {
-            "experiment": name,
-            "title": section.title,
-            "verdict": section.verdict,
-            "figures": figures.get(name, []),
-            "steps": list(plan.units.get(name, {}).values()),
-            "headline": section.headline,
-        }
+        SectionEntry(
+            experiment=name,
+            title=section.title,
+            verdict=section.verdict,
+            figures=figures.get(name, []),
+            steps=list(plan.units.get(name, {}).values()),
+            headline=section.headline,
+        )
         for name, section in analysis.sections.items()
     ]
     notes = [f"{plan.experiments[n].title}: not run ({why})." for n, why in analysis.not_run.items()]
-    atomic_write_json(plan.work_dir / "analysis" / "sections.json", {"sections": index, "notes": notes})
+    written += [f"figures/{f}" for files in figures.values() for f in files]
+    sections = Sections(sections=index, notes=notes, files=written)
+    atomic_write_json(plan.work_dir / "analysis" / "sections.json", sections.to_json())
     return payload

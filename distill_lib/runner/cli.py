@@ -1,15 +1,19 @@
 """The ``distill-study`` command (also ``python -m distill_lib``).
 
-    distill-study run [-f FILE.yaml ...] [-p NAME VALUE ...] [-o OUTDIR] [--force] [--jobs N]
-                      [--cluster local[:N] | tcp://HOST:PORT]
+    distill-study run [-f FILE.yaml ...] [-p NAME VALUE | -p NAME=VALUE ...] [-o OUTDIR] [--force]
+                      [--jobs N] [--cluster local[:N] | tcp://HOST:PORT]
     distill-study params        # list every parameter, its default and meaning
     distill-study tasks OUTDIR... -o SUMMARY   # the objectives across tasks: one study per env_id
 
 Exit status (``EXIT_CODES``): 0 the study is complete; 1 a step failed (after the others
-and the report have finished) or the runner hit a fault such as a full disk; 2 bad input
-(nothing ran: a parameter, a file, an output folder in use by another run); 130
-interrupted (resume by running the same command again). Errors are one line on stderr;
-``--debug`` shows the traceback.
+and the report have finished) or the runner hit a fault such as a full or read-only disk;
+2 bad input (nothing ran: a parameter, a file, an output folder in use by another run);
+130 interrupted (resume by running the same command again). Every refusal is one line on
+stderr (argparse's own included: no usage dump); ``--debug`` shows the traceback.
+
+``-p NAME VALUE`` takes the next word as the value whatever it looks like, so a negative
+number passes (``-p lr -1e-3``, as ``-p lr=-1e-3``): argparse alone would take ``-1e-3``
+for an option.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
+from typing import NoReturn
 
-__all__ = ["EXIT_CODES", "build_parser", "main"]
+__all__ = ["EXIT_CODES", "build_parser", "main", "param_pairs"]
 
 #: what each exit status means (also in --help and the README)
 EXIT_CODES = {
@@ -29,8 +35,62 @@ EXIT_CODES = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the usage is what ``--help`` is for."""
+
+    def error(self, message: str) -> NoReturn:
+        first = message.splitlines()[0] if message else "bad arguments"
+        self.exit(2, f"distill-study: error: {first} (see '{self.prog} --help')\n")
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number >= 1")
+    return value
+
+
+#: the options whose value is ``NAME VALUE`` or ``NAME=VALUE``
+_PARAM_OPTIONS = ("-p", "--param")
+
+
+def param_pairs(argv: list[str]) -> list[str]:
+    """``argv`` with each ``-p NAME VALUE`` and ``-p NAME=VALUE`` turned into one ``--param=NAME=VALUE``.
+
+    As one token, a VALUE that starts with '-' (``-1e-3``) is never taken for an option.
+    """
+    out, i = [], 0
+    while i < len(argv):
+        token = argv[i]
+        if token == "--":
+            return out + argv[i:]
+        if token in _PARAM_OPTIONS and i + 1 < len(argv) and "=" in argv[i + 1]:
+            out.append(f"--param={argv[i + 1]}")
+            i += 2
+        elif token in _PARAM_OPTIONS and i + 2 < len(argv):
+            out.append(f"--param={argv[i + 1]}={argv[i + 2]}")
+            i += 3
+        else:
+            out.append(token)
+            i += 1
+    return out
+
+
+def _overrides(pairs: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"-p {pair}: give a name and a value, -p NAME VALUE or -p NAME=VALUE")
+        out.append((name.strip(), value))
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="distill-study",
         description="Compare knowledge-distillation objectives for Q-network policies (papermill-run notebooks).",
         epilog="exit status: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()),
@@ -55,11 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
         "-p",
         "--param",
         dest="overrides",
-        nargs=2,
         action="append",
         default=[],
-        metavar=("NAME", "VALUE"),
-        help="override one parameter (value read as YAML: 3, 0.5, 1e-3, [a, b])",
+        metavar="NAME VALUE | NAME=VALUE",
+        help="override one parameter (value read as YAML: 3, 0.5, -1e-3, [a, b]); the word after NAME is its "
+        "value even if it starts with '-'",
     )
     run.add_argument(
         "-o",
@@ -72,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="re-run every step, even finished ones")
     run.add_argument(
         "--jobs",
-        type=int,
+        type=_jobs,
         default=None,
         metavar="N",
         help="modes run in parallel (default: cores + 1, at most the number of modes)",
@@ -96,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
         "the cross-task table, verdict and page: SUMMARY/tasks.json, tasks.md, index.html.",
     )
     tasks.add_argument("studies", nargs="+", metavar="OUTDIR", help="a study's output folder (one per task)")
-    tasks.add_argument("-o", "--out", dest="out_dir", required=True, metavar="SUMMARY", help="where to write")
+    tasks.add_argument(
+        "-o", "--out", dest="out_dir", required=True, metavar="SUMMARY", help="where to write (a folder)"
+    )
     tasks.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show Python tracebacks on errors"
     )
@@ -104,8 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
+    from ..core.schema import ParamError
     from ..experiments.across_tasks import verdict, write_summary
+    from .studies import validate_task_studies
 
+    if not args.out_dir.strip():
+        raise ParamError("-o '': give the summary a folder of its own (-o SUMMARY)")
+    validate_task_studies(args.studies)
     summary = write_summary(args.studies, args.out_dir)
     print(verdict(summary))
     print(f"Summary: {os.path.join(args.out_dir, 'index.html')}")
@@ -134,19 +201,20 @@ def _cmd_params() -> int:
             print(f"\n{name}")
             continue
         default = repr(spec.default)
-        rule = f" ({spec.rule.describe()})" if spec.rule.describe() else ""
+        bounds = [spec.rule.describe()] if spec.rule.describe() else []
+        if spec.rule.max_len is not None:
+            bounds.append(f"at most {spec.rule.max_len} entries")
+        rule = f" ({'; '.join(bounds)})" if bounds else ""
         print(f"  {name:<{width}}  {default:<{default_width}}  {spec.help}{rule}")
     return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from ..records.atomic import read_json
     from .inputs import check_inputs
     from .plan import plan_study
+    from .state import read_sections
     from .study import RunFault, run_study
 
-    if args.jobs is not None and args.jobs < 1:
-        raise ValueError(f"--jobs={args.jobs}: must be >= 1")
     spec = args.cluster if args.cluster is not None else os.environ.get("DASK_SCHEDULER_ADDRESS") or None
     if spec is not None:
         from .cluster import parse_cluster
@@ -154,11 +222,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         parse_cluster(spec)
         if args.jobs is not None:
             raise ValueError("--jobs is for this machine; on a cluster the workers' threads decide what runs at once")
-    plan = plan_study(args.files, [tuple(p) for p in args.overrides], args.out_dir)
-    check_inputs(plan)  # the files the parameters name (the planner reads none)
-    for note in plan.notes:
+    with warnings.catch_warnings(record=True) as caught:  # a library's warning is not a second line of a refusal
+        plan = plan_study(args.files, _overrides(args.overrides), args.out_dir)
+        check_inputs(plan)  # the files the parameters name (the planner reads none)
+    notes = [*plan.notes, *(str(w.message).splitlines()[0] for w in caught if str(w.message).strip())]
+    for note in dict.fromkeys(notes):
         print(f"distill-study: note: {note}", file=sys.stderr)
-    cluster = None
+    cluster, started = None, False
     try:
         execution, jobs = None, args.jobs
         if spec is not None:
@@ -170,10 +240,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
             cluster = connect(spec)
             print(f"distill-study: note: {cluster.describe()}", file=sys.stderr)
             execution, jobs = DaskExecution(cluster.client, step_order(plan)), cluster.threads
+        started = True
         outcome = run_study(
             plan, force=args.force, jobs=jobs, hide_code=args.hide_code, progress=not args.quiet, execution=execution
         )
     except KeyboardInterrupt:
+        if not started:  # while the cluster was starting
+            print("distill-study: interrupted before anything ran", file=sys.stderr)
+            return 130
         print(
             f"distill-study: interrupted; finished steps are kept. Run the same command again to resume "
             f"({plan.work_dir / 'study.json'} marks the run incomplete).",
@@ -188,10 +262,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     finally:
         if cluster is not None:
             cluster.close()
-    sections = (read_json(plan.work_dir / "analysis" / "sections.json") or {}).get("sections", [])
-    for section in sections:
-        if section.get("headline"):
-            print(section["headline"], end="")
+    sections = read_sections(plan.work_dir)
+    for section in sections.sections if sections is not None else []:
+        if section.headline:
+            print(section.headline, end="")
     print(f"Report: {plan.out_dir / 'html' / 'index.html'}  ({outcome.wall:.1f} s)")
     if outcome.failed:
         steps = {s.name: s for s in plan.steps}
@@ -205,9 +279,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     # Before torch loads (OpenMP reads it once): training is single-threaded by design, and the
-    # study's kernels, forked from this process, must not spin idle threads against each other.
+    # study's kernels, forked from this process, must not spin idle threads against each other; the
+    # seed-compatible path trains with the original's two threads, several modes at once, so a waiting
+    # OpenMP thread sleeps rather than spins (spinning made it 10-40x slower on a busy 2-core machine).
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    args = build_parser().parse_args(argv)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    args = build_parser().parse_args(param_pairs(sys.argv[1:] if argv is None else list(argv)))
     try:
         if args.command == "params":
             return _cmd_params()

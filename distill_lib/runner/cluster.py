@@ -18,7 +18,9 @@ and fails the step with one line naming the problem if not.
 Faults: a worker that dies mid-step takes the step's process and kernel with it; Dask runs
 the task again on another worker (steps are idempotent: a step writes its record last), up
 to the scheduler's ``allowed-failures``. Ctrl-C cancels the run's futures and stops the
-step processes it had started on every worker before the study reports the interrupt.
+step processes it had started on every worker before the study reports the interrupt; the
+workers of a local cluster, which share the client's terminal, ignore the Ctrl-C themselves
+(``runner.worker_signals``).
 """
 
 from __future__ import annotations
@@ -43,10 +45,12 @@ from typing import Any
 
 from ..core.schema import ParamError
 from ..experiments.base import slug
+from . import worker_signals
 from .execution import Execution, Outcome, readiness, skip_reason
 from .plan import Step
+from .worker_signals import workers_ignore_sigint
 
-__all__ = ["SCHEDULER_CONFIG", "Cluster", "DaskExecution", "connect", "parse_cluster"]
+__all__ = ["SCHEDULER_CONFIG", "Cluster", "DaskExecution", "connect", "parse_cluster", "usable_cores"]
 
 _LOCAL = re.compile(r"local(?::(\d+))?")
 #: seconds to wait for a scheduler (and for at least one worker on it)
@@ -57,14 +61,28 @@ CONNECT_TIMEOUT_S = 20.0
 SCHEDULER_CONFIG = {"distributed.scheduler.worker-saturation": 1.0}
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system says, else the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def parse_cluster(spec: str) -> tuple[str, int | None]:
-    """``("local", N or None)`` or ``("scheduler", address)``-like pair; raises ``ParamError`` otherwise."""
+    """``("local", N or None)`` or ``("scheduler", address)``-like pair; raises ``ParamError`` otherwise.
+
+    A local cluster has 1 to one single-threaded worker per usable core (training is single-threaded).
+    """
     spec = spec.strip()
     match = _LOCAL.fullmatch(spec)
     if match:
-        workers = int(match.group(1)) if match.group(1) else None
-        if workers is not None and workers < 1:
-            raise ParamError(f"--cluster {spec}: a local cluster needs at least 1 worker")
+        workers, cores = (int(match.group(1)) if match.group(1) else None), usable_cores()
+        if workers is not None and not 1 <= workers <= cores:
+            raise ParamError(
+                f"--cluster {spec}: a local cluster runs 1 to {cores} workers here, one single-threaded worker "
+                f"per usable core of this machine (local:{cores}, or local for all of them)"
+            )
         return "local", workers
     if re.fullmatch(r"(tcp|tls|ucx|inproc)://\S+", spec):
         return spec, None
@@ -107,16 +125,23 @@ def connect(spec: str) -> Cluster:
     if kind == "local":
         import dask
 
-        n = workers or os.cpu_count() or 1
-        with dask.config.set(SCHEDULER_CONFIG):
-            local = LocalCluster(
-                n_workers=n,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":8787",
-                silence_logs=logging.CRITICAL,
-            )
-        return Cluster(Client(local), local)
+        n = workers or usable_cores()
+        local = None
+        try:  # the workers ignore a Ctrl-C: it is this process's to act on (runner.worker_signals)
+            with workers_ignore_sigint(), dask.config.set(SCHEDULER_CONFIG):
+                local = LocalCluster(
+                    n_workers=n,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":8787",
+                    silence_logs=logging.CRITICAL,
+                    preload=[worker_signals.__name__],
+                )
+            return Cluster(Client(local), local)
+        except BaseException:
+            if local is not None:
+                local.close()
+            raise
     try:
         client = Client(kind, timeout=CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError) as err:
@@ -135,7 +160,9 @@ def connect(spec: str) -> Cluster:
 # On the worker
 # ------------------------------------------------------------------------------------------
 
+
 _SERVER: subprocess.Popen[str] | None = None  # this worker's step server (runner.step_process)
+_SERVER_ENV = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}  # cli.main
 _RUNNING: dict[str, set[int]] = {}  # run id -> pids of its step processes on this worker
 _STOPPED: set[str] = set()  # runs the client has stopped: their tasks start nothing more
 _LOCK = threading.Lock()
@@ -211,7 +238,7 @@ def _start(step: Step, html_dir: Path, hide_code: bool, memo: Path) -> int:
     """Fork the step from this worker's step server (started on first use); the child's pid."""
     global _SERVER
     if _SERVER is None or _SERVER.poll() is not None:
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+        env = {**os.environ, **_SERVER_ENV}
         _SERVER = subprocess.Popen(
             [sys.executable, "-m", "distill_lib.runner.step_process"],
             stdin=subprocess.PIPE,

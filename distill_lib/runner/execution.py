@@ -124,6 +124,7 @@ def step_process_setup(step: Step, nice: int = 0) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGHUP, _stop)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # not the parent's handler
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a local Dask worker blocks it (runner.cluster)
     die_with_parent()  # the runner killed (even by SIGKILL): this worker and its kernel go too
     import logging
     import warnings

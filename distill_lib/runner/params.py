@@ -49,7 +49,9 @@ class RunnerParams(Params):
         "where the results, figures and HTML go (notebooks run by hand: a scratch folder, never reports/)",
         set_by="choose the output folder with -o",
     )
-    plugins: list[str] = param([], "modules that add experiments (each defines EXPERIMENT; see README)", unique=True)
+    plugins: list[str] = param(
+        [], "modules that add experiments (each defines EXPERIMENT; see README)", unique=True, max_len=100
+    )
 
 
 def specs_of(experiments: Mapping[str, Any]) -> dict[str, ParamSpec]:

@@ -1,17 +1,22 @@
 """Running a planned study: reuse what is finished, execute the rest, render the report.
 
-``run_study`` takes a ``plan.Plan``. A step whose folder holds a record (its files
-unchanged) is reused; the others run on an ``execution.Execution`` (forked workers by
-default), each failure confined to its own step and the steps that need it. Then every
-finished step's page is checked (a missing one is rendered again), the index is written,
-and ``work/study.json`` says how the study ended: ``complete``, ``failed`` (a step did not
-finish) or ``interrupted``.
+``run_study`` takes a ``plan.Plan``. A step is reused when its folder holds an intact record
+(its own hash, which covers its list of files, and every listed file's hash unchanged) and
+its executed notebook is whole; the others run on an ``execution.Execution`` (forked
+workers by default), each failure confined to its own step and the steps that need it. The
+analysis is reused when it read the same finished steps and every file it made
+(``results.*``, figures, its sections) still has the hash its record holds; otherwise it
+runs again and rebuilds them from the steps' records. Then every page is checked against
+its manifest (``runner.pages``: a missing, changed or stale one is rendered again), the
+index is written, and ``work/study.json`` says how the study ended: ``complete``,
+``failed`` (a step did not finish) or ``interrupted``. Every file the runner reads back is
+validated (``runner.state``): a malformed one counts as absent and is rebuilt.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import errno
 import os
 import signal
 import time
@@ -21,16 +26,29 @@ from typing import Any
 
 from ..core.schema import ParamError
 from ..experiments import load_step
-from ..records.atomic import atomic_write_json, read_json
+from ..records.atomic import atomic_write_json
+from ..records.manifest import hash_files
 from ..records.provenance import content_key
 from .display import Progress
 from .execution import Execution, ForkedExecution
 from .lock import FolderLock
+from .pages import notebook_intact, refresh_pages, write_index
 from .plan import Plan, Step
+from .state import (
+    AnalysisRecord,
+    Pages,
+    StudyState,
+    files_changed,
+    read_analysis_record,
+    read_pages,
+    read_sections,
+    read_timings,
+    write_sealed,
+    write_state,
+)
 
 __all__ = ["Outcome", "RunFault", "run_study", "step_order"]
 
-TITLE = "Distillation objectives for Q-network policies"
 #: the signals that stop a study cleanly (SIGHUP: the terminal closed)
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -71,21 +89,34 @@ class Outcome:
         return [n for n, s in self.status.items() if s in ("failed", "skipped") or n in self.pages_missing]
 
 
-def _check_writable(path: Path) -> None:
+#: errors that say the output path itself is wrong (bad input), not that the disk is full or read-only
+_BAD_PATH = (errno.ENOTDIR, errno.ENAMETOOLONG, errno.EEXIST, errno.ELOOP, errno.EINVAL)
+
+
+def _check_writable(path: Path) -> bool:
+    """Create the output folder if needed and check it can be written; whether it was created here.
+
+    A path that cannot be a folder is bad input (``ParamError``); a disk that is full or
+    read-only is a fault of the run (``OSError`` naming the folder).
+    """
+    created = not path.exists()
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / f".write-test-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
-        raise ParamError(
-            f"output directory {str(path)!r}: cannot be created or written ({err.strerror or err})"
-        ) from None
+        if err.errno in _BAD_PATH:
+            raise ParamError(
+                f"output directory {str(path)!r}: cannot be created or written ({err.strerror or err})"
+            ) from None
+        raise OSError(err.errno, err.strerror, str(path)) from None
+    return created
 
 
-def _finished(plan: Plan, step: Step) -> bool:
-    """A step is finished when its record is intact and its executed notebook is there to show it."""
-    if step.experiment == "analysis" or not step.output.is_file():
+def _finished(plan: Plan, step: Step, pages: Pages) -> bool:
+    """A step is finished when its record is intact and its executed notebook is there, whole, to show it."""
+    if step.experiment == "analysis" or not notebook_intact(step, pages):
         return False
     return load_step(step.folder, plan.experiments[step.experiment]) is not None
 
@@ -96,9 +127,32 @@ def _analysis_key(plan: Plan, status: dict[str, str]) -> str:
     return content_key(plan.analysis.key, finished)
 
 
+def _analysis_current(plan: Plan, status: dict[str, str], pages: Pages) -> bool:
+    """The analysis of these finished steps has run, and every file it made is as it left it."""
+    record = read_analysis_record(plan.work_dir)
+    return (
+        record is not None
+        and record.key == _analysis_key(plan, status)
+        and not files_changed(plan.out_dir, record)
+        and read_sections(plan.work_dir) is not None
+        and notebook_intact(plan.analysis, pages)
+    )
+
+
+def _record_analysis(plan: Plan, status: dict[str, str]) -> None:
+    """The analysis step's record: the key of what it read, and every file it made with its SHA-256."""
+    sections = read_sections(plan.work_dir)
+    if sections is None:
+        return  # nothing to vouch for: the next run makes the analysis again
+    names = [*sections.files, os.path.relpath(plan.work_dir / "analysis" / "sections.json", plan.out_dir)]
+    if all((plan.out_dir / name).is_file() for name in names):
+        record = AnalysisRecord(_analysis_key(plan, status), hash_files(plan.out_dir, names))
+        write_sealed(plan.analysis.folder / "record.json", record)
+
+
 def step_order(plan: Plan) -> list[str]:
     """Step names, longest first: by the last run's timings, else by each experiment's ``cost`` hint."""
-    timings = read_json(plan.work_dir / "timings.json") or {}
+    timings = read_timings(plan.work_dir)
     if timings:
         return sorted(timings, key=lambda n: -timings[n])
     cost = {s.name: getattr(plan.experiments.get(s.experiment), "cost", 1.0) for s in plan.steps}
@@ -106,70 +160,9 @@ def step_order(plan: Plan) -> list[str]:
 
 
 def _write_state(plan: Plan, state: str, outcome: Outcome | None = None, error: str = "") -> None:
-    """``work/study.json``: how the study stands. On a full disk, where an atomic write has no room for
-    its temporary copy, the small file is overwritten in place: the state must still say ``failed``."""
-    payload: dict[str, Any] = {"state": state, "out_dir": str(plan.out_dir)}
-    if outcome is not None:
-        payload["steps"] = outcome.status
-        payload["errors"] = outcome.errors
-    if error:
-        payload["error"] = error
-    path = plan.work_dir / "study.json"
-    try:
-        atomic_write_json(path, payload)
-    except OSError:
-        with open(path, "r+", encoding="utf-8") as fh:
-            fh.write(json.dumps({"state": state, "error": error}))
-            fh.truncate()
-
-
-def _refresh_pages(plan: Plan, outcome: Outcome, html_dir: Path, hide_code: bool) -> None:
-    """Every page shows its step's executed notebook for these settings.
-
-    A page is rendered again when it is missing or was made from another setting's step
-    (``html/.pages.json`` remembers which key each page shows); a step that just ran has
-    had its page made by its worker.
-    """
-    from ..report.html import export_html
-
-    shown_path = html_dir / ".pages.json"
-    shown = read_json(shown_path) or {}
-    for step in plan.steps:
-        page = html_dir / step.page
-        if outcome.status.get(step.name) in ("done", "failed") and page.is_file():
-            shown[step.page] = step.key
-        elif step.output.is_file() and (not page.is_file() or shown.get(step.page) != step.key):
-            try:
-                export_html(step.output, page, hide_code=hide_code)
-                shown[step.page] = step.key
-            except Exception as err:
-                outcome.errors.setdefault(
-                    step.name, f"HTML rendering failed: {type(err).__name__}: {err}".splitlines()[0]
-                )
-    atomic_write_json(shown_path, shown)
-
-
-def _write_index(plan: Plan, outcome: Outcome, html_dir: Path) -> None:
-    from ..report.html import IndexSection, Page, notebook_title, write_index
-
-    data = read_json(plan.work_dir / "analysis" / "sections.json") or {"sections": [], "notes": []}
-    by_name = {s.name: s for s in plan.steps}
-    pages = []
-    for step in sorted(plan.steps, key=lambda s: s.notebook.name):
-        if (html_dir / step.page).is_file():
-            title = notebook_title(step.output) or step.name
-            suffix = f" ({step.name})" if step.name not in ("analysis", step.experiment) else ""
-            pages.append(Page(step.page, title + suffix, outcome.status.get(step.name, "?")))
-    sections = []
-    for s in data["sections"]:
-        steps = [by_name[n] for n in s["steps"] if n in by_name]
-        single = len(steps) == 1
-        links = [(st.page, (notebook_title(st.output) or st.name) if single else st.name) for st in steps]
-        sections.append(IndexSection(s["title"], s["verdict"], s["figures"], links))
-    notes = [*plan.notes, *data.get("notes", [])]
-    if outcome.failed:
-        notes.append(f"Did not finish: {', '.join(outcome.failed)}.")
-    write_index(html_dir, TITLE, sections, pages, plan.out_dir / "figures", list(dict.fromkeys(notes)))
+    """``work/study.json``: how the study stands (``state.write_state``)."""
+    steps, errors = (dict(outcome.status), dict(outcome.errors)) if outcome is not None else ({}, {})
+    write_state(plan.work_dir, StudyState(state, str(plan.out_dir), steps, errors, error))
 
 
 class RunFault(OSError):
@@ -183,6 +176,12 @@ def _missing_pages(plan: Plan, outcome: Outcome, html_dir: Path) -> list[str]:
         for s in plan.steps
         if outcome.status.get(s.name) in ("done", "reused") and not (html_dir / s.page).is_file()
     ]
+
+
+def _fault(err: OSError) -> str:
+    """One line: the file, and what went wrong."""
+    where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+    return f"{where}{err.strerror or err}"
 
 
 def run_study(
@@ -199,16 +198,22 @@ def run_study(
     written), ``KeyboardInterrupt`` when interrupted, ``RunFault`` on a file-system error of
     the runner itself (the message names the path); ``work/study.json`` says how it ended.
     """
-    _check_writable(plan.out_dir)
-    with FolderLock(plan.out_dir):
-        try:
-            return _run_locked(plan, force, jobs, hide_code, progress, execution)
-        except OSError as err:
-            where = f"{err.filename}: " if getattr(err, "filename", None) else ""
-            message = f"{where}{err.strerror or err}"
+    created = False
+    try:
+        created = _check_writable(plan.out_dir)
+        with FolderLock(plan.out_dir):
+            try:
+                return _run_locked(plan, force, jobs, hide_code, progress, execution)
+            except Exception as err:  # whatever it was, the study is not running any more
+                message = _fault(err) if isinstance(err, OSError) else f"{type(err).__name__}: {err}".splitlines()[0]
+                with contextlib.suppress(OSError):
+                    _write_state(plan, "failed", error=message)
+                raise
+    except OSError as err:
+        if created:  # a folder made by this run for nothing: a full disk, say
             with contextlib.suppress(OSError):
-                _write_state(plan, "failed", error=message)
-            raise RunFault(message) from None
+                plan.out_dir.rmdir()
+        raise RunFault(_fault(err)) from None
 
 
 def _run_locked(
@@ -221,10 +226,10 @@ def _run_locked(
     _write_state(plan, "running")
     parallel = [s for s in plan.steps if s.needs and s.experiment != "analysis"]
     jobs = jobs or max(1, min(len(parallel) or 1, (os.cpu_count() or 1) + 1))
-    timings = read_json(plan.work_dir / "timings.json") or {}
-    outcome = Outcome(plan, Progress(plan.steps, progress, jobs, timings))
+    outcome = Outcome(plan, Progress(plan.steps, progress, jobs, read_timings(plan.work_dir)))
     execution = execution or ForkedExecution(jobs, step_order(plan))
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # training is single-threaded; keep kernels from spinning
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # ... and the seed-compatible path's two threads (cli.main)
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
     def _on_signal(signum: int, frame: Any) -> None:
@@ -234,28 +239,25 @@ def _run_locked(
 
     previous = {s: signal.signal(s, _on_signal) for s in _SIGNALS}
     try:
-        todo = set()
+        pages, todo = read_pages(html_dir), set()
         for step in plan.steps[:-1]:
-            if not force and _finished(plan, step):
+            if not force and _finished(plan, step, pages):
                 outcome.finished(step, "reused")
             else:
                 todo.add(step.name)
-        marker = read_json(plan.analysis.folder / "record.json") or {}
-        current = not todo and marker.get("key") == _analysis_key(plan, outcome.status)
-        if force or not current or not (html_dir / "index.html").is_file():
+        if force or todo or not _analysis_current(plan, outcome.status, pages):
             todo.add("analysis")
         else:
             outcome.finished(plan.analysis, "reused")
         execution.run(plan.steps, todo, outcome, html_dir, hide_code)
         if outcome.status.get("analysis") == "done":
-            atomic_write_json(plan.analysis.folder / "record.json", {"key": _analysis_key(plan, outcome.status)})
-        _refresh_pages(plan, outcome, html_dir, hide_code)
+            _record_analysis(plan, outcome.status)
+        pages = refresh_pages(plan, outcome, html_dir, hide_code)
         for name in _missing_pages(plan, outcome, html_dir):
             outcome.pages_missing.append(name)
             outcome.errors.setdefault(name, f"its HTML page {plan.step(name).page} is missing")
-        _write_index(plan, outcome, html_dir)
-        timings = {**(read_json(plan.work_dir / "timings.json") or {}), **outcome.seconds}
-        atomic_write_json(plan.work_dir / "timings.json", timings)
+        write_index(plan, outcome, html_dir, pages)
+        atomic_write_json(plan.work_dir / "timings.json", {**read_timings(plan.work_dir), **outcome.seconds})
     except Interrupted:
         outcome.progress.close()
         with contextlib.suppress(OSError):

@@ -159,7 +159,7 @@ def test_your_checkpoint_loads_and_bad_ones_fail_in_one_line(tmp_path) -> None:
         r"holds \['model'\].*state_dict",
     )
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    cases["junk"] = (lambda: load_teacher("Acrobot-v1", tmp_path / "junk.pt", 32), r"not a PyTorch state dict")
+    cases["junk"] = (lambda: load_teacher("Acrobot-v1", tmp_path / "junk.pt", 32), r"not a loadable weights-only")
     for name, (call, match) in cases.items():
         with pytest.raises((ValueError, FileNotFoundError), match=match) as caught:
             call()

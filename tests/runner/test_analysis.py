@@ -52,3 +52,11 @@ def test_results_files_and_figures(work, tmp_path):
     sections = json.loads((plan.work_dir / "analysis" / "sections.json").read_text())
     assert [s["experiment"] for s in sections["sections"]] == ["comparison"]
     assert sections["sections"][0]["steps"] == ["hard_only", "blended", "soft_only"]
+    # every file it wrote, for the analysis step's record (what a resume checks)
+    assert sorted(sections["files"]) == [
+        "figures/final_metrics.png",
+        "figures/learning_curves.png",
+        "results.csv",
+        "results.json",
+        "results.md",
+    ]

@@ -285,3 +285,100 @@ def test_exit_codes_are_documented():
     assert all(str(code) in text for code in EXIT_CODES)
     readme = (ROOT / "README.md").read_text()
     assert all(f"`{code}`" in readme for code in EXIT_CODES)
+
+
+# Bad input that used to get past the up-front checks (the adversarial run, round three) -----------
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_real_task_teacher_with_nan_or_infinite_weights_is_refused_up_front(capsys, tmp_path, bad):
+    from conftest import plain_qnetwork
+
+    state = plain_qnetwork(4, 16, 2).state_dict()  # a CartPole teacher of width 16
+    state["4.weight"][0, 0] = bad
+    ckpt = tmp_path / "teacher.pt"
+    torch.save(state, ckpt)
+    args = ("-p", "teacher_checkpoint", str(ckpt), "-p", "teacher_hidden", "16")
+    _fails(capsys, tmp_path / "out", *args, expect=["teacher_checkpoint", "4.weight holds NaN or infinite weights"])
+
+
+def test_a_plain_pickle_checkpoint_is_refused_in_one_line_without_torchs_warning(tmp_path, good_files):
+    import pickle
+
+    ckpt = tmp_path / "pickled.pt"
+    with open(ckpt, "wb") as fh:
+        pickle.dump({"0.weight": np.zeros((16, 4), np.float32)}, fh, protocol=4)
+    for source in (["-p", "teacher_checkpoint", str(ckpt)], _file_args(good_files[0], ckpt)):  # real task, own file
+        proc = run_cli("run", *SMOKE, *source, "-p", "teacher_hidden", "16", "-o", str(tmp_path / "out"))
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+        assert "holds Python objects, which a weights-only load refuses" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "name, n, limit",
+    [("world_seeds", 100_000, 1000), ("sweep_temperatures", 50_000, 100), ("fair_widths", 101, 100)],
+)
+def test_list_parameters_have_a_stated_upper_bound(capsys, tmp_path, name, n, limit):
+    values = ",".join(str(i + 1) for i in range(n))  # -p NAME 1,2,3,...
+    _fails(capsys, tmp_path / "out", "-p", name, values, expect=[name, f"{n} entries; at most {limit} are allowed"])
+
+
+def test_every_list_parameter_is_bounded():
+    from distill_lib.experiments import EXPERIMENTS
+    from distill_lib.runner.params import specs_of
+
+    lists = {n: s for n, s in specs_of(EXPERIMENTS).items() if "list" in s.type_name}
+    # modes: its choices bound it; plugins: modules named by hand, each imported (the first unknown one fails)
+    unbounded = [n for n, s in lists.items() if s.rule.max_len is None and s.rule.allowed() is None and n != "plugins"]
+    assert len(lists) > 10 and unbounded == []
+
+
+def test_params_lists_the_bounds(capsys):
+    assert main(["params"]) == 0
+    line = next(s for s in capsys.readouterr().out.splitlines() if s.strip().startswith("world_seeds "))
+    assert "at most 1000 entries" in line
+
+
+@pytest.mark.parametrize("args", [["-p", "lr", "-1e-3"], ["-p", "lr=-1e-3"], ["--param", "lr", "-1e-3"]])
+def test_a_negative_value_reaches_its_check(capsys, tmp_path, args):
+    _fails(capsys, tmp_path / "out", *args, expect=["lr=-0.001: must be in (0, 1]"])
+
+
+def test_param_pairs_keep_a_value_that_looks_like_an_option():
+    from distill_lib.runner.cli import param_pairs
+
+    argv = ["run", "-p", "lr", "-1e-3", "-p", "seed=3", "-q", "--param", "modes", "[a, b]", "-p", "x=y=z"]
+    assert param_pairs(argv) == [
+        "run",
+        "--param=lr=-1e-3",
+        "--param=seed=3",
+        "-q",
+        "--param=modes=[a, b]",
+        "--param=x=y=z",
+    ]
+    assert param_pairs(["run", "-p", "seed"]) == ["run", "-p", "seed"]  # left for argparse to refuse
+    assert param_pairs(["run", "--", "-p", "a", "b"]) == ["run", "--", "-p", "a", "b"]
+
+
+def test_a_param_without_a_value_is_one_line(capsys, tmp_path):
+    assert main(["run", *SMOKE, "-o", str(tmp_path / "out"), "-p", "seed"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["distill-study: error: -p seed: give a name and a value, -p NAME VALUE or -p NAME=VALUE"]
+
+
+@pytest.mark.parametrize(
+    "args, expect",
+    [
+        (["run", "--jobs", "abc"], "argument --jobs: 'abc': must be a whole number >= 1"),
+        (["run", "--jobs", "0"], "argument --jobs: '0': must be a whole number >= 1"),
+        (["run", "-p"], "argument -p/--param: expected one argument"),
+        (["run", "--colour"], "unrecognized arguments: --colour"),
+        (["tasks"], "the following arguments are required"),
+        (["lint"], "invalid choice: 'lint'"),
+    ],
+)
+def test_argparse_refusals_are_one_line(capsys, args, expect):
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(err) == 1 and err[0].startswith("distill-study: error: "), err
+    assert expect in err[0]

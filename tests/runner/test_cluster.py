@@ -203,7 +203,7 @@ def test_a_bad_cluster_spec_is_one_line_and_exit_2(spec, tmp_path, capsys):
 
 
 def test_jobs_with_a_cluster_is_bad_input(tmp_path, capsys):
-    assert main(["run", *TINY, "-o", str(tmp_path), "--cluster", "local:2", "--jobs", "2"]) == 2
+    assert main(["run", *TINY, "-o", str(tmp_path), "--cluster", "local:1", "--jobs", "2"]) == 2
     assert "--jobs" in capsys.readouterr().err
 
 
@@ -215,5 +215,69 @@ def test_an_unreachable_scheduler_is_one_line_naming_it(monkeypatch):
 
 def test_cluster_specs_parse():
     assert parse_cluster("local") == ("local", None)
-    assert parse_cluster("local:3") == ("local", 3)
+    assert parse_cluster("local:1") == ("local", 1)
     assert parse_cluster(" tcp://10.0.0.5:8786 ") == ("tcp://10.0.0.5:8786", None)
+
+
+def _spawned_workers(parent: int) -> list[int]:
+    """Worker processes a LocalCluster in ``parent`` has spawned (multiprocessing's spawn)."""
+    pids = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if _parent(int(proc.name)) == parent and b"spawn_main" in (proc / "cmdline").read_bytes():
+                pids.append(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+@pytest.mark.parametrize("when", ["while the cluster starts", "while a step runs"])
+def test_ctrl_c_at_the_terminal_of_a_local_cluster_run_prints_no_worker_tracebacks(tmp_path, when):
+    """As a terminal sends it: SIGINT to the command's whole process group, its local workers included."""
+    from conftest import marked_processes
+
+    marker = uuid.uuid4().hex
+    plan = plan_for([*TINY, "-p", "epochs", "200"], tmp_path)
+    cmd = [sys.executable, "-m", "distill_lib", "run", *TINY, "-p", "epochs", "200", "-o", str(tmp_path), "-q"]
+
+    def terminal_like() -> None:  # a session of its own, SIGINT not inherited as ignored
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.setsid()
+
+    proc = subprocess.Popen(
+        [*cmd, "--cluster", "local:2"],
+        cwd=ROOT,
+        env={**os.environ, "DISTILL_TEST_MARK": marker},
+        preexec_fn=terminal_like,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + RESTART_S
+    started = (lambda: _spawned_workers(proc.pid)) if when == "while the cluster starts" else (
+        lambda: plan.step("hard_only").kernel_log.is_file() and _step_processes(marker)
+    )  # fmt: skip
+    while not started():
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.05)
+    time.sleep(0.3 if when == "while the cluster starts" else 1.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    lines = err.strip().splitlines()
+    assert proc.returncode == 130 and "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert "interrupted" in lines[-1] and len(lines) <= 2 + 2, err  # the note, the interrupt; at most one per worker
+    deadline = time.time() + 30
+    while marked_processes(marker) and time.time() < deadline:
+        time.sleep(0.2)
+    assert marked_processes(marker) == []
+
+
+def test_a_local_cluster_is_bounded_by_the_machine(tmp_path, capsys):
+    cores = cluster_mod.usable_cores()
+    assert parse_cluster(f"local:{cores}") == ("local", cores)
+    for spec in (f"local:{cores + 1}", "local:100000"):
+        started = time.time()
+        assert main(["run", *TINY, "-o", str(tmp_path / "out"), "--cluster", spec]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"runs 1 to {cores} workers here" in err[0] and time.time() - started < 30, err
+    assert not (tmp_path / "out").exists()

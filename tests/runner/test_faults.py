@@ -7,6 +7,7 @@ that used to be found late. Subprocess tests run the real command at a tiny size
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -264,3 +265,89 @@ def test_pages_show_the_settings_of_the_study_that_was_run_last(finished, tmp_pa
     assert main(["run", *TINY, "-o", str(out), "-q"]) == 0  # back: the steps are reused ...
     assert _state(out)["steps"]["hard_only"] == "reused"
     assert "after 2 epochs" in page.read_text()  # ... and the page is theirs again
+
+
+# Round three: disk faults are run-time faults (exit 1, the file named), and leave no lock --------
+LOCK = ".distill-study.lock"
+
+
+def test_a_lock_that_cannot_be_written_is_exit_1_naming_it_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import distill_lib.runner.lock as lock
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(lock.FolderLock, "_stamp", staticmethod(full))
+    out = tmp_path / "out"
+    assert main(["run", *TINY, "-o", str(out), "-q"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{out / LOCK}: No space left on device" in err[0], err
+    assert not out.exists()  # the folder it made for nothing is gone, lock file and all
+
+
+def test_a_read_only_output_folder_is_exit_1_naming_it(tmp_path, monkeypatch, capsys):
+    import errno
+
+    real = Path.write_bytes
+
+    def read_only(self, data):
+        if self.name.startswith(".write-test"):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", read_only)
+    assert main(["run", *TINY, "-o", str(tmp_path), "-q"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{tmp_path}: Read-only file system" in err[0], err
+    assert not (tmp_path / LOCK).exists() and not (tmp_path / "work").exists()
+
+
+def test_an_already_full_disk_is_exit_1_naming_a_file_and_leaves_no_lock(tmp_path):
+    disk = tmp_path / "disk"
+    if not _tmpfs(disk, "1m"):
+        pytest.skip("cannot mount a tmpfs here (the injected OSError tests cover the same path)")
+    try:
+        out = disk / "out"
+        out.mkdir()
+        with open(disk / "filler", "wb") as fh, contextlib.suppress(OSError):
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        proc = run_cli("run", *TINY, "-o", str(out), timeout=300)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+        assert "No space left on device" in lines[0] and str(out) in lines[0]
+        assert not (out / LOCK).exists()
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_a_read_only_disk_is_exit_1(tmp_path):
+    disk = tmp_path / "ro"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (the injected OSError test covers the same path)")
+    try:
+        for out in (disk, disk / "new"):  # an existing folder, and one that cannot be made
+            proc = run_cli("run", *TINY, "-o", str(out), timeout=120)
+            lines = proc.stderr.strip().splitlines()
+            assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+            assert f"{out}: Read-only file system" in lines[0]
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_an_unexpected_error_never_leaves_the_study_running(tmp_path, monkeypatch):
+    import distill_lib.runner.study as study
+
+    def broken(*args, **kwargs):
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(study, "write_index", broken)
+    with pytest.raises(TypeError):
+        main(["run", *TINY, "-o", str(tmp_path), "-q"])
+    state = _state(tmp_path)
+    assert state["state"] == "failed" and state["error"] == "TypeError: a bug"
+    assert not (tmp_path / LOCK).exists()

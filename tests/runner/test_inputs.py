@@ -14,8 +14,9 @@ from distill_lib.runner.inputs import check_inputs
 @pytest.mark.parametrize(
     ("damage", "match"),
     [
+        ("nan", "0.weight holds NaN or infinite weights"),
         ("shape", "0.weight has shape"),
-        ("junk", "not a PyTorch state dict"),
+        ("junk", "not a loadable weights-only state dict"),
     ],
 )
 def test_a_bad_checkpoint_plans_but_is_refused_before_anything_runs(tmp_path, damage, match):

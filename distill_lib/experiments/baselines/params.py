@@ -88,6 +88,7 @@ class BaselineParams(BufferParams, EpisodeParams):
         low=0,
         high=MAX_SEED,
         unique=True,
+        max_len=1000,
     )
 
     scratch_steps: int | None = param(

@@ -31,9 +31,15 @@ class RealTaskConfig(DeviceParams, AlphaParams, ScheduleParams, ObjectiveParams,
         low=1,
         high=100_000,
         unique=True,
+        max_len=100,
     )
     real_task_seeds: list[int] = param(
-        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], "student seeds of the real-task section", low=0, high=MAX_SEED, unique=True
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        "student seeds of the real-task section",
+        low=0,
+        high=MAX_SEED,
+        unique=True,
+        max_len=1000,
     )
 
     def check(self) -> None:

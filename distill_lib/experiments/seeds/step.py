@@ -49,6 +49,7 @@ class SeedsConfig(DeviceParams, ModesParams, ScheduleParams, ObjectiveParams, Wo
         low=0,
         high=MAX_SEED,
         unique=True,
+        max_len=1000,
     )
     training_seeds: list[int] = param(
         list(range(10)),
@@ -56,6 +57,7 @@ class SeedsConfig(DeviceParams, ModesParams, ScheduleParams, ObjectiveParams, Wo
         low=0,
         high=MAX_SEED,
         unique=True,
+        max_len=1000,
     )
     n_bins: int = param(5, "action-gap quantile bins for the where-do-students-disagree analysis", low=1)
 

@@ -16,7 +16,7 @@ class SourcesParams(SelectionParams):
     """The transfer-set sizes and DAgger's rounds."""
 
     transfer_episodes: list[int] = param(
-        [1, 5, 20], "teacher episodes in the buffer, one arm per size", low=1, high=100_000, unique=True
+        [1, 5, 20], "teacher episodes in the buffer, one arm per size", low=1, high=100_000, unique=True, max_len=100
     )
     dagger_rounds: int = param(3, "DAgger rounds after the teacher-driven round 0 (0: no DAgger)", low=0, high=100)
     dagger_beta: float = param(
@@ -39,7 +39,12 @@ class SourcesConfig(TaskSourceParams, ComparedWidths, SourcesParams):
     """The widths of this experiment: a subset of the fair comparison's (empty: none)."""
 
     sources_widths: list[int] = param(
-        [8], "widths whose data sources are compared (each also in fair_widths)", low=1, high=100_000, unique=True
+        [8],
+        "widths whose data sources are compared (each also in fair_widths)",
+        low=1,
+        high=100_000,
+        unique=True,
+        max_len=100,
     )
 
     def check(self) -> None:

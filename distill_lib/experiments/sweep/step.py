@@ -58,8 +58,11 @@ class GridParams(Params):
         low=0.0,
         high=1.0,
         unique=True,
+        max_len=100,
     )
-    sweep_seeds: list[int] = param([0, 1, 2], "world seeds of every sweep cell", low=0, high=MAX_SEED, unique=True)
+    sweep_seeds: list[int] = param(
+        [0, 1, 2], "world seeds of every sweep cell", low=0, high=MAX_SEED, unique=True, max_len=1000
+    )
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class SweepConfig(DeviceParams, ModesParams, GridParams, SourceParams, Objective
         high=1000.0,
         low_open=True,
         unique=True,
+        max_len=100,
     )
     sweep_mse: bool = param(True, "add the MSE-on-Q-values comparison row to the sweep")
 
