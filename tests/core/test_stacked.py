@@ -19,13 +19,11 @@ from distill_lib.core.stacked import (
     DROPOUT_INDEX,
     FlatAdam,
     FlatLayout,
-    _actions_first,
+    TargetTable,
     clip_per_student_,
     gather_rows,
     stacked_forward,
-    targets_table,
 )
-from distill_lib.core.streams import stream_dropout
 from distill_lib.core.training import train_alone, train_batched
 
 torch.set_num_threads(1)
@@ -212,11 +210,7 @@ def test_stacked_forward_equals_each_qnetwork_bit_for_bit():
             assert torch.equal(q_eval[i], student(x[i]))
             h = x[i]
             for k, module in enumerate(student):
-                h = (
-                    stream_dropout(h, keep[i, DROPOUT_INDEX.index(k)], 0.05)
-                    if isinstance(module, nn.Dropout)
-                    else module(h)
-                )
+                h = h * mult[i, DROPOUT_INDEX.index(k)] if isinstance(module, nn.Dropout) else module(h)
         assert torch.equal(q_train[i], h)
 
 
@@ -300,17 +294,20 @@ def test_layer_norm_with_identity_affine_is_bit_identical_to_none(shape):
 
 def test_shared_teacher_targets_are_the_per_student_targets_bit_for_bit():
     q = torch.randn(300, 4, generator=torch.Generator().manual_seed(6)) * 5  # (N, A) one teacher
-    for temperatures in ([3.0, 1.0, 3.0, 0.5], [3.0, 3.0], [2.0]):
-        q_all = q.expand(len(temperatures), -1, -1)  # (S, N, A), shared
-        table = targets_table(q_all, temperatures)
-        per_student = _actions_first(Targets.of(q_all.contiguous(), torch.tensor(temperatures)))
-        for field, want in zip(table, per_student):
-            assert field.shape == want.shape and torch.equal(field, want)
-    q_own = torch.randn(2, 300, 4, generator=torch.Generator().manual_seed(7))  # one teacher per student
-    for field, want in zip(
-        targets_table(q_own, [1.0, 2.0]), _actions_first(Targets.of(q_own, torch.tensor([1.0, 2.0])))
-    ):
-        assert torch.equal(field, want)
+    rows = torch.stack([torch.randperm(300, generator=torch.Generator().manual_seed(i))[:50] for i in range(4)])
+    for temperatures in ([3.0, 1.0, 3.0, 0.5], [3.0, 3.0, 3.0, 3.0], [2.0, 1.0, 0.5, 0.25]):
+        table = TargetTable(q.expand(4, -1, -1), temperatures)  # (S, N, A), shared
+        assert table.packed.shape == (300 * len(set(temperatures)), 13)  # one row per distinct temperature
+        got = table.take(rows)
+        for s, temperature in enumerate(temperatures):
+            want = Targets.of(q[rows[s]], temperature)  # (m, A), actions last
+            for field, value in zip(got, want):
+                assert field.shape[1:] == value.T.shape and torch.equal(field[s], value.T)
+    q_own = torch.randn(4, 300, 4, generator=torch.Generator().manual_seed(7))  # one teacher per student
+    got = TargetTable(q_own, [1.0, 2.0, 1.0, 3.0]).take(rows)
+    for s, temperature in enumerate([1.0, 2.0, 1.0, 3.0]):
+        for field, value in zip(got, Targets.of(q_own[s, rows[s]], temperature)):
+            assert torch.equal(field[s], value.T)
 
 
 def test_gather_rows_of_a_shared_table_equals_indexing():
