@@ -1,27 +1,25 @@
-"""Fused CPU kernels of the stacked training step (``fused.c``), each beside its torch reference.
+"""The stacked training step's CPU kernels (``fused.c``), loaded with ``ctypes``.
 
-Between two batched matmuls, a step of S stacked students does elementwise work on
-``(S, H, B)`` tensors (activations units-first, ``stacked_mlp``): LayerNorm, its affine, ReLU, dropout, and their gradients; after the
-backward, per-student clipping and Adam on the ``(S, P)`` weights. As torch operations
-that is about thirty passes over memory per step, each a kernel launch; here each of four
-jobs is one pass in C (``fused.c`` states every formula):
+``stacked_mlp.StackedMLP`` trains S students in two kernels per step: ``mlp_forward`` runs
+every layer of one student, then the next; ``mlp_backward_adam`` its backward, clipping and
+Adam. Each student's data stays in the core's cache from one layer to the next, where torch
+operations (``StackedMLP``'s reference path) stream all S students through memory once per
+operation, thirty-odd times a step. Two small kernels serve the rest of the stacked loop:
+``gather_transposed`` (a batch's states and targets, units first) and
+``dropout_multipliers`` (the dropout stream's masks, ``streams.DropoutStream``); each of these
+two runs its torch reference where the C cannot (the masks are integers, the same either way).
+``kl_blend_loss`` is the study's objective with its gradient in one pass, for S students'
+logits ``(S, A, B)`` (``losses.kl_blend_loss`` uses it where it runs, autograd elsewhere).
+``fused.c`` states every formula.
 
-- ``dropout_multipliers``: the dropout stream's multipliers (``streams.DropoutStream``);
-- ``ln_relu_dropout_forward``: LayerNorm -> affine -> ReLU -> dropout, masks drawn in the kernel;
-- ``ln_relu_dropout_backward``: its gradient, with the affine's and the Linear bias's gradients;
-- ``clip_adam``: gradient-norm clipping per student and Adam (``stacked.FlatAdam``'s update).
-
-Each function runs the C kernel on float32 CPU tensors when the library is built, and its
-torch reference otherwise (on CUDA, without a C compiler, or with ``DISTILL_FUSED_CPU=0``).
-The dropout masks are integer arithmetic, identical either way; the float results agree
-to rounding (the C kernels sum in another order; tests compare both ways).
-
-The library is compiled once per machine with the system's C compiler (``$CC``, else ``gcc``
-or ``cc``; ``-O3 -march=native``, about a second) into ``~/.cache/distill_lib`` (or
-``$XDG_CACHE_HOME/distill_lib``), named by a hash of the source, the compiler and the CPU, so
-that machines sharing a home directory each get their own. Measured against the other way to
-fuse these kernels, ``torch.compile`` (inductor, which needs the same compiler), see the
-``benchmarks/bench_batched.py`` docstring.
+The C runs on float32 CPU tensors when the library builds, unless ``DISTILL_FUSED_CPU=0``;
+otherwise (CUDA, no C compiler, float64) ``StackedMLP`` runs its torch path, which agrees to
+float32 rounding (tests compare the two). The library is compiled once per machine with the
+system's C compiler (``$CC``, else ``gcc`` or ``cc``; ``-O3 -march=native``, about a second)
+into ``~/.cache/distill_lib`` (or ``$XDG_CACHE_HOME/distill_lib``), named by a hash of the
+source, the compiler and the CPU, so that machines sharing a home directory each get their
+own. How this compares with ``torch.compile`` (inductor, which needs the same compiler) is in
+``benchmarks/bench_batched.py``'s docstring.
 """
 
 from __future__ import annotations
@@ -43,10 +41,13 @@ __all__ = [
     "ENV_SWITCH",
     "SPLITMIX_GAMMA",
     "available",
-    "clip_adam",
     "dropout_multipliers",
-    "ln_relu_dropout_backward",
-    "ln_relu_dropout_forward",
+    "gather_transposed",
+    "kl_blend_loss",
+    "kl_blend_runs",
+    "mlp_backward_adam",
+    "mlp_forward",
+    "runs_on",
     "signed64",
     "splitmix64_mix",
 ]
@@ -62,10 +63,11 @@ _MIX = (0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
 
 #: each kernel's argument types, one letter each: i int64, u uint64, f float, p pointer (fused.c)
 _SIGNATURES = {
+    "gather_transposed": "iiipppip",
     "dropout_multipliers": "iiiipppuup",
-    "ln_relu_dropout_forward": "iiipppifpppppu",
-    "ln_relu_dropout_backward": "iiipppppippppi",
-    "clip_adam": "iiippppppppffffff",
+    "mlp_forward": "iii" + "pppp" + "if" + "p" * 9,
+    "mlp_backward_adam": "iii" + "pppp" + "i" + "p" * 12,
+    "kl_blend_loss": "iii" + "pii" * 3 + "pi" + "p" * 5,
 }
 _CTYPES = {"i": ctypes.c_int64, "u": ctypes.c_uint64, "f": ctypes.c_float, "p": ctypes.c_void_p}
 
@@ -155,16 +157,34 @@ def _p(t: torch.Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
 
 
-def _check_rows(name: str, t: torch.Tensor, width: int) -> None:
-    """A per-student parameter ``(S, width)``: rows may be apart (a view of the flat weights), units contiguous."""
-    if t.ndim != 2 or t.shape[1] != width or t.stride(1) != 1:
-        raise ValueError(f"{name} must be (S, {width}) with contiguous rows; got shape {tuple(t.shape)}")
-
-
 def _check_contiguous(**tensors: torch.Tensor) -> None:
     for name, t in tensors.items():
         if not t.is_contiguous():
             raise ValueError(f"{name} must be contiguous (call .contiguous()); got strides {t.stride()}")
+
+
+# ----------------------------------------------------------------------------------------
+# Gathering a batch
+# ----------------------------------------------------------------------------------------
+
+
+def gather_transposed(table: torch.Tensor, first_row: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``out[s, f, j] = table[first_row[s] + rows[s, j], f]``: table ``(R, F)``, rows ``(S, m)`` -> ``(S, F, m)``.
+
+    Each student's rows of a table shared by all (``first_row`` 0) or stacked (``first_row[s]``:
+    where student s's rows start), in the units-first layout (``fused.c``).
+    """
+    n, m = rows.shape
+    width = table.shape[1]
+    if rows.stride(1) != 1:
+        rows = rows.contiguous()
+    lib = _c(table, first_row, rows)
+    if lib is None or table.dtype != torch.float32 or not table.is_contiguous():
+        picked = table.index_select(0, (first_row.view(-1, 1) + rows).reshape(-1))  # (S * m, F)
+        return picked.view(n, m, width).transpose(1, 2).contiguous()
+    out = torch.empty(n, width, m, dtype=table.dtype, device="cpu")
+    lib.gather_transposed(n, m, width, _p(table), _p(first_row.contiguous()), _p(rows), rows.stride(0), _p(out))
+    return out
 
 
 # ----------------------------------------------------------------------------------------
@@ -230,121 +250,172 @@ def dropout_multipliers(
 
 
 # ----------------------------------------------------------------------------------------
-# LayerNorm -> affine -> ReLU -> dropout, and its gradient
+# The stacked step (stacked_mlp.StackedMLP)
 # ----------------------------------------------------------------------------------------
 
 
-def ln_relu_dropout_forward(
-    z: torch.Tensor,
-    gamma: torch.Tensor,
-    beta: torch.Tensor,
-    eps: float,
-    h: torch.Tensor,
-    rstd: torch.Tensor | None,
-    dropout: Dropout | None,
-) -> None:
-    """``h = dropout(relu(LN(z) * gamma + beta))`` for S students, in place (``fused.c``).
+def runs_on(*tensors: torch.Tensor) -> bool:
+    """Whether the step's kernels run on these tensors: float32 on the CPU, and the library available."""
+    return all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors) and available()
 
-    ``z`` ``(S, H, B)`` (units first) becomes ``xhat``, the normalised input; ``h`` ``(S, H, B)``
-    and ``rstd`` ``(S, B)`` (the inverse standard deviations; None: not kept) are written.
-    ``dropout``: ``(keys, thresholds, scales, first)`` of ``streams.DropoutRows.layer``, unit u of
-    row b of student s at stream position ``first + b * H + u``, or None (eval mode).
+
+def _addresses(tensors: list[torch.Tensor]) -> torch.Tensor:
+    return torch.tensor([t.data_ptr() for t in tensors], dtype=torch.int64, device="cpu")
+
+
+class Plan:
+    """What the step kernels need to know of a network and its buffers, as int64 arrays (``fused.c``).
+
+    ``dims`` ``(L + 2,)``: input, block widths, outputs; ``offsets`` ``(4 L + 2,)``: each block's
+    W, b, LayerNorm weight and bias (-1: none) in a row of the flat weights, then the head's W
+    and b; ``dropout`` ``(L,)``: each block's dropout layer (-1: none).
     """
-    n_students, width, batch = z.shape
-    _check_contiguous(z=z, h=h)
-    _check_rows("gamma", gamma, width)
-    _check_rows("beta", beta, width)
-    keys, thresholds, scales, first = dropout if dropout is not None else (None, None, None, 0)
-    lib = _c(z, gamma, beta, h, rstd, keys, thresholds, scales)
-    if lib is None or z.dtype != torch.float32:
-        xhat, _, r = torch.native_layer_norm(z.mT, (width,), None, None, eps)  # (S, B, H), r (S, B, 1)
-        out = torch.relu(torch.addcmul(beta.unsqueeze(1), xhat, gamma.unsqueeze(1)))
-        if dropout is not None:
-            out = out * dropout_multipliers(keys, thresholds, scales.to(z.dtype), first, 0, (1, batch, width))[:, 0]
-        z.copy_(xhat.mT)
-        h.copy_(out.mT)
-        if rstd is not None:
-            rstd.copy_(r.squeeze(-1))
-        return
-    lib.ln_relu_dropout_forward(
-        n_students, width, batch, _p(z), _p(gamma), _p(beta), gamma.stride(0), eps, _p(h), _p(rstd),
-        _p(keys), _p(thresholds), _p(scales), first,
-    )  # fmt: skip
+
+    def __init__(self, dims: list[int], offsets: list[int], dropout: list[int]) -> None:
+        self.n_blocks = len(dims) - 2
+        self.dims = torch.tensor(dims, dtype=torch.int64, device="cpu")
+        self.offsets = torch.tensor(offsets, dtype=torch.int64, device="cpu")
+        self.dropout = torch.tensor(dropout, dtype=torch.int64, device="cpu")
+
+    def buffers(self, z: list[torch.Tensor], h: list[torch.Tensor], rstd: list[torch.Tensor]) -> tuple:
+        """The kernels' per-block buffer arguments (addresses; the tensors must stay alive)."""
+        for name, group in (("z", z), ("h", h), ("rstd", rstd)):
+            _check_contiguous(**{f"{name}[{i}]": t for i, t in enumerate(group)})
+        return _addresses(z), _addresses(h), _addresses(rstd)
 
 
-def ln_relu_dropout_backward(
-    dh: torch.Tensor,
-    h: torch.Tensor,
-    xhat: torch.Tensor,
-    rstd: torch.Tensor,
-    gamma: torch.Tensor,
-    scales: torch.Tensor | None,
-    dgamma: torch.Tensor,
-    dbeta: torch.Tensor,
-    dbias: torch.Tensor,
-) -> None:
-    """The gradient of ``ln_relu_dropout_forward``, in place (``fused.c``).
-
-    ``dh`` ``(S, H, B)`` (dL/dh) becomes dL/dz; ``dgamma``, ``dbeta`` and ``dbias`` ``(S, H)`` (the
-    LayerNorm's affine and the bias of the Linear before it) are overwritten. ``scales`` ``(S,)``:
-    the dropout multipliers of kept units (None: no dropout); a unit passed the gradient iff
-    ``h > 0`` (kept, and the ReLU open).
-    """
-    width = dh.shape[1]
-    _check_contiguous(dh=dh, h=h, xhat=xhat, rstd=rstd)
-    for name, t in (("gamma", gamma), ("dgamma", dgamma), ("dbeta", dbeta), ("dbias", dbias)):
-        _check_rows(name, t, width)
-    if dgamma.stride(0) != dbeta.stride(0) or dgamma.stride(0) != dbias.stride(0):
-        raise ValueError("dgamma, dbeta and dbias must have the same row stride")
-    lib = _c(dh, h, xhat, rstd, gamma, scales, dgamma, dbeta, dbias)
-    if lib is None or dh.dtype != torch.float32:
-        scale = 1.0 if scales is None else scales.to(dh.dtype).view(-1, 1, 1)
-        dy = torch.where(h > 0, dh * scale, 0.0)  # (S, H, B)
-        dbeta.copy_(dy.sum(-1))
-        dgamma.copy_((dy * xhat).sum(-1))
-        g = dy * gamma.unsqueeze(-1)
-        dz = rstd.unsqueeze(1) * (g - g.mean(1, keepdim=True) - xhat * (g * xhat).mean(1, keepdim=True))
-        dh.copy_(dz)
-        dbias.copy_(dz.sum(-1))
-        return
-    lib.ln_relu_dropout_backward(
-        *dh.shape, _p(dh), _p(h), _p(xhat), _p(rstd), _p(gamma), gamma.stride(0), _p(scales),
-        _p(dgamma), _p(dbeta), _p(dbias), dgamma.stride(0),
-    )  # fmt: skip
+def _check_step(plan: Plan, theta: torch.Tensor, x_t: torch.Tensor, buffers: tuple, q: torch.Tensor) -> None:
+    n, batch = theta.shape[0], x_t.shape[-1]
+    dims = plan.dims.tolist()
+    _check_contiguous(theta=theta, x_t=x_t, q=q)
+    if tuple(x_t.shape) != (n, dims[0], batch) or tuple(q.shape) != (n, dims[-1], batch):
+        raise ValueError(f"x_t {tuple(x_t.shape)} and q {tuple(q.shape)} do not fit S={n}, dims={dims}, B={batch}")
+    if len(buffers[0]) != plan.n_blocks or int(plan.offsets.max()) >= theta.shape[1]:
+        raise ValueError("the plan does not fit the buffers or the weights")
 
 
-# ----------------------------------------------------------------------------------------
-# Clipping and Adam
-# ----------------------------------------------------------------------------------------
-
-
-def clip_adam(
+def mlp_forward(
+    plan: Plan,
     theta: torch.Tensor,
-    exp_avg: torch.Tensor,
-    exp_avg_sq: torch.Tensor,
-    grads: torch.Tensor,
-    sizes: list[int],
+    eps: float,
+    x_t: torch.Tensor,
+    buffers: tuple,
+    q: torch.Tensor,
+    dropout: list[Dropout] | None,
+) -> None:
+    """The forward pass of S students (``fused.c``): ``theta`` ``(S, P)``, states ``x_t`` ``(S, D, B)``.
+
+    ``buffers``: ``plan.buffers(z, h, rstd)``, written (per block ``(S, H, B)``, ``(S, H, B)``,
+    ``(S, B)``); ``q`` ``(S, A, B)``, written. ``dropout``: per dropout layer, its rows'
+    ``(keys, thresholds, scales, first)`` (``streams.DropoutRows.layer``), or None (eval mode).
+    """
+    _check_step(plan, theta, x_t, buffers, q)
+    lib = _library()
+    keys, thresholds, scales, firsts = None, None, None, None
+    if dropout:
+        keys, thresholds, scales = dropout[0][:3]
+        firsts = torch.tensor([signed64(d[3]) for d in dropout], dtype=torch.int64, device="cpu")
+    n, batch = theta.shape[0], x_t.shape[-1]
+    lib.mlp_forward(
+        n, batch, plan.n_blocks, _p(plan.dims), _p(plan.offsets), _p(plan.dropout), _p(theta), theta.shape[1], eps,
+        _p(x_t), *(_p(b) for b in buffers), _p(q), _p(keys), _p(thresholds), _p(scales), _p(firsts),
+    )  # fmt: skip
+
+
+def mlp_backward_adam(
+    plan: Plan,
+    theta: torch.Tensor,
+    x_t: torch.Tensor,
+    buffers: tuple,
+    dq: torch.Tensor,
+    scales: torch.Tensor | None,
+    moments: tuple[torch.Tensor, torch.Tensor],
     max_norm: torch.Tensor,
     clip: torch.Tensor,
-    hyper: tuple[float, float, float, float, float, float],
-) -> bool:
-    """Clipping and Adam in one pass (``fused.c``) if the C kernel can run; returns whether it did.
+    hyper: tuple[float, ...],
+    grads: torch.Tensor | None = None,
+) -> None:
+    """Backward from ``dq`` ``(S, A, B)``, clipping and Adam of the last ``mlp_forward`` (``fused.c``).
 
-    ``theta``, ``exp_avg``, ``exp_avg_sq`` ``(S, P)``; ``grads`` ``(S * P,)`` in parameter-major
-    blocks of ``sizes``; ``max_norm`` ``(S,)``, ``clip`` ``(S,)`` bool; ``hyper`` = ``(1 - beta1,
-    beta2, 1 - beta2, eps, lr / bias_correction1, bias_correction2 ** 0.5)``. The reference is
-    ``stacked.clip_per_student_`` then ``stacked.FlatAdam.step``, which the caller runs if not.
+    ``theta`` and the Adam ``moments`` ``(S, P)`` are updated in place; ``scales`` ``(S,)``: the
+    dropout multipliers (None: no dropout); ``hyper`` = ``(1 - beta1, beta2, 1 - beta2, eps,
+    lr / (1 - beta1^t), (1 - beta2^t) ** 0.5)``; ``grads`` ``(S, P)``, if given, receives the
+    gradients before clipping (for tests).
     """
-    lib = _c(theta, exp_avg, exp_avg_sq, grads, max_norm, clip)
-    if lib is None or theta.dtype != torch.float32:
-        return False
-    _check_contiguous(theta=theta, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq, grads=grads)
-    n_students, n_params = theta.shape
-    offsets = torch.tensor([sum(sizes[:k]) for k in range(len(sizes))], dtype=torch.int64, device="cpu")
-    size_t = torch.tensor(sizes, dtype=torch.int64, device="cpu")
+    _check_step(plan, theta, x_t, buffers, dq)
+    _check_contiguous(exp_avg=moments[0], exp_avg_sq=moments[1])
+    if moments[0].shape != theta.shape or moments[1].shape != theta.shape:
+        raise ValueError("the Adam moments must have the weights' shape (S, P)")
+    if grads is not None and (grads.shape != theta.shape or not grads.is_contiguous()):
+        raise ValueError("grads must be a contiguous (S, P) tensor")
     flags = clip.to(device="cpu", dtype=torch.uint8).contiguous()
-    lib.clip_adam(
-        n_students, n_params, len(sizes), _p(offsets), _p(size_t), _p(grads), _p(theta), _p(exp_avg),
-        _p(exp_avg_sq), _p(max_norm), _p(flags), *hyper,
+    limits = max_norm.to(device="cpu", dtype=torch.float32).contiguous()
+    params = torch.tensor(hyper, dtype=torch.float32, device="cpu")
+    n, batch = theta.shape[0], x_t.shape[-1]
+    dq = dq.contiguous()  # kept in a name: the kernel reads its memory
+    _library().mlp_backward_adam(
+        n, batch, plan.n_blocks, _p(plan.dims), _p(plan.offsets), _p(plan.dropout), _p(theta), theta.shape[1],
+        _p(x_t), *(_p(b) for b in buffers), _p(dq), _p(scales), _p(moments[0]), _p(moments[1]),
+        _p(limits), _p(flags), _p(params), _p(grads),
     )  # fmt: skip
-    return True
+
+
+# ----------------------------------------------------------------------------------------
+# The distillation loss (losses.kl_blend_loss) of S students, with its gradient
+# ----------------------------------------------------------------------------------------
+
+
+def kl_blend_runs(student: torch.Tensor, fields: tuple[torch.Tensor, ...], dim: int) -> bool:
+    """Whether ``kl_blend_loss`` runs on these: S students' logits ``(S, A, B)`` (``dim`` the actions'),
+    float32 teacher fields ``(S, A, B)`` and int64 actions ``(S, 1, B)``, states contiguous, on the CPU."""
+    if student.ndim != 3 or dim not in (-2, 1) or not runs_on(student, *fields[:2]):
+        return False
+    action = fields[2]
+    return (
+        action.dtype == torch.int64
+        and action.device.type == "cpu"
+        and all(t.stride(-1) == 1 for t in (student, *fields))
+    )
+
+
+class _KLBlend(torch.autograd.Function):
+    """The loss's value and, computed with it, its gradient (``fused.c``), as an autograd node."""
+
+    @staticmethod
+    def forward(ctx, q, p, plogp, action, alpha, one_minus_alpha, temperature):  # type: ignore[override]
+        n, a, batch = q.shape
+        loss = torch.empty(n, dtype=torch.float32, device="cpu")
+        dq = torch.empty(n, a, batch, dtype=torch.float32, device="cpu") if ctx.needs_input_grad[0] else None
+        _library().kl_blend_loss(
+            n, a, batch, _p(q), q.stride(0), q.stride(1), _p(p), p.stride(0), p.stride(1), _p(plogp),
+            plogp.stride(0), plogp.stride(1), _p(action), action.stride(0), _p(alpha), _p(one_minus_alpha),
+            _p(temperature), _p(loss), _p(dq),
+        )  # fmt: skip
+        ctx.save_for_backward(dq)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_loss):  # type: ignore[override]
+        (dq,) = ctx.saved_tensors
+        return grad_loss.view(-1, 1, 1) * dq, None, None, None, None, None, None
+
+
+def kl_blend_loss(
+    student: torch.Tensor,
+    fields: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    alpha: torch.Tensor | float,
+    temperature: torch.Tensor | float,
+) -> torch.Tensor:
+    """``losses.kl_blend_loss`` of S students ``(S,)`` (``fused.c``): logits ``(S, A, B)``, the teacher's
+    ``(p, p log p, action)`` (``losses.Targets``' fields), ``alpha`` and ``temperature`` per student or one.
+
+    Differentiable in ``student``; ``1 - alpha`` is rounded once from ``alpha``'s dtype (float64).
+    """
+    n = student.shape[0]
+
+    def per_student(value: torch.Tensor | float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        value = value if isinstance(value, torch.Tensor) else torch.tensor(value, dtype=torch.float64)
+        return value.to(device="cpu", dtype=dtype).expand(n).contiguous()
+
+    alpha64 = per_student(alpha, torch.float64)
+    return _KLBlend.apply(student, *fields, alpha64.float(), (1.0 - alpha64).float(), per_student(temperature))

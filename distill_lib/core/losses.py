@@ -35,6 +35,8 @@ from typing import Any, NamedTuple, Protocol
 import torch
 import torch.nn.functional as F
 
+from . import fused
+
 __all__ = [
     "LOSSES",
     "Loss",
@@ -172,6 +174,9 @@ def kl_blend_loss(
     For a tensor ``alpha`` pass float64 (the configs' Python floats): ``1 - alpha`` is then
     rounded once, as with Python floats.
     """
+    if isinstance(teacher, Targets) and fused.kl_blend_runs(student, (teacher.p, teacher.plogp, teacher.action), dim):
+        # S students on the CPU: this formula and its gradient in one pass (fused.c), to float32 rounding
+        return fused.kl_blend_loss(student, (teacher.p, teacher.plogp, teacher.action), alpha, temperature)
     if _everywhere(alpha, 0.0):
         return hard_ce_loss(student, teacher, dim)  # 0 * soft + 1 * hard is hard exactly, value and gradient
     soft = soft_kl_loss(student, teacher, temperature, dim)

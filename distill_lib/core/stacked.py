@@ -48,6 +48,7 @@ from torch import nn
 
 from . import fused
 from .config import RunConfig
+from .flat import FlatAdam, FlatLayout, clip_per_student_
 from .losses import PerStudent, Targets
 from .networks import QNetwork
 from .stacked_mlp import StackedMLP, read_layers
@@ -71,102 +72,6 @@ LINEAR_KEYS = ("0", "4", "8")
 NORM_KEYS = ("1", "5")
 #: the positions of ``QNetwork``'s two ``nn.Dropout`` layers
 DROPOUT_INDEX = (3, 7)
-
-
-class FlatLayout:
-    """Where each ``QNetwork`` parameter lives in a flat ``(S, P)`` buffer, one row per student.
-
-    With a student's parameters in one row, its gradient norm is one reduction and Adam is
-    six elementwise ops, whatever the number of layers. ``views`` gives the parameters in
-    ``nn.Linear`` layout (weight ``(S, out, in)``), so a row unflattens to a state dict.
-    """
-
-    def __init__(self, example: dict[str, torch.Tensor]) -> None:
-        self.keys = list(example)
-        self.shapes = [tuple(v.shape) for v in example.values()]
-        sizes = [v.numel() for v in example.values()]
-        self.offsets = [sum(sizes[:i]) for i in range(len(sizes))]
-        self.sizes = sizes
-
-    def flatten(self, dicts: Sequence[dict[str, torch.Tensor]]) -> torch.Tensor:
-        """State dicts -> ``(S, P)``."""
-        return torch.stack([torch.cat([d[k].reshape(-1) for k in self.keys]) for d in dicts])
-
-    def views(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``(S, P)`` -> ``{key: (S, *shape)}`` views (differentiable slices of ``flat``)."""
-        n = flat.shape[0]
-        return {
-            k: flat[:, o : o + size].view(n, *shape)
-            for k, shape, o, size in zip(self.keys, self.shapes, self.offsets, self.sizes)
-        }
-
-    def state_dict(self, flat: torch.Tensor, i: int) -> dict[str, torch.Tensor]:
-        """Row ``i`` as a ``QNetwork`` state dict (fresh tensors)."""
-        return {k: v[0].detach().clone() for k, v in self.views(flat[i : i + 1]).items()}
-
-
-class FlatAdam:
-    """``torch.optim.Adam`` (betas 0.9/0.999, eps 1e-8, no weight decay) on one flat tensor.
-
-    The single-tensor update of ``torch.optim.Adam``, op for op (Kingma & Ba 2015, Alg. 1)::
-
-        m <- lerp(m, g, 1 - b1);  v <- b2 v + (1 - b2) g^2
-        theta <- theta - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-
-    It is elementwise, so one instance over the stacked ``(S, P)`` weights is S optimizers.
-    """
-
-    def __init__(self, param: torch.Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
-        self.param, self.lr, self.betas, self.eps = param, lr, betas, eps
-        self.exp_avg = torch.zeros_like(param, memory_format=torch.preserve_format)
-        self.exp_avg_sq = torch.zeros_like(param, memory_format=torch.preserve_format)
-        self.step_count = 0
-
-    @torch.no_grad()
-    def step(self, grad: torch.Tensor) -> None:
-        beta1, beta2 = self.betas
-        self.step_count += 1
-        step = float(self.step_count)
-        self.exp_avg.lerp_(grad, 1 - beta1)
-        self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        bias_correction1 = 1 - beta1**step
-        bias_correction2_sqrt = (1 - beta2**step) ** 0.5
-        denom = (self.exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
-        self.param.addcdiv_(self.exp_avg, denom, value=-(self.lr / bias_correction1))
-
-    @torch.no_grad()
-    def step_clipped(
-        self, grads: torch.Tensor, sizes: Sequence[int], max_norm: torch.Tensor, clip: torch.Tensor
-    ) -> None:
-        """``clip_per_student_`` then ``step``, the gradient given in parameter-major blocks ``(S * P,)``.
-
-        Block k holds ``(S, sizes[k])``, columns ``sum(sizes[:k]):`` of the ``(S, P)`` weights
-        (``stacked_mlp.StackedMLP.backward``). One fused pass on the CPU (``fused.clip_adam``: the
-        same formulas, to float32 rounding), else the two reference steps. ``grads`` may be scaled.
-        """
-        beta1, beta2 = self.betas
-        step = float(self.step_count + 1)
-        hyper = (1 - beta1, beta2, 1 - beta2, self.eps, self.lr / (1 - beta1**step), (1 - beta2**step) ** 0.5)
-        moments = (self.exp_avg, self.exp_avg_sq)
-        if fused.clip_adam(self.param, *moments, grads, list(sizes), max_norm, clip, hyper):
-            self.step_count += 1
-            return
-        n = len(self.param)
-        blocks = torch.split(grads, [n * size for size in sizes])
-        grad = torch.cat([block.view(n, -1) for block in blocks], dim=1)  # (S, P)
-        clip_per_student_(grad, max_norm, clip)
-        self.step(grad)
-
-
-def clip_per_student_(grad: torch.Tensor, max_norm: torch.Tensor, clip: torch.Tensor) -> None:
-    """``nn.utils.clip_grad_norm_`` per student on flat grads ``(S, P)``, in place.
-
-    ``coef_s = min(1, max_norm_s / (||g_s||_2 + 1e-6))`` where ``g_s`` is all of student
-    s's gradient (Pascanu et al. 2013); students with ``clip`` False keep ``coef = 1``.
-    """
-    total = torch.linalg.vector_norm(grad, dim=1)  # (S,)
-    coef = torch.where(clip, torch.clamp(max_norm / (total + 1e-6), max=1.0), 1.0)
-    grad.mul_(coef.unsqueeze(1))
 
 
 def gather_rows(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -203,13 +108,13 @@ class TargetTable:
         t = Targets.of(q, torch.tensor(distinct, dtype=dtype, device=device))  # (G, N, A) fields
         packed = torch.cat([t.q.expand_as(t.p), t.p, t.plogp, t.action.to(dtype)], -1)  # (G, N, 3A + 1)
         self.packed = packed.reshape(-1, packed.shape[-1])
-        self.first_row = torch.tensor(group, device=device).unsqueeze(1) * n_states  # (S, 1)
+        self.first_row = torch.tensor(group, device=device) * n_states  # (S,)
 
     def take(self, rows: torch.Tensor) -> Targets:
-        """States ``rows[s]`` ``(S, m)`` of every student, as ``Targets`` laid out ``(S, A, m)`` (contiguous)."""
-        n, m, a = rows.shape[0], rows.shape[1], self.n_actions
-        picked = self.packed.index_select(0, (self.first_row + rows).reshape(-1)).view(n, m, -1)  # (S, m, 3A + 1)
-        q, p, plogp, action = (f.transpose(1, 2).contiguous() for f in picked.split([a, a, a, 1], -1))
+        """States ``rows[s]`` ``(S, m)`` of every student, as ``Targets`` laid out ``(S, A, m)``."""
+        a = self.n_actions
+        picked = fused.gather_transposed(self.packed, self.first_row, rows)  # (S, 3A + 1, m)
+        q, p, plogp, action = picked.split([a, a, a, 1], 1)
         return Targets(q, p, plogp, action.long())
 
 
@@ -287,14 +192,16 @@ class StackedStudents:
                     f"expected ({ref.n_states}, {ref.output_dim})"
                 )
             self.train_idx, self.val_idx = train_idx, val_idx  # (S, n_train), (S, n_val)
-            self.x_val = gather_rows(self.x_all, val_idx)  # (S, n_val, D)
+            self.x_val_t = gather_rows(self.x_all, val_idx).transpose(1, 2).contiguous()  # (S, D, n_val)
+            # the states as one table (R, D) and where each student's rows start in it (fused.gather_transposed)
+            shared = self.x_all.stride(0) == 0
+            self.x_table = self.x_all[0] if shared else self.x_all.reshape(-1, self.x_all.shape[-1])
+            self.x_first_row = torch.arange(n_students, device=self.device) * (0 if shared else ref.n_states)
             self.q_val = gather_rows(self.q_all, val_idx).transpose(1, 2).contiguous()  # (S, A, n_val)
         self.layout = FlatLayout(students[0].state_dict())
         flat = self.layout.flatten([s.state_dict() for s in students])
         self.flat = flat.to(device=self.device, dtype=self.dtype)  # (S, P); no autograd: StackedMLP's backward
-        self.params = self.layout.views(self.flat)  # views: they follow Adam's in-place updates
-        shapes = dict(zip(self.layout.keys, self.layout.shapes))
-        self.mlp = StackedMLP(*read_layers(students[0]), shapes, self.eps, n_students)
+        self.mlp = StackedMLP(*read_layers(students[0]), self.layout, self.eps, n_students)
         self.optimizer = FlatAdam(self.flat, ref.lr)
         self.best_flat = self.flat.clone()
         self.table: TargetTable | None = None  # the teachers' targets of the whole buffer at table_temperatures
@@ -313,30 +220,29 @@ class StackedStudents:
         self.rows = self.train_idx.gather(1, order)  # (S, n_train)
 
     def batch(self, start: int, stop: int) -> tuple[torch.Tensor, Targets]:
-        """States ``(S, B, D)`` and the teachers' targets ``(S, A, B)`` of positions ``start:stop``.
+        """States ``(S, D, B)`` (units first) and the teachers' targets ``(S, A, B)`` of positions ``start:stop``.
 
         Gathered per batch, not per epoch: the same copies, but small ones that stay in cache.
         """
         rows = self.rows[:, start:stop]
-        return gather_rows(self.x_all, rows), self.table.take(rows)
+        return fused.gather_transposed(self.x_table, self.x_first_row, rows), self.table.take(rows)
 
-    def forward(self, x: torch.Tensor, keep: DropoutRows | None) -> torch.Tensor:
-        """Train-mode logits ``(S, A, B)``; ``keep``: the batch's rows of the streams' dropout."""
+    def forward(self, x_t: torch.Tensor, keep: DropoutRows | None) -> torch.Tensor:
+        """Train-mode logits ``(S, A, B)`` of states ``(S, D, B)``; ``keep``: the batch's rows of the streams' dropout."""
         # the logits are the leaf of the loss's autograd graph; the network's gradient is StackedMLP's
-        self.q = self.mlp.forward(self.params, x, keep, train=True).requires_grad_()
+        self.q = self.mlp.forward(self.flat, x_t, keep, train=True).requires_grad_()
         return self.q
 
     def step(self, loss: torch.Tensor) -> None:
         """Backward, per-student clipping and Adam. ``loss`` ``(S,)``."""
         # d(sum_s L_s) / dq_s = dL_s / dq_s: one backward pass of the losses serves every student
         (dq,) = torch.autograd.grad(loss.sum(), self.q)  # (S, A, B)
-        grads = self.mlp.backward(self.params, dq)  # (S * P,) parameter-major
-        self.optimizer.step_clipped(grads, self.mlp.sizes, self.max_norm, self.clip)
+        self.mlp.step(self.flat, dq, self.optimizer, self.max_norm, self.clip)
 
     @torch.no_grad()
     def predict(self, order: torch.Tensor) -> tuple[torch.Tensor, Targets]:
         """The validation split in ``order`` ``(S, n_val)``: logits ``(S, A, n_val)`` and targets."""
-        self.q_split = self.mlp.forward(self.params, self.x_val, None, train=False)  # (S, A, n_val), split order
+        self.q_split = self.mlp.forward(self.flat, self.x_val_t, None, train=False)  # (S, A, n_val), split order
         q_s = self.q_split.gather(2, order.unsqueeze(1).expand(-1, self.q_split.shape[1], -1))  # (S, A, n_val)
         return q_s, self.table.take(self.val_idx.gather(1, order))
 
