@@ -36,8 +36,9 @@
    student's temperature T, its greedy action (B,), the soft term's weight alpha:
        L = alpha T^2 sum(p log p - p log_softmax(q / T)) / B + (1 - alpha) (-sum_b log_softmax(q)[action_b]) / B
        dL/dq = alpha T (softmax(q / T) sum_a p - p) / B + (1 - alpha) softmax(q) / B - (1 - alpha) onehot(action) / B
-   (sum_a p is 1 up to rounding; autograd's log_softmax backward keeps it). exp and log are
-   computed here (exp_poly, log_poly: vectorisable, within 2 ulp of the exact values).
+   (sum_a p is 1 up to rounding; autograd's log_softmax backward keeps it), in the order of
+   operations autograd takes. exp and log are computed here (exp_poly, log_poly: vectorisable,
+   in double, so correctly rounded to float but for rare near-ties).
 
    Clipping and Adam (Pascanu et al. 2013; Kingma & Ba 2015), per student with gradient g:
        coef = min(1, max_norm / (||g|| + 1e-6)) if the student clips, else 1;  g <- g coef
@@ -96,42 +97,59 @@ static inline float sumsq16(const float *x, int64_t n) {
     return acc[0] + tail;
 }
 
-/* e^x: x = n ln2 + r (Cody & Waite's split of ln 2), |r| <= ln2 / 2 (n = x / ln2 rounded), e^r by its Taylor series to r^7
-   (truncation below 6e-9 relative), times 2^n built in the exponent bits. x below -87 gives 0+. */
+/* e^x, correctly rounded to float but for rare near-ties: evaluated in double, x = n ln2 + r with
+   |r| <= ln2 / 2 (n = x / ln2 rounded), e^r by its Taylor series to r^10 (truncation below 3e-13
+   relative), times 2^n built in the exponent bits. x is clamped to [-103, 88]: e^-103 is 0 in float. */
 static inline float exp_poly(float x) {
-    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest: 1.5 * 2^23 */
-    const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    const int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
+    x = x < -103.0f ? -103.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    const double xd = x;
+    /* n = x / ln2 rounded, by adding 1.5 * 2^52: n is then also the low bits of kd's pattern */
+    const double kd = xd * 1.4426950408889634 + 6755399441055744.0, n = kd - 6755399441055744.0;
+    const double r = xd - n * 0.6931471805599453;
+    uint64_t ki;
+    memcpy(&ki, &kd, sizeof ki);
+    double p = 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    const uint64_t bits = (ki + 1023) << 52; /* 2^n: the low bits of ki hold n (mod 2^12) */
+    double scale;
     memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    return (float)(p * scale);
 }
 
-/* log(x) for x >= 1 (a sum of exps over actions, the largest being 1): x = m 2^e with m in
-   [sqrt(1/2), sqrt(2)), log m = 2 atanh(t), t = (m - 1) / (m + 1), |t| <= 0.172, to t^9. */
+/* log(x) for x >= 1 (a sum of exps over actions, the largest being 1), correctly rounded to float but
+   for rare near-ties: x = m 2^e with m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(t), t = (m - 1) / (m + 1),
+   |t| <= 0.172, by its series to t^13, in double. */
 static inline float log_poly(float x) {
     int32_t bits;
     memcpy(&bits, &x, sizeof bits);
     int32_t e = ((bits >> 23) & 0xff) - 127;
     bits = (bits & 0x007fffff) | 0x3f800000; /* m in [1, 2) */
-    float m;
-    memcpy(&m, &bits, sizeof m);
-    if (m > 1.41421356f) {
-        m *= 0.5f;
+    float mf;
+    memcpy(&mf, &bits, sizeof mf);
+    double m = mf;
+    if (m > 1.4142135623730951) {
+        m *= 0.5;
         e += 1;
     }
-    const float t = (m - 1.0f) / (m + 1.0f), t2 = t * t;
-    const float series = t * (2.0f + t2 * (2.0f / 3.0f + t2 * (2.0f / 5.0f + t2 * (2.0f / 7.0f + t2 * (2.0f / 9.0f)))));
-    return (float)e * 0.693147180559945309f + series;
+    const double t = (m - 1.0) / (m + 1.0), t2 = t * t;
+    double series = 2.0 / 13.0;
+    series = series * t2 + 2.0 / 11.0;
+    series = series * t2 + 2.0 / 9.0;
+    series = series * t2 + 2.0 / 7.0;
+    series = series * t2 + 2.0 / 5.0;
+    series = series * t2 + 2.0 / 3.0;
+    series = series * t2 + 2.0;
+    return (float)((double)e * 0.6931471805599453 + series * t);
 }
 
 /* ---- matmul: C (M x N) = bias + A (M x K) Bm (K x N), vectorised over N ----------------
@@ -141,9 +159,7 @@ static inline float log_poly(float x) {
 #define TILE(W)                                                                                               \
     static inline void tile##W(int64_t rows, int64_t K, const float *A, int64_t rs, int64_t cs, const float *Bm, \
                                int64_t ldb, const float *bias, float *C, int64_t ldc) {                       \
-        float acc[ROWS][W];                                                                                   \
-        for (int i = 0; i < ROWS; i++)                                                                        \
-            for (int n = 0; n < W; n++) acc[i][n] = (bias && i < rows) ? bias[i] : 0.0f;                      \
+        float acc[ROWS][W] = {{0}};                                                                           \
         for (int64_t k = 0; k < K; k++) {                                                                     \
             const float *b = Bm + k * ldb;                                                                    \
             float a[ROWS];                                                                                    \
@@ -151,7 +167,8 @@ static inline float log_poly(float x) {
             for (int i = 0; i < ROWS; i++)                                                                    \
                 for (int n = 0; n < W; n++) acc[i][n] += a[i] * b[n];                                         \
         }                                                                                                     \
-        for (int i = 0; i < rows; i++) memcpy(C + i * ldc, acc[i], sizeof(float) * W);                        \
+        for (int i = 0; i < rows; i++) /* the bias last, as torch's baddbmm: bias + (A B) */                 \
+            for (int n = 0; n < W; n++) C[i * ldc + n] = bias ? bias[i] + acc[i][n] : acc[i][n];            \
     }
 TILE(64)
 TILE(32)
@@ -323,7 +340,7 @@ void kl_blend_loss(int64_t S, int64_t A, int64_t B, const float *q, int64_t q_s,
                    int64_t action_s, const float *alpha, const float *one_minus_alpha, const float *temperature,
                    float *loss, float *dq) {
     float *work = malloc(sizeof(float) * (size_t)(7 * B));
-    float *m = work, *m_t = work + B, *z = work + 2 * B, *z_t = work + 3 * B, *psum = work + 4 * B;
+    float *m = work, *m_t = work + B, *z = work + 2 * B, *z_t = work + 3 * B, *z_sum_g = work + 4 * B;
     float *soft = work + 5 * B, *hard = work + 6 * B;
     for (int64_t s = 0; s < S; s++) {
         const float t = temperature[s], w_soft = alpha[s], w_hard = one_minus_alpha[s];
@@ -334,13 +351,12 @@ void kl_blend_loss(int64_t S, int64_t A, int64_t B, const float *q, int64_t q_s,
             for (int64_t b = 0; b < B; b++) m[b] = qs[a * q_a + b] > m[b] ? qs[a * q_a + b] : m[b];
         for (int64_t b = 0; b < B; b++) {
             m_t[b] = m[b] / t; /* division is monotone: the max of q / T */
-            z[b] = z_t[b] = psum[b] = soft[b] = 0.0f;
+            z[b] = z_t[b] = soft[b] = 0.0f;
         }
         for (int64_t a = 0; a < A; a++)
             for (int64_t b = 0; b < B; b++) {
                 z[b] += exp_poly(qs[a * q_a + b] - m[b]);
                 z_t[b] += exp_poly(qs[a * q_a + b] / t - m_t[b]);
-                psum[b] += ps[a * p_a + b];
             }
         for (int64_t b = 0; b < B; b++) {
             z[b] = log_poly(z[b]); /* log_softmax(x)_a = x_a - max - log sum exp(x - max) */
@@ -349,19 +365,29 @@ void kl_blend_loss(int64_t S, int64_t A, int64_t B, const float *q, int64_t q_s,
         for (int64_t a = 0; a < A; a++) {
             const float *qa = qs + a * q_a, *pa = ps + a * p_a, *la = ls + a * l_a;
             for (int64_t b = 0; b < B; b++) soft[b] += la[b] - pa[b] * (qa[b] / t - m_t[b] - z_t[b]);
-            if (dq) {
+        }
+        for (int64_t b = 0; b < B; b++) hard[b] = -(qs[act[b] * q_a + b] - m[b] - z[b]); /* at the teacher's action */
+        loss[s] = w_soft * (sum16(soft, B) / (float)B * t * t) + w_hard * (sum16(hard, B) / (float)B);
+        if (dq) {
+            /* the operations autograd does on the formula of losses.kl_blend_loss, in its order, so that
+               the two gradients differ by exp and log only: a rounding that is not the same for every
+               element (a systematic one, such as a factor rounded otherwise, biases the soft/hard blend) */
+            const float k = w_soft * t * t / (float)B, c = w_hard / (float)B;
+            for (int64_t b = 0; b < B; b++) z_sum_g[b] = 0.0f;
+            for (int64_t a = 0; a < A; a++)
+                for (int64_t b = 0; b < B; b++) z_sum_g[b] += -(k * ps[a * p_a + b]);
+            for (int64_t b = 0; b < B; b++) hard[b] = (float)act[b]; /* the action, a small integer: exact */
+            for (int64_t a = 0; a < A; a++) {
+                const float *qa = qs + a * q_a, *pa = ps + a * p_a;
                 float *d = dq + (s * A + a) * B;
-                for (int64_t b = 0; b < B; b++) {
-                    const float soft_grad = exp_poly(qa[b] / t - m_t[b] - z_t[b]) * psum[b] - pa[b];
-                    d[b] = (w_soft * t * soft_grad + w_hard * exp_poly(qa[b] - m[b] - z[b])) / (float)B;
+                for (int64_t b = 0; b < B; b++) /* the soft term's gradient */
+                    d[b] = (-(k * pa[b]) - exp_poly(qa[b] / t - m_t[b] - z_t[b]) * z_sum_g[b]) / t;
+                for (int64_t b = 0; b < B; b++) { /* plus the hard term's */
+                    const float hit = hard[b] == (float)a ? 1.0f : 0.0f; /* at the teacher's action */
+                    d[b] += exp_poly(qa[b] - m[b] - z[b]) * c - hit * c;
                 }
             }
         }
-        for (int64_t b = 0; b < B; b++) { /* the hard term at the teacher's action */
-            hard[b] = -(qs[act[b] * q_a + b] - m[b] - z[b]);
-            if (dq) dq[(s * A + act[b]) * B + b] -= w_hard / (float)B;
-        }
-        loss[s] = w_soft * (sum16(soft, B) / (float)B * t * t) + w_hard * (sum16(hard, B) / (float)B);
     }
     free(work);
 }

@@ -39,7 +39,6 @@ import torch
 
 __all__ = [
     "ENV_SWITCH",
-    "SPLITMIX_GAMMA",
     "available",
     "dropout_multipliers",
     "gather_transposed",
@@ -49,17 +48,13 @@ __all__ = [
     "mlp_forward",
     "runs_on",
     "signed64",
-    "splitmix64_mix",
 ]
 
 SOURCE = Path(__file__).with_name("fused.c")
 #: set to ``0`` to run every step with its torch reference (e.g. to compare, or to rule the C out)
 ENV_SWITCH = "DISTILL_FUSED_CPU"
-FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-shared", "-fPIC")  # no errno: sqrtf vectorises
+FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-shared", "-fPIC")  # both: loops vectorise
 
-#: SplitMix64's increment (the golden ratio, 2^64 / phi) and Stafford's variant-13 multipliers
-SPLITMIX_GAMMA = 0x9E3779B97F4A7C15
-_MIX = (0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
 
 #: each kernel's argument types, one letter each: i int64, u uint64, f float, p pointer (fused.c)
 _SIGNATURES = {
@@ -188,7 +183,7 @@ def gather_transposed(table: torch.Tensor, first_row: torch.Tensor, rows: torch.
 
 
 # ----------------------------------------------------------------------------------------
-# The dropout stream (streams.DropoutStream): SplitMix64
+# The dropout stream's masks (streams.DropoutRows)
 # ----------------------------------------------------------------------------------------
 
 
@@ -198,34 +193,6 @@ def signed64(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def _shift_right(z: torch.Tensor, k: int) -> torch.Tensor:
-    """Logical right shift of int64 bit patterns (torch's ``>>`` is arithmetic)."""
-    return (z >> k) & ((1 << (64 - k)) - 1)
-
-
-def splitmix64_mix(z: torch.Tensor) -> torch.Tensor:
-    """SplitMix64's output function on int64 bit patterns (wrapping arithmetic, as unsigned 64-bit)."""
-    z = (z ^ _shift_right(z, 30)) * signed64(_MIX[0])
-    z = (z ^ _shift_right(z, 27)) * signed64(_MIX[1])
-    return z ^ _shift_right(z, 31)
-
-
-def _multipliers_reference(
-    keys: torch.Tensor, thresholds: torch.Tensor, scales: torch.Tensor, first: int, layer_stride: int, shape: tuple
-) -> torch.Tensor:
-    n_layers, n_rows, hidden = shape
-    device = keys.device
-    position = (
-        torch.arange(n_layers, device=device).view(-1, 1, 1) * layer_stride
-        + torch.arange(n_rows, device=device).view(-1, 1) * hidden
-        + torch.arange(hidden, device=device)
-        + signed64(first + 1)
-    )  # (L, n, H): the stream position n + 1 of each unit
-    x = splitmix64_mix(keys.view(-1, 1, 1, 1) + position * signed64(SPLITMIX_GAMMA))  # (S, L, n, H)
-    keep = _shift_right(x, 32) >= thresholds.view(-1, 1, 1, 1)
-    return keep.to(scales.dtype) * scales.view(-1, 1, 1, 1)
-
-
 def dropout_multipliers(
     keys: torch.Tensor,
     thresholds: torch.Tensor,
@@ -233,15 +200,16 @@ def dropout_multipliers(
     first: int,
     layer_stride: int,
     shape: tuple[int, int, int],
-) -> torch.Tensor:
+) -> torch.Tensor | None:
     """Multipliers ``(S, L, n, H)``: ``scale_s`` where student s keeps the unit, else 0 (``fused.c``).
 
     Unit u of row r of layer l is stream position ``first + l * layer_stride + r * H + u``.
+    None where the kernel cannot run (``streams.DropoutRows`` then computes them with torch).
     """
     n_layers, n_rows, hidden = shape
     lib = _c(keys, thresholds, scales)
     if lib is None or scales.dtype != torch.float32:
-        return _multipliers_reference(keys, thresholds, scales, first, layer_stride, shape)
+        return None
     out = torch.empty(len(keys), n_layers, n_rows, hidden, dtype=scales.dtype, device="cpu")
     lib.dropout_multipliers(
         len(keys), n_layers, n_rows, hidden, _p(keys), _p(thresholds), _p(scales), first, layer_stride, _p(out)

@@ -18,7 +18,8 @@ Per-student streams (``StudentStreams``), which batch: S students' draws cannot 
    (``STREAM_SEED_OFFSET``), on the device of the states, and a dropout stream: SplitMix64
    (Steele, Lea & Flood 2014, "Fast splittable pseudorandom number generators") seeded with
    the same ``seed + 30000``, whose output ``n`` (from 0) is ``mix64(key + (n + 1) * gamma)``
-   (``fused.splitmix64_mix``, Stafford's variant-13 mixer, ``gamma = 0x9E3779B97F4A7C15``);
+   (``splitmix64_mix``: Stafford's variant-13 mixer, as in Vigna's splitmix64.c;
+   ``gamma = 0x9E3779B97F4A7C15``);
 2. split: ``perm = torch.randperm(n_states, generator=g)``; train = the first
    ``n_states - n_val`` entries, validation = the rest;
 3. each epoch, before training: ``order = torch.randperm(n_train, generator=g)``; the epoch's
@@ -52,6 +53,7 @@ import torch
 
 from . import fused
 from .config import TRAINING_SEED_OFFSET
+from .fused import signed64
 
 __all__ = [
     "STREAM_SEED_OFFSET",
@@ -63,11 +65,16 @@ __all__ = [
     "dropout_threshold",
     "seed_everything",
     "split_indices",
+    "splitmix64_mix",
     "stream_generator",
 ]
 
 #: offset added to a run's seed to seed its training stream (as the global protocol's step 4)
 STREAM_SEED_OFFSET = TRAINING_SEED_OFFSET
+
+#: SplitMix64's increment (2^64 / golden ratio) and the multipliers of its output function
+SPLITMIX_GAMMA = 0x9E3779B97F4A7C15
+SPLITMIX_MULTIPLIERS = (0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
 
 
 # ----------------------------------------------------------------------------------------
@@ -125,6 +132,41 @@ def draw_split(g: torch.Generator, n_states: int, n_val: int) -> tuple[torch.Ten
     return perm[: n_states - n_val], perm[n_states - n_val :]
 
 
+def _shift_right(z: torch.Tensor, k: int) -> torch.Tensor:
+    """Logical right shift of int64 bit patterns (torch's ``>>`` is arithmetic)."""
+    return (z >> k) & ((1 << (64 - k)) - 1)
+
+
+def splitmix64_mix(z: torch.Tensor) -> torch.Tensor:
+    """SplitMix64's output function on int64 bit patterns (wrapping arithmetic: unsigned 64-bit)."""
+    z = (z ^ _shift_right(z, 30)) * signed64(SPLITMIX_MULTIPLIERS[0])
+    z = (z ^ _shift_right(z, 27)) * signed64(SPLITMIX_MULTIPLIERS[1])
+    return z ^ _shift_right(z, 31)
+
+
+def dropout_multipliers(
+    keys: torch.Tensor, thresholds: torch.Tensor, scales: torch.Tensor, first: int, layer_stride: int, shape: tuple
+) -> torch.Tensor:
+    """Step 3's multipliers ``(S, L, n, H)`` of stream positions ``first + l * layer_stride + r * H + u``.
+
+    ``fused.dropout_multipliers`` where it runs, else this, in torch's int64 arithmetic: the same integers.
+    """
+    out = fused.dropout_multipliers(keys, thresholds, scales, first, layer_stride, shape)
+    if out is not None:
+        return out
+    n_layers, n_rows, hidden = shape
+    device = keys.device
+    position = (
+        torch.arange(n_layers, device=device).view(-1, 1, 1) * layer_stride
+        + torch.arange(n_rows, device=device).view(-1, 1) * hidden
+        + torch.arange(hidden, device=device)
+        + signed64(first + 1)
+    )  # (L, n, H): each unit's stream position, plus one
+    x = splitmix64_mix(keys.view(-1, 1, 1, 1) + position * signed64(SPLITMIX_GAMMA))  # (S, L, n, H)
+    keep = _shift_right(x, 32) >= thresholds.view(-1, 1, 1, 1)
+    return keep.to(scales.dtype) * scales.view(-1, 1, 1, 1)
+
+
 def dropout_threshold(p: float) -> int:
     """Step 3's threshold ``ceil(p * 2^32)``: a unit is kept iff its output's top 32 bits reach it."""
     if not 0.0 <= p < 1.0:
@@ -149,7 +191,7 @@ class DropoutRows:
         """The multipliers ``(S, 2, n_rows, H)``: ``1 / (1 - p_s)`` where student s keeps the unit, else 0."""
         s = self.stream
         first = s.first + self.start * s.hidden
-        return fused.dropout_multipliers(
+        return dropout_multipliers(
             s.keys, s.thresholds, s.scales, first, s.n_rows * s.hidden, (2, self.n_rows, s.hidden)
         )
 
@@ -175,7 +217,7 @@ class StudentStreams:
 
     def __init__(self, seeds: Sequence[int], device: torch.device | str = "cpu") -> None:
         self.generators = [stream_generator(seed, device) for seed in seeds]
-        keys = [fused.signed64(seed + STREAM_SEED_OFFSET) for seed in seeds]
+        keys = [signed64(seed + STREAM_SEED_OFFSET) for seed in seeds]
         self.keys = torch.tensor(keys, dtype=torch.int64, device=device)  # (S,) SplitMix64 seeds
         self.position = 0  # outputs of the dropout streams used so far (the same for every student)
 
