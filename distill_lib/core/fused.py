@@ -34,6 +34,7 @@ import subprocess
 import tempfile
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -245,21 +246,38 @@ class Plan:
         self.offsets = torch.tensor(offsets, dtype=torch.int64, device="cpu")
         self.dropout = torch.tensor(dropout, dtype=torch.int64, device="cpu")
 
-    def buffers(self, z: list[torch.Tensor], h: list[torch.Tensor], rstd: list[torch.Tensor]) -> tuple:
-        """The kernels' per-block buffer arguments (addresses; the tensors must stay alive)."""
+    def buffers(self, z: list[torch.Tensor], h: list[torch.Tensor], rstd: list[torch.Tensor]) -> Buffers:
+        """The kernels' per-block buffers (``(S, H_i, B)``, ``(S, H_i, B)``, ``(S, B)``), checked against the plan."""
+        widths, (n, _, batch) = self.dims.tolist()[1:-1], z[0].shape
+        for i, width in enumerate(widths):
+            if z[i].shape != (n, width, batch) or h[i].shape != (n, width, batch) or rstd[i].shape != (n, batch):
+                raise ValueError(f"block {i}'s buffers do not fit (S, H, B) = {(n, width, batch)}")
         for name, group in (("z", z), ("h", h), ("rstd", rstd)):
             _check_contiguous(**{f"{name}[{i}]": t for i, t in enumerate(group)})
-        return _addresses(z), _addresses(h), _addresses(rstd)
+            if any(t.dtype != torch.float32 or t.device.type != "cpu" for t in group):
+                raise ValueError(f"the {name} buffers must be float32 CPU tensors")
+        return Buffers(n, batch, (_addresses(z), _addresses(h), _addresses(rstd)))
 
 
-def _check_step(plan: Plan, theta: torch.Tensor, x_t: torch.Tensor, buffers: tuple, q: torch.Tensor) -> None:
+class Buffers(NamedTuple):
+    """The addresses of a ``Plan``'s buffers for ``n`` students and ``batch`` states (the tensors must stay alive)."""
+
+    n: int
+    batch: int
+    addresses: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def _check_step(plan: Plan, theta: torch.Tensor, x_t: torch.Tensor, buffers: Buffers, q: torch.Tensor) -> None:
+    """Every shape the kernels rely on: a mismatch would read or write outside the tensors."""
     n, batch = theta.shape[0], x_t.shape[-1]
     dims = plan.dims.tolist()
     _check_contiguous(theta=theta, x_t=x_t, q=q)
     if tuple(x_t.shape) != (n, dims[0], batch) or tuple(q.shape) != (n, dims[-1], batch):
         raise ValueError(f"x_t {tuple(x_t.shape)} and q {tuple(q.shape)} do not fit S={n}, dims={dims}, B={batch}")
-    if len(buffers[0]) != plan.n_blocks or int(plan.offsets.max()) >= theta.shape[1]:
-        raise ValueError("the plan does not fit the buffers or the weights")
+    if (buffers.n, buffers.batch) != (n, batch):
+        raise ValueError(f"buffers for (S, B) = {(buffers.n, buffers.batch)} do not fit (S, B) = {(n, batch)}")
+    if int(plan.offsets.max()) >= theta.shape[1] or any(t.dtype != torch.float32 for t in (theta, x_t, q)):
+        raise ValueError(f"the weights {tuple(theta.shape)} ({theta.dtype}) do not fit the plan")
 
 
 def mlp_forward(
@@ -267,7 +285,7 @@ def mlp_forward(
     theta: torch.Tensor,
     eps: float,
     x_t: torch.Tensor,
-    buffers: tuple,
+    buffers: Buffers,
     q: torch.Tensor,
     dropout: list[Dropout] | None,
 ) -> None:
@@ -286,7 +304,7 @@ def mlp_forward(
     n, batch = theta.shape[0], x_t.shape[-1]
     lib.mlp_forward(
         n, batch, plan.n_blocks, _p(plan.dims), _p(plan.offsets), _p(plan.dropout), _p(theta), theta.shape[1], eps,
-        _p(x_t), *(_p(b) for b in buffers), _p(q), _p(keys), _p(thresholds), _p(scales), _p(firsts),
+        _p(x_t), *(_p(b) for b in buffers.addresses), _p(q), _p(keys), _p(thresholds), _p(scales), _p(firsts),
     )  # fmt: skip
 
 
@@ -294,7 +312,7 @@ def mlp_backward_adam(
     plan: Plan,
     theta: torch.Tensor,
     x_t: torch.Tensor,
-    buffers: tuple,
+    buffers: Buffers,
     dq: torch.Tensor,
     scales: torch.Tensor | None,
     moments: tuple[torch.Tensor, torch.Tensor],
@@ -323,7 +341,7 @@ def mlp_backward_adam(
     dq = dq.contiguous()  # kept in a name: the kernel reads its memory
     _library().mlp_backward_adam(
         n, batch, plan.n_blocks, _p(plan.dims), _p(plan.offsets), _p(plan.dropout), _p(theta), theta.shape[1],
-        _p(x_t), *(_p(b) for b in buffers), _p(dq), _p(scales), _p(moments[0]), _p(moments[1]),
+        _p(x_t), *(_p(b) for b in buffers.addresses), _p(dq), _p(scales), _p(moments[0]), _p(moments[1]),
         _p(limits), _p(flags), _p(params), _p(grads),
     )  # fmt: skip
 

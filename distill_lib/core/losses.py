@@ -172,7 +172,9 @@ def kl_blend_loss(
     as the original trainer; ``alpha == 0``: hard only). Where only some students need a
     term, the others multiply it by an exact zero, which changes neither value nor gradient.
     For a tensor ``alpha`` pass float64 (the configs' Python floats): ``1 - alpha`` is then
-    rounded once, as with Python floats.
+    rounded once, as with Python floats. S students' logits ``(S, A, B)`` on the CPU with
+    ``Targets`` take ``fused.kl_blend_loss``: this formula and its gradient in one pass, in
+    autograd's order of operations (to float32 rounding; both terms, each weighted).
     """
     if isinstance(teacher, Targets) and fused.kl_blend_runs(student, (teacher.p, teacher.plogp, teacher.action), dim):
         # S students on the CPU: this formula and its gradient in one pass (fused.c), to float32 rounding

@@ -106,15 +106,18 @@ class TargetTable:
         else:
             q, distinct, group = q_all, list(temperatures), list(range(n_students))
         t = Targets.of(q, torch.tensor(distinct, dtype=dtype, device=device))  # (G, N, A) fields
-        packed = torch.cat([t.q.expand_as(t.p), t.p, t.plogp, t.action.to(dtype)], -1)  # (G, N, 3A + 1)
-        self.packed = packed.reshape(-1, packed.shape[-1])
+        fields = [t.q.expand_as(t.p), t.p, t.plogp, t.action.to(dtype)]
+        width = 3 * self.n_actions + 1
+        pad = -width % 16  # rows of 64 bytes: a row is one cache line, whose miss a batch waits for
+        packed = torch.cat([*fields, torch.zeros(*t.p.shape[:-1], pad, dtype=dtype, device=device)], -1)
+        self.packed = packed.reshape(-1, width + pad)  # (G * N, 3A + 1 + pad)
         self.first_row = torch.tensor(group, device=device) * n_states  # (S,)
 
     def take(self, rows: torch.Tensor) -> Targets:
         """States ``rows[s]`` ``(S, m)`` of every student, as ``Targets`` laid out ``(S, A, m)``."""
         a = self.n_actions
-        picked = fused.gather_transposed(self.packed, self.first_row, rows)  # (S, 3A + 1, m)
-        q, p, plogp, action = picked.split([a, a, a, 1], 1)
+        picked = fused.gather_transposed(self.packed, self.first_row, rows)  # (S, 3A + 1 + pad, m)
+        q, p, plogp, action, _ = picked.split([a, a, a, 1, picked.shape[1] - 3 * a - 1], 1)
         return Targets(q, p, plogp, action.long())
 
 

@@ -82,7 +82,8 @@ class _Saved:
         self.z = [torch.empty(n, w, batch, **new) for w in widths]  # xhat (the pre-activation without LayerNorm)
         self.h = [torch.empty(n, w, batch, **new) for w in widths]  # the blocks' outputs
         self.rstd = [torch.empty(n, batch, **new) for _ in widths]  # LayerNorm's 1 / std per state
-        self.addresses = plan.buffers(self.z, self.h, self.rstd) if like.device.type == "cpu" else None
+        c = like.device.type == "cpu" and like.dtype == torch.float32  # what the kernels take
+        self.addresses = plan.buffers(self.z, self.h, self.rstd) if c else None
 
 
 class StackedMLP:
