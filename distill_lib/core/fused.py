@@ -4,21 +4,19 @@
 every layer of one student, then the next; ``mlp_backward_adam`` its backward, clipping and
 Adam. Each student's data stays in the core's cache from one layer to the next, where torch
 operations (``StackedMLP``'s reference path) stream all S students through memory once per
-operation, thirty-odd times a step. Two small kernels serve the rest of the stacked loop:
-``gather_transposed`` (a batch's states and targets, units first) and
-``dropout_multipliers`` (the dropout stream's masks, ``streams.DropoutStream``); each of these
-two runs its torch reference where the C cannot (the masks are integers, the same either way).
-``kl_blend_loss`` is the study's objective with its gradient in one pass, for S students'
-logits ``(S, A, B)`` (``losses.kl_blend_loss`` uses it where it runs, autograd elsewhere).
-``fused.c`` states every formula.
+operation, thirty-odd times a step. ``gather_transposed`` (a batch's states and targets, units
+first) and ``dropout_multipliers`` (``streams.DropoutStream``'s masks: integers, the same either
+way) fall back to torch; ``kl_blend_loss`` (the objective and its gradient in one pass) serves
+``losses.kl_blend_loss``. ``fused.c`` states every formula.
 
 The C runs on float32 CPU tensors when the library builds, unless ``DISTILL_FUSED_CPU=0``;
 otherwise (CUDA, no C compiler, float64) ``StackedMLP`` runs its torch path, which agrees to
 float32 rounding (tests compare the two). The library is compiled once per machine with the
-system's C compiler (``$CC``, else ``gcc`` or ``cc``; ``-O3 -march=native``, about a second)
-into ``~/.cache/distill_lib`` (or ``$XDG_CACHE_HOME/distill_lib``), named by a hash of the
-source, the compiler and the CPU, so that machines sharing a home directory each get their
-own. How this compares with ``torch.compile`` (inductor, which needs the same compiler) is in
+system's C compiler (``$CC``, else ``gcc`` or ``cc``; about 2 s) into ``~/.cache/distill_lib``
+(or ``$XDG_CACHE_HOME/distill_lib``), named by a hash of the source, the compiler and the CPU,
+so that machines sharing a home directory each get their own. ``FLAGS``: ``-march=native`` for
+the CPU's vector width; no ``-ffast-math`` (sums keep their written order; only the contraction
+of a multiply and an add into one FMA, GCC's default, rounds otherwise than two operations). How this compares with ``torch.compile`` (inductor, which needs the same compiler) is in
 ``benchmarks/bench_batched.py``'s docstring.
 """
 
@@ -54,7 +52,8 @@ __all__ = [
 SOURCE = Path(__file__).with_name("fused.c")
 #: set to ``0`` to run every step with its torch reference (e.g. to compare, or to rule the C out)
 ENV_SWITCH = "DISTILL_FUSED_CPU"
-FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-shared", "-fPIC")  # both: loops vectorise
+#: no errno and no trapping: sqrtf and the selects of a loop vectorise (neither changes a result)
+FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-shared", "-fPIC")
 
 
 #: each kernel's argument types, one letter each: i int64, u uint64, f float, p pointer (fused.c)
@@ -69,7 +68,6 @@ _CTYPES = {"i": ctypes.c_int64, "u": ctypes.c_uint64, "f": ctypes.c_float, "p": 
 
 #: the dropout of one layer's rows: keys ``(S,)`` int64, thresholds ``(S,)`` int64, scales ``(S,)``, first position
 Dropout = tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]
-
 
 # ----------------------------------------------------------------------------------------
 # Building and loading the library
@@ -149,7 +147,7 @@ def _c(*tensors: torch.Tensor | None) -> ctypes.CDLL | None:
     return _library() if ok and available() else None
 
 
-def _p(t: torch.Tensor | None) -> int | None:
+def _p(t: torch.Tensor | None) -> int | None:  # a tensor's address for the kernels
     return None if t is None else t.data_ptr()
 
 
@@ -160,7 +158,7 @@ def _check_contiguous(**tensors: torch.Tensor) -> None:
 
 
 # ----------------------------------------------------------------------------------------
-# Gathering a batch
+# A batch's states and targets, and its dropout masks
 # ----------------------------------------------------------------------------------------
 
 
@@ -170,8 +168,7 @@ def gather_transposed(table: torch.Tensor, first_row: torch.Tensor, rows: torch.
     Each student's rows of a table shared by all (``first_row`` 0) or stacked (``first_row[s]``:
     where student s's rows start), in the units-first layout (``fused.c``).
     """
-    n, m = rows.shape
-    width = table.shape[1]
+    (n, m), width = rows.shape, table.shape[1]
     if rows.stride(1) != 1:
         rows = rows.contiguous()
     lib = _c(table, first_row, rows)
@@ -181,11 +178,6 @@ def gather_transposed(table: torch.Tensor, first_row: torch.Tensor, rows: torch.
     out = torch.empty(n, width, m, dtype=table.dtype, device="cpu")
     lib.gather_transposed(n, m, width, _p(table), _p(first_row.contiguous()), _p(rows), rows.stride(0), _p(out))
     return out
-
-
-# ----------------------------------------------------------------------------------------
-# The dropout stream's masks (streams.DropoutRows)
-# ----------------------------------------------------------------------------------------
 
 
 def signed64(value: int) -> int:
@@ -356,12 +348,10 @@ def kl_blend_runs(student: torch.Tensor, fields: tuple[torch.Tensor, ...], dim: 
     float32 teacher fields ``(S, A, B)`` and int64 actions ``(S, 1, B)``, states contiguous, on the CPU."""
     if student.ndim != 3 or dim not in (-2, 1) or not runs_on(student, *fields[:2]):
         return False
-    action = fields[2]
-    return (
-        action.dtype == torch.int64
-        and action.device.type == "cpu"
-        and all(t.stride(-1) == 1 for t in (student, *fields))
-    )
+    action, (n, _, batch) = fields[2], student.shape
+    shapes = fields[0].shape == fields[1].shape == student.shape and action.shape == (n, 1, batch)
+    kinds = action.dtype == torch.int64 and action.device.type == "cpu"
+    return shapes and kinds and all(t.stride(-1) == 1 for t in (student, *fields))
 
 
 class _KLBlend(torch.autograd.Function):

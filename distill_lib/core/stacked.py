@@ -2,39 +2,36 @@
 
 A run of the study's student is almost pure framework overhead (about 1 GFLOP for 25
 epochs, yet seconds of wall time), so a seed list or an alpha x temperature sweep is
-trained as one "wide" run: the S students' weights are stacked along a leading axis (one
-row of a flat ``(S, P)`` buffer per student) and every layer is a batched matmul
-(``torch.baddbmm``), as in model ensembling with ``torch.func.stack_module_state`` (PyTorch
-tutorial "Model ensembling"), but written out by hand so that LayerNorm, dropout, gradient
-clipping and Adam are all batched without ``vmap``. Students are independent: student ``s``
-only ever reads row ``s`` of each stacked tensor, and the summed loss ``sum_s L_s`` has
-``dL/dtheta_s = dL_s/dtheta_s``.
+trained as one "wide" run: the S students' weights are rows of one flat ``(S, P)`` buffer
+(``flat.FlatLayout``), as in model ensembling with ``torch.func.stack_module_state``
+(PyTorch tutorial "Model ensembling"), but written out by hand so that LayerNorm, dropout,
+gradient clipping and Adam are all batched without ``vmap``. Students are independent:
+student ``s`` only ever reads row ``s`` of each stacked tensor, and the summed loss
+``sum_s L_s`` has ``dL/dtheta_s = dL_s/dtheta_s``.
 
-``StackedStudents`` is the stacked counterpart of ``training.ModuleStudent``: the training
-loop (``training.train``) calls the same methods on either. Its step is not autograd over
-``stacked_forward`` but a hand-written forward and backward (``stacked_mlp.StackedMLP``)
-whose elementwise work runs in fused C kernels on the CPU (``fused``), then clipping and Adam
-in one pass (``FlatAdam.step_clipped``). Against one ``nn.Module`` student on the same
-per-student streams it agrees to float32 rounding, not bit for bit: the fused kernels
-normalise, sum and update in another order than ATen's (and ATen's LayerNorm backward
-fuses the affine gradient into its own reduction order, which stacked ops cannot
-reproduce); the weights drift apart by a few ulps per step. A student stacked alone and
-the same student among S are bit-identical: every kernel computes a student from its own
-rows only.
+``StackedStudents`` is the stacked counterpart of ``module_student.ModuleStudent``: the
+training loop (``training.train``) calls the same methods on either. Its step is not
+autograd over ``stacked_forward`` but the hand-written forward and backward of
+``stacked_mlp.StackedMLP`` (on the CPU two C kernels a step, ``fused``), with the loss's
+gradient from autograd (or ``fused.kl_blend_loss``), then per-student clipping and Adam.
+Against one ``nn.Module`` student on the same per-student streams it agrees to float32
+rounding, not bit for bit: the kernels normalise and sum in another order than ATen's, so
+logits and gradients differ by a few ulps a step (tests/core/test_stacked.py states the
+tolerance and why). A student stacked alone and the same student among S are bit-identical:
+every kernel computes a student from its own rows only.
 
-Choices for speed, none of which changes what is computed: the teacher's Q-values of
-the whole buffer are computed once (the teacher is frozen and row-wise), and its softmax
-targets once per temperature (``losses.Targets``; with one shared teacher, once per distinct
-temperature, ``TargetTable``); the losses read logits as ``(S, A, B)`` (actions on
-``dim=-2``), because a softmax over a size-4 last axis is slow on the CPU. ``stacked_forward``
-(autograd, ATen's LayerNorm with an identity affine, ``_layer_norm``) serves the DQN agents
-(``rl.dqn``) and the tests. What a step costs, and the FLOP floor it is measured against, is
-in ``benchmarks/bench_batched.py``.
+Choices for speed, none of which changes what is computed: the teacher's Q-values of the
+whole buffer are computed once (the teacher is frozen and row-wise), and its softmax targets
+once per temperature (``losses.Targets``; with one shared teacher, once per distinct
+temperature, ``TargetTable``); each batch's states and targets are gathered into the layout
+the kernels read, units first (``fused.gather_transposed``); the losses and the metrics read
+logits as ``(S, A, B)`` (actions on ``dim=-2``), because operations over a size-4 last axis
+are slow on the CPU. ``stacked_forward`` (autograd, ATen's LayerNorm with an identity
+affine, ``_layer_norm``) serves the DQN agents (``rl.dqn``) and the tests. What a step
+costs, and the FLOP floor it is measured against, is in ``benchmarks/bench_batched.py``.
 
-References: Kingma & Ba 2015, "Adam" (``torch.optim.Adam``'s update, reproduced op for op
-on the flat buffer: Adam is elementwise, so one optimizer over stacked weights is S
-optimizers); Pascanu et al. 2013 (gradient-norm clipping, per student); Ba, Kiros & Hinton
-2016 (LayerNorm).
+References: Kingma & Ba 2015, "Adam"; Pascanu et al. 2013 (gradient-norm clipping, per
+student); Ba, Kiros & Hinton 2016 (LayerNorm).
 """
 
 from __future__ import annotations

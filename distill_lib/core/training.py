@@ -22,8 +22,9 @@ Two parameters choose how the loop is executed, not what it computes:
   global RNG seeded as the original trainer did (seed-compatible, one student), or
   ``"per_student"``, one generator per student (``streams.StudentStreams``);
 - ``stacked``: how the students' weights are held and updated: one ``nn.Module`` with
-  ``torch.optim.Adam`` (``module_student.ModuleStudent``), or S students in one flat buffer with a batched
-  forward, clipping and Adam (``stacked.StackedStudents``; a leading student axis).
+  ``torch.optim.Adam`` (``module_student.ModuleStudent``), or S students in one flat buffer with a
+  hand-written forward and backward, clipping and Adam (``stacked.StackedStudents``; a leading
+  student axis; fused C kernels on the CPU).
 
 The entry points keep their earlier signatures: ``train_student`` (global, module: the
 seed-compatible path, bit-identical to a plain implementation of the protocol),
