@@ -233,14 +233,14 @@ class Plan:
     """
 
     def __init__(self, dims: list[int], offsets: list[int], dropout: list[int]) -> None:
-        self.n_blocks, self.widths, self.last_offset = len(dims) - 2, list(dims), max(offsets)
+        self.n_blocks, self.sizes, self.last_offset = len(dims) - 2, list(dims), max(offsets)
         self.dims = torch.tensor(dims, dtype=torch.int64, device="cpu")
         self.offsets = torch.tensor(offsets, dtype=torch.int64, device="cpu")
         self.dropout = torch.tensor(dropout, dtype=torch.int64, device="cpu")
 
     def buffers(self, z: list[torch.Tensor], h: list[torch.Tensor], rstd: list[torch.Tensor]) -> Buffers:
         """The kernels' per-block buffers (``(S, H_i, B)``, ``(S, H_i, B)``, ``(S, B)``), checked against the plan."""
-        widths, (n, _, batch) = self.widths[1:-1], z[0].shape
+        widths, (n, _, batch) = self.sizes[1:-1], z[0].shape
         for i, width in enumerate(widths):
             if z[i].shape != (n, width, batch) or h[i].shape != (n, width, batch) or rstd[i].shape != (n, batch):
                 raise ValueError(f"block {i}'s buffers do not fit (S, H, B) = {(n, width, batch)}")
@@ -261,7 +261,7 @@ class Buffers(NamedTuple):
 
 def _check_step(plan: Plan, theta: torch.Tensor, x_t: torch.Tensor, buffers: Buffers, q: torch.Tensor) -> None:
     """Every shape the kernels rely on: a mismatch would read or write outside the tensors."""
-    n, batch, dims = theta.shape[0], x_t.shape[-1], plan.widths
+    n, batch, dims = theta.shape[0], x_t.shape[-1], plan.sizes
     _check_contiguous(theta=theta, x_t=x_t, q=q)
     if tuple(x_t.shape) != (n, dims[0], batch) or tuple(q.shape) != (n, dims[-1], batch):
         raise ValueError(f"x_t {tuple(x_t.shape)} and q {tuple(q.shape)} do not fit S={n}, dims={dims}, B={batch}")

@@ -122,7 +122,7 @@ class StackedMLP:
         c = fused.runs_on(flat, x_t)
         x_t = x_t.contiguous() if c else x_t
         saved = self._buffers(x_t.shape[-1], x_t)
-        q = torch.empty(self.n, self.plan.widths[-1], x_t.shape[-1], dtype=x_t.dtype, device=x_t.device)
+        q = torch.empty(self.n, self.plan.sizes[-1], x_t.shape[-1], dtype=x_t.dtype, device=x_t.device)
         if c:
             layers = None if dropout is None else [dropout.layer(k) for k in range(sum(b.dropout for b in self.blocks))]
             fused.mlp_forward(self.plan, flat, self.eps, x_t, saved.addresses, q, layers)
