@@ -23,13 +23,14 @@ Optionally (``--seq-epochs``) the same students trained one at a time by ``train
     python benchmarks/bench_batched.py --baseline none --students 30 --seq-epochs 2
     python benchmarks/bench_batched.py --device cuda --students 1 30 200 600
 
-Other ways to fuse the elementwise work, measured on the 2-core AMD EPYC (Zen 4) development
-machine while the fused kernels were chosen (the same shapes, 200 students): ``torch.compile``
-(inductor, CPU) of the LayerNorm -> ReLU -> dropout block took 18.7 s to compile in a fresh
-process (3.2 s from its cache) and ran it in 230 us against 100 us for ``fused.c``'s kernel
-(which compiles once per machine in about a second); its integer hash for the dropout masks
-ran in 4.4 ms against 0.26 ms in C; the Mersenne Twister (``torch.rand`` per student) took
-2.7 ms for one step's masks.
+How the step was made faster, measured on the 2-core AMD EPYC (Zen 4) development machine
+(shared, so each figure is the best of many calls, 200 students, batch 64): the dropout masks
+of one step took 2.7 ms from the students' Mersenne Twisters (``torch.rand``), 0.26 ms as a
+SplitMix64 hash in C; ``torch.compile`` (inductor, CPU) took 18.7 s to compile one
+LayerNorm -> ReLU -> dropout block in a fresh process (3.2 s from its cache) and ran it in
+230 us, against about 100 us for the same block in C (compiled once per machine in about 2 s),
+and compiled the masks' integer hash into a 4.4 ms kernel. The C kernels then grew to a
+student's whole forward, and its whole backward with clipping and Adam (``core/fused.c``).
 """
 
 from __future__ import annotations

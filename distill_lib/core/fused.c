@@ -9,7 +9,7 @@
    reference: tests compare the two, and it runs on CUDA or without a C compiler).
 
    Layout. Float32 throughout. A student's parameters are row s of the flat (S, P) weights
-   (stacked.FlatLayout: nn.Linear's weight (out, in), then its bias, LayerNorm's weight and
+   (flat.FlatLayout: nn.Linear's weight (out, in), then its bias, LayerNorm's weight and
    bias), at offsets given per layer. Activations are (S, H, B): units before states, so that
    the matmuls and a state's LayerNorm statistics run over vectors of states.
 

@@ -4,7 +4,7 @@ A student is an ``nn.Sequential`` of hidden blocks ``Linear -> [LayerNorm] -> Re
 [Dropout]`` and a ``Linear`` head (``networks.QNetwork``: two blocks with both);
 ``read_layers`` reads that list from the module, so another architecture of this family
 is a different list, not different code. S students' weights are rows of one flat
-``(S, P)`` buffer (``stacked.FlatLayout``). Activations are laid out ``(S, H, B)``, units
+``(S, P)`` buffer (``flat.FlatLayout``). Activations are laid out ``(S, H, B)``, units
 before states (the losses read logits as ``(S, A, B)`` too).
 
 Forward (train mode keeps what the backward reads), for block i on input ``a^T`` ``(S, D_i, B)``
@@ -21,8 +21,8 @@ Backward, from ``dq^T = dL/dq^T`` (autograd of the loss alone, a few small ops):
     dz = rstd (g - mean_u(g) - xhat mean_u(g xhat)),  dgamma = sum_b dy xhat,  dbeta = sum_b dy
     dW_i = dz^T a,  db_i = sum_b dz,  da^T = W_i^T dz^T  (not for the first block: the states need none)
 
-then per-student gradient-norm clipping and Adam (``stacked.clip_per_student_``,
-``stacked.FlatAdam``). This is what autograd computes for ``stacked.stacked_forward`` (a test
+then per-student gradient-norm clipping and Adam (``flat.clip_per_student_``,
+``flat.FlatAdam``). This is what autograd computes for ``stacked.stacked_forward`` (a test
 checks the two to float32 rounding), without its graph. Two executions: on the CPU, two C
 kernels a step (``fused.mlp_forward``, ``fused.mlp_backward_adam``: one student at a time,
 all layers, in cache); elsewhere (CUDA, float64, no C compiler, ``DISTILL_FUSED_CPU=0``) the
@@ -89,7 +89,7 @@ class _Saved:
 class StackedMLP:
     """The forward and backward of S stacked students whose layers ``read_layers`` gave.
 
-    ``layout``: the flat weights' ``stacked.FlatLayout``; ``eps``: LayerNorm's.
+    ``layout``: the flat weights' ``flat.FlatLayout``; ``eps``: LayerNorm's.
     """
 
     def __init__(self, blocks: list[Block], head: str, layout: FlatLayout, eps: float, n_students: int) -> None:

@@ -36,7 +36,7 @@ Students with the same ``seed`` therefore share split, batch order and dropout m
 sweep over alpha or temperature at fixed seeds is a paired design. Nothing depends on S or
 on the other students. The dropout stream is counter-based: any position is computed
 directly, so the masks of all S students are made in bulk, inside the fused forward kernel
-(``fused.ln_relu_dropout_forward``), with the same integers on any device; the split and the
+(``fused.mlp_forward``), with the same integers on any device; the split and the
 orders come from the generator, and so depend on the device type (CPU and CUDA generators
 differ). (Earlier versions drew the masks with ``torch.rand`` from ``g``, a Mersenne
 Twister, one student at a time: 17% of a batched step's time.)
