@@ -294,8 +294,9 @@ def train_batched(
 ) -> list[TrainResult]:
     """Train S students at once, each as ``train_alone`` would (to float32 rounding); one ``TrainResult`` each.
 
-    Memory: about 1 MB per student at the study's size (the epoch's gathered states and
-    targets, and one batch's activations; the dropout masks are made inside the kernels).
+    Memory: under 1 MB per student at the study's size (the activations of a validation
+    pass and of a batch, the weights and Adam's moments; the dropout masks are made inside the
+    kernels): 200 students peaked at 0.37 GB resident on the CPU, PyTorch included.
     """
     return train(teachers, states, students, configs, streams="per_student", stacked=True, progress=progress)
 
