@@ -35,6 +35,8 @@ from typing import Any, NamedTuple, Protocol
 import torch
 import torch.nn.functional as F
 
+from . import fused
+
 __all__ = [
     "LOSSES",
     "Loss",
@@ -101,13 +103,19 @@ def teacher_probs(
 def greedy_action(logits: torch.Tensor | Targets, dim: int = -1) -> torch.Tensor:
     """The argmax action over axis ``dim``, kept as a size-1 axis (``Targets`` carry the teacher's).
 
-    Computed with the actions last: on the CPU an argmax along a strided axis is several times slower.
+    Along another axis than the last, the same index (the first maximum; a NaN counts as the
+    maximum, as in ``argmax``) comes from ``amax`` and comparisons: on the CPU ATen's argmax
+    along a short strided axis is about 50 times slower.
     """
     if isinstance(logits, Targets):
         return logits.action
-    if dim in (-1, logits.ndim - 1):
+    dim = dim - logits.ndim if dim >= 0 else dim
+    if dim == -1:
         return logits.argmax(-1, keepdim=True)
-    return logits.movedim(dim, -1).contiguous().argmax(-1, keepdim=True).movedim(-1, dim)
+    n = logits.shape[dim]
+    is_top = (logits == logits.amax(dim, keepdim=True)) | logits.isnan()  # a NaN maximum: the NaNs
+    countdown = torch.arange(n, 0, -1, device=logits.device).view(n, *[1] * (-dim - 1))  # n - a
+    return n - (is_top * countdown).amax(dim, keepdim=True)  # the first top index
 
 
 def soft_kl_loss(
@@ -164,8 +172,13 @@ def kl_blend_loss(
     as the original trainer; ``alpha == 0``: hard only). Where only some students need a
     term, the others multiply it by an exact zero, which changes neither value nor gradient.
     For a tensor ``alpha`` pass float64 (the configs' Python floats): ``1 - alpha`` is then
-    rounded once, as with Python floats.
+    rounded once, as with Python floats. S students' logits ``(S, A, B)`` on the CPU with
+    ``Targets`` take ``fused.kl_blend_loss``: this formula and its gradient in one pass, in
+    autograd's order of operations (to float32 rounding; both terms, each weighted).
     """
+    if isinstance(teacher, Targets) and fused.kl_blend_runs(student, (teacher.p, teacher.plogp, teacher.action), dim):
+        # S students on the CPU: this formula and its gradient in one pass (fused.c), to float32 rounding
+        return fused.kl_blend_loss(student, (teacher.p, teacher.plogp, teacher.action), alpha, temperature)
     if _everywhere(alpha, 0.0):
         return hard_ce_loss(student, teacher, dim)  # 0 * soft + 1 * hard is hard exactly, value and gradient
     soft = soft_kl_loss(student, teacher, temperature, dim)

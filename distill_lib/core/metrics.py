@@ -4,8 +4,10 @@ All take the student's Q-values first and the teacher's second, states on the se
 axis and actions on the last (``(N, A)`` for one student, ``(S, N, A)`` for S), and return
 a tensor with one value per student: a scalar for ``(N, A)``, ``(S,)`` for ``(S, N, A)``
 (``.item()`` / ``.tolist()`` give Python floats). ``regret`` and ``action_gap`` are
-per-state ``(..., N)``. ``prob_similarity`` and ``action_agreement`` also take the actions
-on axis ``dim=-2`` and the teacher as ``losses.Targets`` (the stacked trainer's layout).
+per-state ``(..., N)``. All but ``kl_divergence`` and ``action_gap`` also take the actions on
+axis ``dim=-2`` (``(S, A, N)``, the stacked trainer's layout, where the CPU computes them over
+vectors of states), ``prob_similarity`` and ``action_agreement`` the teacher as
+``losses.Targets``.
 
 The probability metrics follow the original note (``1 - mean |p_t - p_s|``); the KL is the
 soft term of Hinton et al. 2015 without its ``T^2``; regret is measured in the teacher's
@@ -39,10 +41,17 @@ def action_agreement(student: torch.Tensor, teacher: torch.Tensor | Targets, dim
     return same.double().mean((-2, -1))
 
 
-def top2_agreement(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
-    """Fraction of states where the teacher's greedy action is among the student's top two (float64)."""
-    top2 = student.topk(2, dim=-1).indices  # (..., N, 2)
-    return (top2 == teacher.argmax(-1, keepdim=True)).any(-1).double().mean(-1)
+def top2_agreement(student: torch.Tensor, teacher: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Fraction of states where the teacher's greedy action is among the student's top two (float64).
+
+    Along ``dim=-2``: at most one action the student values strictly higher (the same unless
+    the student's values tie at the second place, where ``topk``'s choice is unspecified).
+    """
+    if dim in (-1, student.ndim - 1):
+        top2 = student.topk(2, dim=-1).indices  # (..., N, 2)
+        return (top2 == teacher.argmax(-1, keepdim=True)).any(-1).double().mean(-1)
+    at_teacher = student.gather(dim, greedy_action(teacher, dim))  # (..., 1, N)
+    return ((student > at_teacher).sum(dim) < 2).double().mean(-1)
 
 
 def prob_similarity(
@@ -61,9 +70,9 @@ def kl_divergence(student: torch.Tensor, teacher: torch.Tensor, temperature: Per
     return _kl(log_p_s, log_p_t)
 
 
-def _kl(log_p_s: torch.Tensor, log_p_t: torch.Tensor) -> torch.Tensor:
-    """``sum_a p_t (log p_t - log p_s)``, mean over states, from log-probabilities ``(..., N, A)``."""
-    return (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1).mean(-1)
+def _kl(log_p_s: torch.Tensor, log_p_t: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """``sum_a p_t (log p_t - log p_s)``, mean over states, from log-probabilities (actions on ``dim``)."""
+    return (log_p_t.exp() * (log_p_t - log_p_s)).sum(dim).mean(-1)
 
 
 def q_mse(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
@@ -76,16 +85,22 @@ def q_mae(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(student, teacher, reduction="none").mean((-2, -1))
 
 
-def q_cosine(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
-    """Mean cosine similarity of the per-state Q-vectors."""
-    return F.cosine_similarity(student, teacher, dim=-1).mean(-1)
+def q_cosine(student: torch.Tensor, teacher: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Mean cosine similarity of the per-state Q-vectors (``F.cosine_similarity``'s, eps 1e-8)."""
+    if dim in (-1, student.ndim - 1):
+        return F.cosine_similarity(student, teacher, dim=-1).mean(-1)
+    # F.cosine_similarity along a short strided axis is slow on the CPU: its formula, written out
+    norms = (student * student).sum(dim).sqrt() * (teacher * teacher).sum(dim).sqrt()
+    return ((student * teacher).sum(dim) / norms.clamp_min(1e-8)).mean(-1)
 
 
-def regret(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+def regret(student: torch.Tensor, teacher: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """Per-state cost of the student's choice in teacher Q terms: ``q_t[a_t*] - q_t[a_s*]`` ``(..., N)``."""
-    best = teacher.max(-1).values
-    chosen = teacher.gather(-1, student.argmax(-1, keepdim=True)).squeeze(-1)
-    return best - chosen
+    if dim in (-1, student.ndim - 1):
+        best = teacher.max(-1).values
+        chosen = teacher.gather(-1, student.argmax(-1, keepdim=True)).squeeze(-1)
+        return best - chosen
+    return teacher.amax(dim) - teacher.gather(dim, greedy_action(student, dim)).squeeze(dim)
 
 
 def action_gap(teacher: torch.Tensor) -> torch.Tensor:
@@ -94,9 +109,12 @@ def action_gap(teacher: torch.Tensor) -> torch.Tensor:
     return top2[..., 0] - top2[..., 1]
 
 
-def fidelity_metrics(student: torch.Tensor, teacher: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Every temperature-free metric (probabilities at T = 1) over a whole set of states: each ``(...)``."""
-    log_p_s, log_p_t = F.log_softmax(student, dim=-1), F.log_softmax(teacher, dim=-1)  # T = 1: x / 1 is x
+def fidelity_metrics(student: torch.Tensor, teacher: torch.Tensor, dim: int = -1) -> dict[str, torch.Tensor]:
+    """Every temperature-free metric (probabilities at T = 1) over a whole set of states: each ``(...)``.
+
+    ``dim``: the actions' axis, the last (``(..., N, A)``) or, for S students, ``-2`` (``(S, A, N)``).
+    """
+    log_p_s, log_p_t = F.log_softmax(student, dim=dim), F.log_softmax(teacher, dim=dim)  # T = 1: x / 1 is x
     if student.ndim == 2:
         similarity = prob_similarity(student, teacher, 1.0)
     else:
@@ -104,12 +122,12 @@ def fidelity_metrics(student: torch.Tensor, teacher: torch.Tensor) -> dict[str, 
         # (the two differ in the last bit); one student keeps the original's softmax above.
         similarity = 1.0 - (log_p_t.exp() - log_p_s.exp()).abs().mean((-2, -1))
     return {
-        "action_agreement": action_agreement(student, teacher),
-        "top2_agreement": top2_agreement(student, teacher),
+        "action_agreement": action_agreement(student, teacher, dim),
+        "top2_agreement": top2_agreement(student, teacher, dim),
         "prob_similarity_t1": similarity,
-        "kl_t1": _kl(log_p_s, log_p_t),
+        "kl_t1": _kl(log_p_s, log_p_t, dim),
         "q_mse": q_mse(student, teacher),
         "q_mae": q_mae(student, teacher),
-        "q_cosine": q_cosine(student, teacher),
-        "regret": regret(student, teacher).mean(-1),
+        "q_cosine": q_cosine(student, teacher, dim),
+        "regret": regret(student, teacher, dim).mean(-1),
     }

@@ -23,6 +23,7 @@ from .config import RunConfig
 from .losses import PerStudent
 from .networks import QNetwork
 from .stacked import DROPOUT_INDEX
+from .streams import DropoutRows
 
 __all__ = ["ModuleStudent"]
 
@@ -78,14 +79,14 @@ class ModuleStudent:
         with torch.no_grad():
             return xb, self.teacher(xb)
 
-    def forward(self, x: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
-        """Train-mode logits ``(B, A)``; ``keep`` ``(1, 2, B, H)``: the stream's dropout multipliers."""
+    def forward(self, x: torch.Tensor, keep: DropoutRows | None) -> torch.Tensor:
+        """Train-mode logits ``(B, A)``; ``keep``: the batch's rows of the stream's dropout."""
         if keep is None:
             return self.student(x)  # nn.Dropout draws from the global RNG
-        k = 0
+        mult, k = keep.multipliers(), 0  # (1, 2, B, H): 0 or 1 / (1 - p)
         for module in self.student:
             if isinstance(module, nn.Dropout):
-                x, k = x * keep[0, k], k + 1
+                x, k = x * mult[0, k], k + 1
             else:
                 x = module(x)
         return x

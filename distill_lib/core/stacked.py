@@ -2,36 +2,36 @@
 
 A run of the study's student is almost pure framework overhead (about 1 GFLOP for 25
 epochs, yet seconds of wall time), so a seed list or an alpha x temperature sweep is
-trained as one "wide" run: the S students' weights are stacked along a leading axis (one
-row of a flat ``(S, P)`` buffer per student) and every layer is a batched matmul
-(``torch.baddbmm``), as in model ensembling with ``torch.func.stack_module_state`` (PyTorch
-tutorial "Model ensembling"), but written out by hand so that LayerNorm, dropout, gradient
-clipping and Adam are all batched without ``vmap``. Students are independent: student ``s``
-only ever reads row ``s`` of each stacked tensor, and the summed loss ``sum_s L_s`` has
-``dL/dtheta_s = dL_s/dtheta_s``.
+trained as one "wide" run: the S students' weights are rows of one flat ``(S, P)`` buffer
+(``flat.FlatLayout``), as in model ensembling with ``torch.func.stack_module_state``
+(PyTorch tutorial "Model ensembling"), but written out by hand so that LayerNorm, dropout,
+gradient clipping and Adam are all batched without ``vmap``. Students are independent:
+student ``s`` only ever reads row ``s`` of each stacked tensor, and the summed loss
+``sum_s L_s`` has ``dL/dtheta_s = dL_s/dtheta_s``.
 
-``StackedStudents`` is the stacked counterpart of ``training.ModuleStudent``: the training
-loop (``training.train``) calls the same methods on either. Against one ``nn.Module``
-student on the same per-student streams it agrees to float32 rounding, not bit for bit:
-the forward pass (matmuls, LayerNorm, dropout) is bit-identical per student, and so is the
-Adam update, but ATen's LayerNorm backward fuses the affine gradient into its own reduction
-order and the losses and the gradient norm are sums taken in another order, which stacked
-ops cannot reproduce; the weights drift apart by a few ulps per step (after 3 epochs of 5
-steps, metrics differ by ~2e-7). A student stacked alone and the same student among S are
-bit-identical.
+``StackedStudents`` is the stacked counterpart of ``module_student.ModuleStudent``: the
+training loop (``training.train``) calls the same methods on either. Its step is not
+autograd over ``stacked_forward`` but the hand-written forward and backward of
+``stacked_mlp.StackedMLP`` (on the CPU two C kernels a step, ``fused``), with the loss's
+gradient from autograd (or ``fused.kl_blend_loss``), then per-student clipping and Adam.
+Against one ``nn.Module`` student on the same per-student streams it agrees to float32
+rounding, not bit for bit: the kernels normalise and sum in another order than ATen's, so
+logits and gradients differ by a few ulps a step (tests/core/test_stacked.py states the
+tolerance and why). A student stacked alone and the same student among S are bit-identical:
+every kernel computes a student from its own rows only.
 
-Choices for speed, none of which changes a bit of the results: the teacher's Q-values of
-the whole buffer are computed once (the teacher is frozen and row-wise), and its softmax
-targets once per temperature (``losses.Targets``; with one shared teacher, once per distinct
-temperature, ``targets_table``); the losses read logits as ``(S, A, B)`` (actions on
-``dim=-2``), because a softmax over a size-4 last axis is slow on the CPU; the LayerNorm runs
-ATen's affine kernel with an identity affine (``_layer_norm``). What a step costs, and the
-FLOP floor it is measured against, is in ``benchmarks/bench_batched.py``.
+Choices for speed, none of which changes what is computed: the teacher's Q-values of the
+whole buffer are computed once (the teacher is frozen and row-wise), and its softmax targets
+once per temperature (``losses.Targets``; with one shared teacher, once per distinct
+temperature, ``TargetTable``); each batch's states and targets are gathered into the layout
+the kernels read, units first (``fused.gather_transposed``); the losses and the metrics read
+logits as ``(S, A, B)`` (actions on ``dim=-2``), because operations over a size-4 last axis
+are slow on the CPU. ``stacked_forward`` (autograd, ATen's LayerNorm with an identity
+affine, ``_layer_norm``) serves the DQN agents (``rl.dqn``) and the tests. What a step
+costs, and the FLOP floor it is measured against, is in ``benchmarks/bench_batched.py``.
 
-References: Kingma & Ba 2015, "Adam" (``torch.optim.Adam``'s update, reproduced op for op
-on the flat buffer: Adam is elementwise, so one optimizer over stacked weights is S
-optimizers); Pascanu et al. 2013 (gradient-norm clipping, per student); Ba, Kiros & Hinton
-2016 (LayerNorm).
+References: Kingma & Ba 2015, "Adam"; Pascanu et al. 2013 (gradient-norm clipping, per
+student); Ba, Kiros & Hinton 2016 (LayerNorm).
 """
 
 from __future__ import annotations
@@ -43,9 +43,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import fused
 from .config import RunConfig
+from .flat import FlatAdam, FlatLayout, clip_per_student_
 from .losses import PerStudent, Targets
 from .networks import QNetwork
+from .stacked_mlp import StackedMLP, read_layers
+from .streams import DropoutRows
 
 __all__ = [
     "DROPOUT_INDEX",
@@ -54,10 +58,10 @@ __all__ = [
     "FlatAdam",
     "FlatLayout",
     "StackedStudents",
+    "TargetTable",
     "clip_per_student_",
     "gather_rows",
     "stacked_forward",
-    "targets_table",
 ]
 
 #: the state-dict keys of ``networks.QNetwork`` that carry parameters, in module order
@@ -65,79 +69,6 @@ LINEAR_KEYS = ("0", "4", "8")
 NORM_KEYS = ("1", "5")
 #: the positions of ``QNetwork``'s two ``nn.Dropout`` layers
 DROPOUT_INDEX = (3, 7)
-
-
-class FlatLayout:
-    """Where each ``QNetwork`` parameter lives in a flat ``(S, P)`` buffer, one row per student.
-
-    With a student's parameters in one row, its gradient norm is one reduction and Adam is
-    six elementwise ops, whatever the number of layers. ``views`` gives the parameters in
-    ``nn.Linear`` layout (weight ``(S, out, in)``), so a row unflattens to a state dict.
-    """
-
-    def __init__(self, example: dict[str, torch.Tensor]) -> None:
-        self.keys = list(example)
-        self.shapes = [tuple(v.shape) for v in example.values()]
-        sizes = [v.numel() for v in example.values()]
-        self.offsets = [sum(sizes[:i]) for i in range(len(sizes))]
-        self.sizes = sizes
-
-    def flatten(self, dicts: Sequence[dict[str, torch.Tensor]]) -> torch.Tensor:
-        """State dicts -> ``(S, P)``."""
-        return torch.stack([torch.cat([d[k].reshape(-1) for k in self.keys]) for d in dicts])
-
-    def views(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``(S, P)`` -> ``{key: (S, *shape)}`` views (differentiable slices of ``flat``)."""
-        n = flat.shape[0]
-        return {
-            k: flat[:, o : o + size].view(n, *shape)
-            for k, shape, o, size in zip(self.keys, self.shapes, self.offsets, self.sizes)
-        }
-
-    def state_dict(self, flat: torch.Tensor, i: int) -> dict[str, torch.Tensor]:
-        """Row ``i`` as a ``QNetwork`` state dict (fresh tensors)."""
-        return {k: v[0].detach().clone() for k, v in self.views(flat[i : i + 1]).items()}
-
-
-class FlatAdam:
-    """``torch.optim.Adam`` (betas 0.9/0.999, eps 1e-8, no weight decay) on one flat tensor.
-
-    The single-tensor update of ``torch.optim.Adam``, op for op (Kingma & Ba 2015, Alg. 1)::
-
-        m <- lerp(m, g, 1 - b1);  v <- b2 v + (1 - b2) g^2
-        theta <- theta - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-
-    It is elementwise, so one instance over the stacked ``(S, P)`` weights is S optimizers.
-    """
-
-    def __init__(self, param: torch.Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
-        self.param, self.lr, self.betas, self.eps = param, lr, betas, eps
-        self.exp_avg = torch.zeros_like(param, memory_format=torch.preserve_format)
-        self.exp_avg_sq = torch.zeros_like(param, memory_format=torch.preserve_format)
-        self.step_count = 0
-
-    @torch.no_grad()
-    def step(self, grad: torch.Tensor) -> None:
-        beta1, beta2 = self.betas
-        self.step_count += 1
-        step = float(self.step_count)
-        self.exp_avg.lerp_(grad, 1 - beta1)
-        self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        bias_correction1 = 1 - beta1**step
-        bias_correction2_sqrt = (1 - beta2**step) ** 0.5
-        denom = (self.exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
-        self.param.addcdiv_(self.exp_avg, denom, value=-(self.lr / bias_correction1))
-
-
-def clip_per_student_(grad: torch.Tensor, max_norm: torch.Tensor, clip: torch.Tensor) -> None:
-    """``nn.utils.clip_grad_norm_`` per student on flat grads ``(S, P)``, in place.
-
-    ``coef_s = min(1, max_norm_s / (||g_s||_2 + 1e-6))`` where ``g_s`` is all of student
-    s's gradient (Pascanu et al. 2013); students with ``clip`` False keep ``coef = 1``.
-    """
-    total = torch.linalg.vector_norm(grad, dim=1)  # (S,)
-    coef = torch.where(clip, torch.clamp(max_norm / (total + 1e-6), max=1.0), 1.0)
-    grad.mul_(coef.unsqueeze(1))
 
 
 def gather_rows(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -153,23 +84,38 @@ def gather_rows(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     return table[student, rows]
 
 
-def targets_table(q_all: torch.Tensor, temperatures: Sequence[float]) -> Targets:
-    """The teachers' targets of the whole buffer, ``(S, A, N)`` (``losses.Targets`` laid out actions first).
+class TargetTable:
+    """The teachers' targets (``losses.Targets``) of the whole buffer at the students' temperatures.
 
-    ``q_all`` ``(S, N, A)``; with one teacher shared by every student (expanded along S) the
-    targets are computed once per distinct temperature and shared or copied, bit for bit the
-    per-student values (the softmax is row-wise).
+    One row per state and distinct (teacher, temperature): with one teacher shared by every
+    student (``q_all`` expanded along S) the targets are computed once per distinct
+    temperature, so the table stays small enough to sit in cache; each field is bit for bit
+    the per-student value (the softmax is row-wise). The fields are packed side by side,
+    ``(groups * N, 3A + 1)``, so that a batch is one ``index_select``.
     """
-    device, dtype = q_all.device, q_all.dtype
-    if q_all.stride(0) != 0:
-        return _actions_first(Targets.of(q_all, torch.tensor(list(temperatures), dtype=dtype, device=device)))
-    distinct = list(dict.fromkeys(temperatures))
-    temperature = torch.tensor(distinct, dtype=dtype, device=device)
-    table = _actions_first(Targets.of(q_all[: len(distinct)], temperature))  # (T, A, N)
-    if len(distinct) == 1:
-        return Targets(*(t.expand(len(temperatures), -1, -1) for t in table))
-    index = torch.tensor([distinct.index(t) for t in temperatures], device=device)
-    return Targets(*(t.index_select(0, index) for t in table))
+
+    def __init__(self, q_all: torch.Tensor, temperatures: Sequence[float]) -> None:
+        device, dtype = q_all.device, q_all.dtype
+        n_students, n_states, self.n_actions = q_all.shape
+        if q_all.stride(0) == 0:  # one teacher: one group per distinct temperature
+            distinct = list(dict.fromkeys(temperatures))
+            q, group = q_all[: len(distinct)], [distinct.index(t) for t in temperatures]
+        else:
+            q, distinct, group = q_all, list(temperatures), list(range(n_students))
+        t = Targets.of(q, torch.tensor(distinct, dtype=dtype, device=device))  # (G, N, A) fields
+        fields = [t.q.expand_as(t.p), t.p, t.plogp, t.action.to(dtype)]
+        width = 3 * self.n_actions + 1
+        pad = -width % 16  # rows of 64 bytes: a row is one cache line, whose miss a batch waits for
+        packed = torch.cat([*fields, torch.zeros(*t.p.shape[:-1], pad, dtype=dtype, device=device)], -1)
+        self.packed = packed.reshape(-1, width + pad)  # (G * N, 3A + 1 + pad)
+        self.first_row = torch.tensor(group, device=device) * n_states  # (S,)
+
+    def take(self, rows: torch.Tensor) -> Targets:
+        """States ``rows[s]`` ``(S, m)`` of every student, as ``Targets`` laid out ``(S, A, m)``."""
+        a = self.n_actions
+        picked = fused.gather_transposed(self.packed, self.first_row, rows)  # (S, 3A + 1 + pad, m)
+        q, p, plogp, action, _ = picked.split([a, a, a, 1, picked.shape[1] - 3 * a - 1], 1)
+        return Targets(q, p, plogp, action.long())
 
 
 @functools.cache
@@ -210,17 +156,6 @@ def stacked_forward(
     return torch.baddbmm(params[f"{head}.bias"].unsqueeze(1), h, params[f"{head}.weight"].transpose(1, 2))  # (S, B, A)
 
 
-def _actions_first(targets: Targets) -> Targets:
-    """``Targets`` ``(S, n, A)`` -> ``(S, A, n)``, contiguous: the layout the losses read here."""
-    return Targets(*(t.transpose(1, 2).contiguous() for t in targets))
-
-
-def _take(targets: Targets, rows: torch.Tensor) -> Targets:
-    """States ``rows[s]`` ``(S, m)`` of every student's ``(S, A, n)`` targets, in that order."""
-    index = rows.unsqueeze(1)  # (S, 1, m)
-    return Targets(*(t.gather(2, index.expand(-1, t.shape[1], -1)) for t in targets))
-
-
 class StackedStudents:
     """S ``QNetwork`` students as one flat ``(S, P)`` buffer, with their teachers' Q-values precomputed.
 
@@ -257,13 +192,19 @@ class StackedStudents:
                     f"expected ({ref.n_states}, {ref.output_dim})"
                 )
             self.train_idx, self.val_idx = train_idx, val_idx  # (S, n_train), (S, n_val)
-            self.x_val, self.q_val = gather_rows(self.x_all, val_idx), gather_rows(self.q_all, val_idx)
+            self.x_val_t = gather_rows(self.x_all, val_idx).transpose(1, 2).contiguous()  # (S, D, n_val)
+            # the states as one table (R, D) and where each student's rows start in it (fused.gather_transposed)
+            shared = self.x_all.stride(0) == 0
+            self.x_table = self.x_all[0] if shared else self.x_all.reshape(-1, self.x_all.shape[-1])
+            self.x_first_row = torch.arange(n_students, device=self.device) * (0 if shared else ref.n_states)
+            self.q_val = gather_rows(self.q_all, val_idx).transpose(1, 2).contiguous()  # (S, A, n_val)
         self.layout = FlatLayout(students[0].state_dict())
         flat = self.layout.flatten([s.state_dict() for s in students])
-        self.flat = flat.to(device=self.device, dtype=self.dtype).requires_grad_()  # (S, P)
+        self.flat = flat.to(device=self.device, dtype=self.dtype)  # (S, P); no autograd: StackedMLP's backward
+        self.mlp = StackedMLP(*read_layers(students[0]), self.layout, self.eps, n_students)
         self.optimizer = FlatAdam(self.flat, ref.lr)
-        self.best_flat = self.flat.detach().clone()
-        self.table: Targets | None = None  # the teachers' targets of the whole buffer at table_temperatures
+        self.best_flat = self.flat.clone()
+        self.table: TargetTable | None = None  # the teachers' targets of the whole buffer at table_temperatures
         self.table_temperatures: list[float] | None = None
 
     def per_student(self, values: Sequence[float], dtype: torch.dtype | None = None) -> PerStudent:
@@ -272,49 +213,48 @@ class StackedStudents:
 
     @torch.no_grad()
     def start_epoch(self, order: torch.Tensor, temperatures: list[float]) -> None:
-        """Gather the epoch's states and targets in batch order ``(S, n_train)``; rebuild targets if T changed."""
+        """The epoch's buffer rows in batch order ``(S, n_train)``; rebuild the targets if T changed."""
         if temperatures != self.table_temperatures:
-            self.table = targets_table(self.q_all, temperatures)  # (S, A, N)
+            self.table = TargetTable(self.q_all, temperatures)
             self.table_temperatures = list(temperatures)
-        rows = self.train_idx.gather(1, order)  # (S, n_train) buffer rows in batch order
-        self.x_epoch = gather_rows(self.x_all, rows)  # (S, n_train, D)
-        self.target_epoch = _take(self.table, rows)  # (S, A, n_train)
+        self.rows = self.train_idx.gather(1, order)  # (S, n_train)
 
     def batch(self, start: int, stop: int) -> tuple[torch.Tensor, Targets]:
-        """States ``(S, B, D)`` and the teachers' targets ``(S, A, B)`` of positions ``start:stop``."""
-        x = self.x_epoch[:, start:stop]
-        return x, self.target_epoch.narrow(-1, start, x.shape[1])
+        """States ``(S, D, B)`` (units first) and the teachers' targets ``(S, A, B)`` of positions ``start:stop``.
 
-    def forward(self, x: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
-        """Train-mode logits ``(S, A, B)``, dropout multipliers ``keep`` ``(S, 2, B, H)`` from the streams."""
-        self.params = self.layout.views(self.flat)
-        return stacked_forward(self.params, x, self.eps, keep).transpose(1, 2).contiguous()
+        Gathered per batch, not per epoch: the same copies, but small ones that stay in cache.
+        """
+        rows = self.rows[:, start:stop]
+        return fused.gather_transposed(self.x_table, self.x_first_row, rows), self.table.take(rows)
+
+    def forward(self, x_t: torch.Tensor, keep: DropoutRows | None) -> torch.Tensor:
+        """Train-mode logits ``(S, A, B)`` of states ``(S, D, B)``; ``keep``: the batch's rows of the streams' dropout."""
+        # the logits are the leaf of the loss's autograd graph; the network's gradient is StackedMLP's
+        self.q = self.mlp.forward(self.flat, x_t, keep, train=True).requires_grad_()
+        return self.q
 
     def step(self, loss: torch.Tensor) -> None:
         """Backward, per-student clipping and Adam. ``loss`` ``(S,)``."""
-        # d(sum_s L_s) / d theta_s = dL_s / d theta_s: one backward pass serves every student
-        grads = torch.autograd.grad(loss.sum(), list(self.params.values()))
-        grad = torch.cat([g.reshape(len(self.flat), -1) for g in grads], dim=1)  # (S, P)
-        clip_per_student_(grad, self.max_norm, self.clip)
-        self.optimizer.step(grad)
+        # d(sum_s L_s) / dq_s = dL_s / dq_s: one backward pass of the losses serves every student
+        (dq,) = torch.autograd.grad(loss.sum(), self.q)  # (S, A, B)
+        self.mlp.step(self.flat, dq, self.optimizer, self.max_norm, self.clip)
 
     @torch.no_grad()
     def predict(self, order: torch.Tensor) -> tuple[torch.Tensor, Targets]:
         """The validation split in ``order`` ``(S, n_val)``: logits ``(S, A, n_val)`` and targets."""
-        self.q_split = stacked_forward(self.layout.views(self.flat), self.x_val, self.eps)  # (S, n_val, A)
-        q_s = gather_rows(self.q_split, order).transpose(1, 2).contiguous()
-        return q_s, _take(self.table, self.val_idx.gather(1, order))
+        self.q_split = self.mlp.forward(self.flat, self.x_val_t, None, train=False)  # (S, A, n_val), split order
+        q_s = self.q_split.gather(2, order.unsqueeze(1).expand(-1, self.q_split.shape[1], -1))  # (S, A, n_val)
+        return q_s, self.table.take(self.val_idx.gather(1, order))
 
     def predict_split(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Student and teacher Q-values of the validation split in split order ``(S, n_val, A)`` (after ``predict``)."""
+        """Student and teacher Q-values of the validation split in split order ``(S, A, n_val)`` (after ``predict``)."""
         return self.q_split, self.q_val
 
     def keep_best(self, improved: list[int]) -> None:
         """Students ``improved`` reached a new best validation loss: keep their weights."""
         if improved:
-            with torch.no_grad():
-                idx = torch.tensor(improved, device=self.device)
-                self.best_flat[idx] = self.flat.detach()[idx]
+            idx = torch.tensor(improved, device=self.device)
+            self.best_flat[idx] = self.flat[idx]
 
     def state_dict(self, i: int, best: bool = False) -> dict[str, torch.Tensor]:
         """Student ``i``'s final (or best) weights as a ``QNetwork`` state dict."""

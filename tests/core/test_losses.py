@@ -176,3 +176,14 @@ def test_a_device_tensor_is_never_read_back_to_decide_which_terms_to_compute():
     """On an accelerator both terms are computed (an exact zero weight changes nothing): no sync per step."""
     assert _everywhere(torch.ones(3), 1.0) and not _everywhere(torch.tensor([1.0, 0.0]), 1.0)
     assert not _everywhere(torch.ones(3, device="meta"), 1.0)
+
+
+def test_greedy_action_along_another_axis_is_argmax_ties_and_nans_included():
+    from distill_lib.core.losses import greedy_action
+
+    x = torch.randn(3, 40, 5, generator=torch.Generator().manual_seed(4))
+    x[:, :10, 2] = x[:, :10].amax(-1)  # a tie at the top: argmax takes the first
+    x[0, 20, 3], x[1, 21, [1, 4]] = float("nan"), float("nan")  # argmax returns the (first) NaN
+    want = x.argmax(-1, keepdim=True)  # (3, 40, 1)
+    for dim, layout in ((-2, x.transpose(1, 2)), (1, x.transpose(1, 2).contiguous())):  # (3, 5, 40)
+        assert torch.equal(greedy_action(layout, dim), want.transpose(1, 2)), dim

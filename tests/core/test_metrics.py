@@ -79,3 +79,17 @@ def test_actions_first_layout_and_targets():
     for i in range(3):
         assert rows[i].item() == pytest.approx(prob_similarity(Q_S[i], Q_T[i], temps[i].item()).item(), abs=1e-7)
     assert torch.equal(action_agreement(Q_S.transpose(1, 2), table, dim=-2), action_agreement(Q_S, Q_T))
+
+
+def test_every_metric_along_the_actions_first_axis_is_the_same_metric():
+    """``dim=-2`` (the stacked trainer's ``(S, A, N)``) computes what ``dim=-1`` computes on ``(S, N, A)``."""
+    gen = torch.Generator().manual_seed(3)
+    student, teacher = torch.randn(5, 300, 4, generator=gen), torch.randn(5, 300, 4, generator=gen) * 2
+    student[:, :20, 1] = student[:, :20].amax(-1)  # ties at the first place (argmax takes the first index)
+    want = fidelity_metrics(student, teacher)
+    got = fidelity_metrics(student.transpose(1, 2).contiguous(), teacher.transpose(1, 2).contiguous(), dim=-2)
+    assert list(got) == list(want)
+    for key in ("action_agreement", "top2_agreement"):  # counts: exactly
+        assert torch.equal(got[key], want[key]), key
+    for key in want:
+        torch.testing.assert_close(got[key], want[key], rtol=1e-6, atol=1e-7, msg=key)

@@ -8,7 +8,7 @@ from torch import nn
 from distill_lib.core.config import RunConfig
 from distill_lib.core.module_student import ModuleStudent
 from distill_lib.core.networks import build_student, build_teacher
-from distill_lib.core.streams import StudentStreams, stream_dropout
+from distill_lib.core.streams import StudentStreams
 
 CONFIG = RunConfig(seed=3, n_states=100, epochs=1, teacher_hidden=16, batch_size=32)
 
@@ -22,14 +22,14 @@ def _net() -> tuple[ModuleStudent, torch.Tensor]:
 
 def test_stream_multipliers_replace_the_dropout_layers():
     net, _ = _net()
-    keep = StudentStreams([3]).dropout(32, 16, [0.05], torch.float32)  # (1, 2, 32, 16)
+    keep = StudentStreams([3]).dropout(90, 16, [0.05], torch.float32).rows(0, 32)
     net.start_epoch(torch.arange(90)[None], [3.0])
     x, q_t = net.batch(0, 32)
     got = net.forward(x, keep)
-    h, k = x, 0
-    for module in net.student:  # the specification: stream_dropout with the stream's keep mask
+    mult, h, k = keep.multipliers(), x, 0  # (1, 2, 32, 16)
+    for module in net.student:  # the specification: inverted dropout with the stream's keep mask
         if isinstance(module, nn.Dropout):
-            h, k = stream_dropout(h, keep[0, k] > 0, module.p), k + 1
+            h, k = h * ((mult[0, k] > 0).float() * (1.0 / (1.0 - module.p))), k + 1
         else:
             h = module(h)
     assert torch.equal(got, h)

@@ -12,29 +12,27 @@ import torch.nn.functional as F
 from torch import nn
 
 from distill_lib.core.config import RunConfig
+from distill_lib.core.flat import FlatLayout
 from distill_lib.core.losses import Targets
 from distill_lib.core.metrics import fidelity_metrics
 from distill_lib.core.networks import build_student, build_teacher
-from distill_lib.core.stacked import (
-    DROPOUT_INDEX,
-    FlatAdam,
-    FlatLayout,
-    _actions_first,
-    clip_per_student_,
-    gather_rows,
-    stacked_forward,
-    targets_table,
-)
-from distill_lib.core.streams import stream_dropout
+from distill_lib.core.stacked import DROPOUT_INDEX, TargetTable, gather_rows, stacked_forward
 from distill_lib.core.training import train_alone, train_batched
 
 torch.set_num_threads(1)
 
-#: float32 drift allowed between the stacked run and the run alone (LayerNorm backward
-#: reduces in another order; see the module docstring)
+#: Drift allowed between the stacked run and the run alone on every metric (counts, indices and
+#: the best epoch exactly). Why 1e-5: the stacked step computes the module's formulas in another
+#: order (fused C kernels on the CPU, a hand-written backward; see stacked_mlp), so each step's
+#: logits and gradients agree to a few float32 ulps (~3e-7 relative, test_stacked_mlp); over this
+#: run's 15 steps the metrics, all O(1), then differ by about 1e-7 (DOCUMENTED_DRIFT below), and
+#: 1e-5 is 100 times that while 100 times below the smallest difference the study reports (1e-3).
+#: At the study's size (25 epochs of 71 steps) four students stayed within 2.4e-6 of the run
+#: alone on every metric and 2e-6 on the weights, but for one (hard-only) whose q_mse drifted
+#: by 1.6e-4 under both executions: chaotic growth of rounding, as between two CPUs.
 TOL = 1e-5
 
-#: the drift the module docstring documents (~2e-7 after 3 epochs of 5 steps), with headroom
+#: the drift this run shows (~2e-7 after 3 epochs of 5 steps), with headroom
 DOCUMENTED_DRIFT = 2e-6
 
 BASE = RunConfig(seed=1, n_states=300, epochs=3, teacher_hidden=16)
@@ -95,8 +93,12 @@ def shared_run():
     return teacher, states, students, before, results
 
 
-def test_batched_equals_each_student_trained_alone(shared_run):
+@pytest.mark.parametrize("fused_cpu", ["1", "0"], ids=["C kernels", "torch path"])
+def test_batched_equals_each_student_trained_alone(shared_run, fused_cpu, monkeypatch):
     teacher, states, students, _, results = shared_run
+    if fused_cpu == "0":  # the reference execution (CUDA, no compiler): the same test
+        monkeypatch.setenv("DISTILL_FUSED_CPU", "0")
+        results = train_batched(teacher, states, students, CONFIGS)
     worst = 0.0
     for student, config, batched in zip(students, CONFIGS, results):
         alone = train_alone(teacher, copy.deepcopy(student), states, config)
@@ -185,16 +187,6 @@ def test_compression_width_is_a_parameter():
 # ---- building blocks against torch's per-student modules ------------------------------------
 
 
-def test_flat_layout_round_trips_state_dicts():
-    students = _students(CONFIGS[:3])
-    layout = FlatLayout(students[0].state_dict())
-    flat = layout.flatten([s.state_dict() for s in students])  # (S, P)
-    assert flat.shape == (3, sum(p.numel() for p in students[0].parameters()))
-    for i, student in enumerate(students):
-        for key, value in student.state_dict().items():
-            assert torch.equal(layout.state_dict(flat, i)[key], value)
-
-
 def test_stacked_forward_equals_each_qnetwork_bit_for_bit():
     students = _students(CONFIGS[:3])
     layout = FlatLayout(students[0].state_dict())
@@ -212,43 +204,8 @@ def test_stacked_forward_equals_each_qnetwork_bit_for_bit():
             assert torch.equal(q_eval[i], student(x[i]))
             h = x[i]
             for k, module in enumerate(student):
-                h = (
-                    stream_dropout(h, keep[i, DROPOUT_INDEX.index(k)], 0.05)
-                    if isinstance(module, nn.Dropout)
-                    else module(h)
-                )
+                h = h * mult[i, DROPOUT_INDEX.index(k)] if isinstance(module, nn.Dropout) else module(h)
         assert torch.equal(q_train[i], h)
-
-
-def test_adam_matches_torch_adam_bit_for_bit():
-    gen = torch.Generator().manual_seed(3)
-    param = torch.randn(3, 50, generator=gen)
-    ref = [param[i].clone().requires_grad_() for i in range(3)]
-    optims = [torch.optim.Adam([p], lr=1e-2) for p in ref]
-    flat = param.clone()
-    adam = FlatAdam(flat, lr=1e-2)
-    for _ in range(4):
-        grad = torch.randn(3, 50, generator=gen)
-        for i in range(3):
-            ref[i].grad = grad[i].clone()
-            optims[i].step()
-        adam.step(grad)
-    assert torch.equal(flat, torch.stack([p.detach() for p in ref]))
-
-
-def test_clip_is_per_student():
-    gen = torch.Generator().manual_seed(4)
-    flat = torch.randn(3, 10, generator=gen) * torch.tensor([[0.01], [5.0], [5.0]])  # (S, P): 0 small, 1 and 2 large
-    clipped = flat.clone()
-    clip_per_student_(clipped, torch.tensor([1.0, 1.0, 1.0]), torch.tensor([True, True, False]))
-    for i, clip in enumerate((True, True, False)):
-        g = flat[i].clone().requires_grad_()
-        g.grad = flat[i].clone()
-        if clip:
-            nn.utils.clip_grad_norm_([g], 1.0)
-        torch.testing.assert_close(clipped[i], g.grad, atol=1e-7, rtol=1e-6)
-    assert torch.equal(clipped[0], flat[0])  # small norm: untouched
-    assert torch.linalg.vector_norm(clipped[1]).item() == pytest.approx(1.0, rel=1e-5)
 
 
 # ---- input validation ----------------------------------------------------------------------
@@ -300,17 +257,20 @@ def test_layer_norm_with_identity_affine_is_bit_identical_to_none(shape):
 
 def test_shared_teacher_targets_are_the_per_student_targets_bit_for_bit():
     q = torch.randn(300, 4, generator=torch.Generator().manual_seed(6)) * 5  # (N, A) one teacher
-    for temperatures in ([3.0, 1.0, 3.0, 0.5], [3.0, 3.0], [2.0]):
-        q_all = q.expand(len(temperatures), -1, -1)  # (S, N, A), shared
-        table = targets_table(q_all, temperatures)
-        per_student = _actions_first(Targets.of(q_all.contiguous(), torch.tensor(temperatures)))
-        for field, want in zip(table, per_student):
-            assert field.shape == want.shape and torch.equal(field, want)
-    q_own = torch.randn(2, 300, 4, generator=torch.Generator().manual_seed(7))  # one teacher per student
-    for field, want in zip(
-        targets_table(q_own, [1.0, 2.0]), _actions_first(Targets.of(q_own, torch.tensor([1.0, 2.0])))
-    ):
-        assert torch.equal(field, want)
+    rows = torch.stack([torch.randperm(300, generator=torch.Generator().manual_seed(i))[:50] for i in range(4)])
+    for temperatures in ([3.0, 1.0, 3.0, 0.5], [3.0, 3.0, 3.0, 3.0], [2.0, 1.0, 0.5, 0.25]):
+        table = TargetTable(q.expand(4, -1, -1), temperatures)  # (S, N, A), shared
+        assert table.packed.shape == (300 * len(set(temperatures)), 16)  # one row per distinct temperature
+        got = table.take(rows)
+        for s, temperature in enumerate(temperatures):
+            want = Targets.of(q[rows[s]], temperature)  # (m, A), actions last
+            for field, value in zip(got, want):
+                assert field.shape[1:] == value.T.shape and torch.equal(field[s], value.T)
+    q_own = torch.randn(4, 300, 4, generator=torch.Generator().manual_seed(7))  # one teacher per student
+    got = TargetTable(q_own, [1.0, 2.0, 1.0, 3.0]).take(rows)
+    for s, temperature in enumerate([1.0, 2.0, 1.0, 3.0]):
+        for field, value in zip(got, Targets.of(q_own[s, rows[s]], temperature)):
+            assert torch.equal(field[s], value.T)
 
 
 def test_gather_rows_of_a_shared_table_equals_indexing():
