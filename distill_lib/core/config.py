@@ -22,6 +22,7 @@ __all__ = [
     "TEACHER_DROPOUT",
     "TRAINING_SEED_OFFSET",
     "AlphaParams",
+    "BatchParams",
     "DeviceParams",
     "ModesParams",
     "ObjectiveParams",
@@ -128,15 +129,21 @@ class SizeParams(TeacherWidthParams):
 
 
 @dataclass(frozen=True)
-class ScheduleParams(Params):
-    """How a student is trained, apart from its objective."""
+class BatchParams(Params):
+    """How a student's batches are made and clipped: what stays when a study tunes epochs and learning rate."""
 
     temp_decay: float = param(1.0, "temperature multiplier applied after each epoch", low=0.0, high=1.0, low_open=True)
-    epochs: int = param(25, "training epochs", low=1, high=100_000)
     batch_size: int = param(64, "mini-batch size", low=1, high=10_000_000)
-    lr: float = param(1e-3, "Adam learning rate", low=0.0, high=1.0, low_open=True)
     val_fraction: float = param(0.1, "fraction of states held out for validation", low=0.0, high=1.0, high_open=True)
     max_grad_norm: float | None = param(1.0, "gradient-norm clip (null: no clipping)", low=0.0, high=1e6, low_open=True)
+
+
+@dataclass(frozen=True)
+class ScheduleParams(BatchParams):
+    """How a student is trained, apart from its objective."""
+
+    epochs: int = param(25, "training epochs", low=1, high=100_000)
+    lr: float = param(1e-3, "Adam learning rate", low=0.0, high=1.0, low_open=True)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import baselines, comparison, fair, real_task, seeds, sources, sweep, world
+from . import baselines, budgets, comparison, fair, real_task, seeds, sweep, world
 from .base import Experiment, Section, Units, execute, load_step, read_step, step_folder, step_key
 
 __all__ = [
@@ -41,7 +41,7 @@ EXPERIMENTS: dict[str, Experiment[Any]] = {
         real_task.EXPERIMENT,
         baselines.EXPERIMENT,
         fair.EXPERIMENT,
-        sources.EXPERIMENT,
+        budgets.EXPERIMENT,
     )
 }
 

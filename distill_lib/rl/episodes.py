@@ -9,6 +9,7 @@ seeds fixes the initial states exactly. The study keeps the ranges of every use 
 
 * ``COLLECT_SEED`` (1_000 ..): the episodes of the teacher's state buffers; the held-out
   buffer uses the seeds right after the training buffer's;
+* ``HELD_OUT_SEED`` (5_000 ..): the held-out states of the fair comparison's teachers;
 * ``TEST_SEED`` (10_000 .. 10_099 by default): the test episodes that report a return;
 * ``VALIDATION_SEED`` (20_000 ..): the episodes that select settings (the fair comparison)
   and DQN checkpoints (``DQNConfig.eval_seed``);
@@ -36,6 +37,7 @@ __all__ = [
     "COLLECT_SEED",
     "DAGGER_SEED",
     "DEFAULT_EPSILON",
+    "HELD_OUT_SEED",
     "TEST_EPISODES",
     "TEST_SEED",
     "VALIDATION_SEED",
@@ -51,6 +53,8 @@ __all__ = [
 TEST_SEED, TEST_EPISODES = 10_000, 100
 #: First seed of the teacher's state-buffer episodes.
 COLLECT_SEED = 1_000
+#: First seed of the held-out episodes of the fair comparison's teachers (fidelity off their transfer sets).
+HELD_OUT_SEED = 5_000
 #: First seed of the validation episodes that select settings and checkpoints.
 VALIDATION_SEED = 20_000
 #: DAgger's rollouts reset from ``DAGGER_SEED + round``.

@@ -1,48 +1,70 @@
-"""Students of a task's teacher: the teacher and its state buffers, and many students trained on them at once.
+"""Students of a task's teachers: the teachers and their buffers, students trained on them, checkpoints picked.
 
 What every real-task experiment does before it asks its own question:
 
 1. ``teacher_and_buffers``: the task's teacher (``TaskParams.load_teacher``, frozen) and its own
    epsilon-greedy episodes (``rl.exploration.collect_buffers``): ``buffer_episodes`` episodes from
-   ``COLLECT_SEED`` form the training buffer, the next ``held_out_episodes`` the held-out
-   states. The exploration rate ``buffer_epsilon`` puts recovery states in the buffer, which a
-   slightly wrong student will visit (Ross et al. 2011, "A Reduction of Imitation Learning ...
-   to No-Regret Online Learning").
+   ``COLLECT_SEED`` form the training buffer, the next ``held_out_episodes`` the held-out states.
+   The exploration rate ``buffer_epsilon`` puts recovery states in the buffer, which a slightly
+   wrong student will visit (Ross et al. 2011, "A Reduction of Imitation Learning ... to
+   No-Regret Online Learning").
 2. ``train_students``: one student per ``RunConfig``, all of one width, in one batched call
    (``core.training.train_batched``: per-student random streams); a seed's students share their
    initialisation (``build_student(seed)``), so objectives are compared on paired runs.
+
+The fair comparison and the data budgets distil *several* teachers of a task (``ProtocolParams``:
+the shipped teacher and its independent peers, each with its own buffer), so that what they
+report varies with the teacher, not only with the student's seed:
+
+3. ``task_teachers``: the teachers, each with a transfer set of a fixed number of environment
+   steps (the first ``n`` states of its epsilon-greedy episodes, ``teacher_states``), held-out
+   states, and its greedy return on the validation and test episodes;
+4. ``train_settings``: students at settings (``core.objectives.Setting``: an objective with its
+   learning rate and gradient steps) under any of those teachers, batched by (learning rate, steps),
+   each with ``snapshots`` checkpoints; ``pick_checkpoints`` keeps, per run, the checkpoint with the
+   best greedy return on the validation episodes (disjoint from the test episodes), the rule the
+   DQN baseline's checkpoints follow too.
 """
 
 from __future__ import annotations
 
+import math
+from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
+from torch import nn
 
-from ..core.config import (
-    MAX_SEED,
-    STUDENT_DROPOUT,
-    AlphaParams,
-    DeviceParams,
-    ObjectiveParams,
-    RunConfig,
-    ScheduleParams,
-    mode_for_alpha,
-)
+from ..core.config import MAX_SEED, STUDENT_DROPOUT, BatchParams, DeviceParams, RunConfig, mode_for_alpha
 from ..core.networks import QNetwork, build_student
 from ..core.objectives import Setting
 from ..core.schema import Params, param
 from ..core.training import TrainResult, to_device, train_batched
-from .episodes import COLLECT_SEED, TEST_SEED, VALIDATION_SEED, BufferParams, EpisodeParams
-from .exploration import collect_buffers
+from .episodes import COLLECT_SEED, HELD_OUT_SEED, TEST_SEED, VALIDATION_SEED, BufferParams, EpisodeParams
+from .evaluation import closed_loop, closed_loop_returns
+from .exploration import collect_buffers, collect_states, score_floor
+from .tasks import load_teacher, pct_of_teacher
 
 __all__ = [
+    "Checkpointed",
     "ComparedWidths",
-    "SelectionParams",
+    "ProtocolParams",
     "TaskBufferParams",
+    "TeacherData",
+    "measure_runs",
+    "pick_checkpoints",
+    "task_teachers",
     "teacher_and_buffers",
+    "teacher_paths",
+    "teacher_states",
+    "train_settings",
     "train_students",
 ]
+
+#: the most teachers a task ships: its teacher and three independent peers
+MAX_TEACHERS = 4
 
 
 @dataclass(frozen=True)
@@ -65,72 +87,60 @@ class ComparedWidths(Params):
 
 
 @dataclass(frozen=True)
-class SelectionParams(TaskBufferParams, ScheduleParams, DeviceParams, AlphaParams, ObjectiveParams):
-    """How each objective's settings are selected (the grid, its seeds and validation episodes) and the fresh
-    seeds its students are evaluated with: the fair comparison's, and what reads its selection."""
+class ProtocolParams(BatchParams, BufferParams, EpisodeParams, DeviceParams):
+    """How students of a task's teachers are trained and measured, in the fair comparison and the data budgets."""
 
-    fair_temperatures: list[float] = param(
-        [0.01, 0.1, 1.0, 3.0],
-        "temperatures tau tried for soft and blended (selected per objective and width)",
-        low=1e-3,
-        high=1000.0,
-        unique=True,
-        min_len=1,
-        max_len=100,
+    n_teachers: int = param(
+        2,
+        "teachers of the task each objective distils: the shipped one, then its independent peers (your own: 1)",
+        low=1,
+        high=MAX_TEACHERS,
     )
-    fair_alphas: list[float] = param(
-        [0.5, 0.9], "alphas tried for blended (each in (0, 1))", low=0.0, high=1.0, unique=True, min_len=1, max_len=100
-    )
-    fair_selection_seeds: list[int] = param(
-        [100, 101],
-        "student seeds that train the candidates (never evaluated)",
+    student_seeds: list[int] = param(
+        [0, 1, 2, 3, 4],
+        "student seeds under each teacher at the selected settings (paired across objectives)",
         low=0,
         high=MAX_SEED,
         unique=True,
         max_len=1000,
     )
-    fair_seeds: list[int] = param(
-        list(range(10)),
-        "student seeds of the evaluation at the selected settings",
-        low=0,
-        high=MAX_SEED,
-        unique=True,
-        max_len=1000,
+    val_episodes: int = param(
+        20, "validation episodes: they pick each objective's settings and each run's checkpoint", low=1, high=10_000
     )
-    fair_val_episodes: int = param(20, "validation episodes that select the settings", low=1, high=100_000)
+    snapshots: int = param(
+        3, "checkpoints of each run, evenly spaced in its gradient steps, that validation picks from", low=1, high=50
+    )
 
     def check(self) -> None:
         super().check()
-        if any(not 0.0 < a < 1.0 for a in self.fair_alphas):
-            raise self.fail("fair_alphas", "each alpha must be in (0, 1): 0 is hard, 1 is soft, both tried already")
-        if not self.fair_selection_seeds:
-            raise self.fail("fair_selection_seeds", "needs at least one seed")
-        if len(self.fair_seeds) < 2:
-            raise self.fail("fair_seeds", "needs at least two seeds (intervals and paired tests)")
-        if shared := sorted(set(self.fair_seeds) & set(self.fair_selection_seeds)):
-            raise self.fail("fair_seeds", f"shares {shared} with fair_selection_seeds; evaluation needs fresh seeds")
+        if len(self.student_seeds) * min(self.n_teachers, len(self.teacher_files())) < 2:
+            raise self.fail("student_seeds", "needs two runs or more per objective (intervals and paired tests)")
         spans = {
-            "validation": (VALIDATION_SEED, VALIDATION_SEED + self.fair_val_episodes),
+            "validation": (VALIDATION_SEED, VALIDATION_SEED + self.val_episodes),
             "test": (TEST_SEED, TEST_SEED + self.test_episodes),
-            "buffer": (COLLECT_SEED, COLLECT_SEED + self.buffer_episodes + self.held_out_episodes),
+            "held-out": (HELD_OUT_SEED, HELD_OUT_SEED + self.held_out_episodes),
         }
-        for other in ("test", "buffer"):
-            (a, b), (c, d) = spans["validation"], spans[other]
+        for one, two in (("validation", "test"), ("held-out", "test"), ("held-out", "validation")):
+            (a, b), (c, d) = spans[one], spans[two]
             if a < d and c < b:
+                name = "val_episodes" if one == "validation" else "held_out_episodes"
                 raise self.fail(
-                    "fair_val_episodes",
-                    f"validation episode seeds {a}..{b - 1} overlap the {other} episodes' {c}..{d - 1}; use fewer",
+                    name, f"the {one} episodes' seeds {a}..{b - 1} overlap the {two} episodes' {c}..{d - 1}"
                 )
 
-    def setting_config(self, setting: Setting, seed: int, width: int, n_states: int) -> RunConfig:
-        """The ``RunConfig`` of one student of ``width`` trained at ``setting`` on ``n_states`` states."""
-        run = {k: v for k, v in self.to_dict().items() if k in RunConfig.specs()}
-        return RunConfig.from_params(
+    def teacher_files(self) -> list[Path]:
+        """Your checkpoint, or the task's shipped teacher and its independent peers (``teacher_paths``)."""
+        return teacher_paths(self)
+
+    def setting_config(self, setting: Setting, seed: int, width: int, n_states: int, teacher_hidden: int) -> RunConfig:
+        """The ``RunConfig`` of one student of ``width`` at ``setting`` on ``n_states`` states (its epochs from steps)."""
+        batch = {k: v for k, v in self.to_dict().items() if k in BatchParams.specs()}
+        config = RunConfig.from_params(
             {
-                **run,
+                **batch,
                 "input_dim": self.task.obs_dim,
                 "output_dim": self.task.n_actions,
-                "teacher_hidden": self.teacher_width,
+                "teacher_hidden": teacher_hidden,
                 "student_hidden": width,
                 "n_states": n_states,
                 "seed": seed,
@@ -138,8 +148,34 @@ class SelectionParams(TaskBufferParams, ScheduleParams, DeviceParams, AlphaParam
                 "alpha": setting.alpha,
                 "temperature": setting.temperature,
                 "loss_fn": setting.loss_fn,
+                "lr": setting.lr,
+                "epochs": 1,
+                **_q_targets(setting),
             }
         )
+        return RunConfig.from_params({**config.to_dict(), "epochs": epochs_for(setting.steps, config)})
+
+
+def _q_targets(setting: Setting) -> dict[str, str]:
+    """``q_targets`` where the run config has that field (it is the objectives' scale of the teacher's Q-values)."""
+    return {"q_targets": setting.q_targets} if "q_targets" in RunConfig.specs() else {}
+
+
+def epochs_for(steps: int, config: RunConfig) -> int:
+    """Epochs of ``config``'s split that give at least ``steps`` gradient steps (a budget in steps, whatever the
+    transfer set's size: a large set does not multiply the training)."""
+    per_epoch = math.ceil((config.n_states - config.n_val) / config.batch_size)
+    return max(1, math.ceil(steps / per_epoch))
+
+
+def teacher_paths(p: EpisodeParams, n: int = MAX_TEACHERS) -> list[Path]:
+    """The teachers of ``p``'s task: your checkpoint alone, or the shipped teacher then its independent peers
+    (``assets/<task>/independent/seed*.pt``, by seed), at most ``n``."""
+    if p.teacher_checkpoint is not None:
+        return [p.teacher_path]
+    folder = p.task.asset_dir / "independent"  # type: ignore[operator]
+    peers = sorted(folder.glob("seed*.pt"), key=lambda f: int(f.stem.removeprefix("seed")))
+    return [p.teacher_path, *peers][:n]
 
 
 def teacher_and_buffers(p: TaskBufferParams) -> tuple[QNetwork, torch.Tensor, torch.Tensor]:
@@ -149,6 +185,166 @@ def teacher_and_buffers(p: TaskBufferParams) -> tuple[QNetwork, torch.Tensor, to
         teacher, p.buffer_episodes, p.held_out_episodes, p.buffer_epsilon, COLLECT_SEED, p.env_id
     )
     return teacher, torch.from_numpy(train_states), torch.from_numpy(held_out)
+
+
+def teacher_states(teacher: nn.Module, n_steps: int, epsilon: float, env_id: str) -> torch.Tensor:
+    """The first ``n_steps`` states of the teacher's epsilon-greedy episodes from ``COLLECT_SEED``, ``(n, D)``: a
+    transfer set of ``n_steps`` environment steps (a smaller set is a prefix of a larger one)."""
+    episodes = max(1, n_steps // 500)
+    while True:
+        states = collect_states(teacher, episodes, epsilon, COLLECT_SEED, env_id)
+        if len(states) >= n_steps:
+            return torch.from_numpy(np.ascontiguousarray(states[:n_steps]))
+        episodes *= 2
+
+
+@dataclass
+class TeacherData:
+    """One teacher of the task with what its students are trained and measured on."""
+
+    index: int
+    path: Path
+    net: nn.Module
+    states: torch.Tensor  # (N, D) the transfer set
+    held_out: torch.Tensor  # (M, D) held-out states (other episodes)
+    q_held: torch.Tensor  # (M, A) the teacher's Q-values there
+    val_return: float  # mean greedy return on the validation episodes
+    test_return: float
+    val_floor: float  # 0% of the return scale on those episodes (rl.exploration.score_floor)
+    test_floor: float
+
+    @property
+    def hidden(self) -> int:
+        return int(getattr(self.net, "hidden_dim", 0))
+
+    def describe(self) -> dict[str, object]:
+        return {"index": self.index, "file": self.path.name, "hidden": self.hidden, "val_return": self.val_return,
+                "test_return": self.test_return, "val_floor": self.val_floor, "test_floor": self.test_floor,
+                "transfer_states": len(self.states), "held_out_states": len(self.held_out)}  # fmt: skip
+
+
+def task_teachers(p: ProtocolParams, transfer_steps: int) -> list[TeacherData]:
+    """The first ``n_teachers`` teachers of the task, each with a transfer set of ``transfer_steps`` environment
+    steps, its held-out states (episodes from ``HELD_OUT_SEED``) and its return on validation and test episodes."""
+    out = []
+    paths = p.teacher_files()[: p.n_teachers]
+    nets = [load_teacher(p.env_id, path, p.teacher_width) for path in paths]
+    val = closed_loop_returns(nets, p.val_episodes, VALIDATION_SEED, env_id=p.env_id).mean(1)
+    test = closed_loop_returns(nets, p.test_episodes, TEST_SEED, env_id=p.env_id).mean(1)
+    val_floor = score_floor(p.env_id, p.val_episodes, VALIDATION_SEED)
+    test_floor = score_floor(p.env_id, p.test_episodes, TEST_SEED)
+    for i, (path, net) in enumerate(zip(paths, nets, strict=True)):
+        states = teacher_states(net, transfer_steps, p.buffer_epsilon, p.env_id)
+        held = torch.from_numpy(collect_states(net, p.held_out_episodes, p.buffer_epsilon, HELD_OUT_SEED, p.env_id))
+        with torch.no_grad():
+            q_held = net(held)
+        out.append(TeacherData(i, path, net, states, held, q_held, float(val[i]), float(test[i]), val_floor,
+                               test_floor))  # fmt: skip
+    return out
+
+
+@dataclass
+class Checkpointed:
+    """One trained run: its setting, teacher and seed, and every checkpoint (networks in eval mode, last = final)."""
+
+    setting: Setting
+    teacher: int
+    seed: int
+    result: TrainResult
+    checkpoints: list[nn.Module]
+    steps: int  # gradient steps taken (epochs x batches per epoch)
+    chosen: int = -1  # the checkpoint validation picked (index into ``checkpoints``)
+    val_returns: list[float] | None = None  # greedy return of each checkpoint on the validation episodes
+
+    @property
+    def net(self) -> nn.Module:
+        return self.checkpoints[self.chosen]
+
+
+def _snapshot_epochs(epochs: int, k: int) -> list[int]:
+    """``k`` epochs (0-based) evenly spaced over ``epochs``, the last one last (fewer when there are fewer epochs)."""
+    return sorted({max(0, round(epochs * (j + 1) / k) - 1) for j in range(k)})
+
+
+def train_settings(
+    p: ProtocolParams,
+    teachers: list[TeacherData],
+    jobs: list[tuple[Setting, int, int]],
+    width: int,
+    states: list[torch.Tensor] | None = None,
+) -> list[Checkpointed]:
+    """Train one student per ``(setting, teacher index, seed)`` on that teacher's transfer set (or ``states[job]``).
+
+    Students of one (learning rate, gradient steps, transfer-set size) are trained in one batched call
+    whatever their objective and teacher (per-student teachers and states); a seed's students share
+    their initialisation. Each run keeps ``p.snapshots`` checkpoints.
+    """
+    groups: dict[tuple[float, int, int], list[int]] = defaultdict(list)
+    for j, (setting, t, _) in enumerate(jobs):
+        size = len(states[j] if states is not None else teachers[t].states)
+        groups[(setting.lr, setting.steps, size)].append(j)
+    out: list[Checkpointed | None] = [None] * len(jobs)
+    for idx in groups.values():
+        data = [states[j] if states is not None else teachers[jobs[j][1]].states for j in idx]
+        n_states = len(data[0])
+        configs = [p.setting_config(jobs[j][0], jobs[j][2], width, n_states, teachers[jobs[j][1]].hidden) for j in idx]
+        d, a = p.task.obs_dim, p.task.n_actions
+        students = [build_student(c.seed, d, c.teacher_hidden, a, hidden_dim=width) for c in configs]
+        nets = [teachers[jobs[j][1]].net for j in idx]
+        snaps = _snapshot_epochs(configs[0].epochs, p.snapshots)
+        stacked = torch.stack(data)  # (S, N, D)
+        moved, x = to_device(nets, stacked, p.device)
+        kwargs = {"snapshot_epochs": snaps[:-1]} if p.snapshots > 1 else {}
+        results = train_batched(moved, x, students, configs, **kwargs)
+        per_epoch = math.ceil((n_states - configs[0].n_val) / configs[0].batch_size)
+        for j, config, result in zip(idx, configs, results, strict=True):
+            states_of = [result.snapshots[e] for e in snaps[:-1]] if p.snapshots > 1 else []
+            checkpoints = [_network(s, config) for s in [*states_of, result.final_state]]
+            out[j] = Checkpointed(jobs[j][0], jobs[j][1], jobs[j][2], result, checkpoints, config.epochs * per_epoch)
+    return out  # type: ignore[return-value]
+
+
+def _network(state: dict[str, torch.Tensor], config: RunConfig) -> QNetwork:
+    net = QNetwork(config.input_dim, config.student_width, config.output_dim, dropout=STUDENT_DROPOUT)
+    net.load_state_dict(state)
+    return net.eval()
+
+
+def pick_checkpoints(p: ProtocolParams, teachers: list[TeacherData], runs: list[Checkpointed]) -> None:
+    """Each run's checkpoint with the best greedy return on the validation episodes (ties: the later one).
+
+    Sets ``chosen`` and ``val_returns`` (the returns as % of the run's teacher's on the same episodes).
+    """
+    every = [net for run in runs for net in run.checkpoints]
+    returns = closed_loop_returns(every, p.val_episodes, VALIDATION_SEED, device=p.device, env_id=p.env_id).mean(1)
+    k = 0
+    for run in runs:
+        t = teachers[run.teacher]
+        pcts = [pct_of_teacher(float(r), t.val_return, t.val_floor) for r in returns[k : k + len(run.checkpoints)]]
+        k += len(run.checkpoints)
+        run.val_returns = pcts
+        run.chosen = max(range(len(pcts)), key=lambda i: (pcts[i], i))
+
+
+def measure_runs(p: ProtocolParams, teachers: list[TeacherData], runs: list[Checkpointed]) -> list[dict[str, object]]:
+    """Each run's chosen checkpoint on the test episodes, against its own teacher: return (and % of the teacher's
+    from the floor), agreement on the states the network visits itself, and fidelity on the held-out states."""
+    from ..core.metrics import fidelity_metrics
+
+    out: list[dict[str, object] | None] = [None] * len(runs)
+    for t in teachers:
+        idx = [i for i, run in enumerate(runs) if run.teacher == t.index]
+        if not idx:
+            continue
+        loop = closed_loop([runs[i].net for i in idx], p.test_episodes, TEST_SEED, device=p.device, reference=t.net,
+                           env_id=p.env_id)  # fmt: skip
+        for i, returns, own in zip(idx, loop.returns, loop.agreement, strict=True):
+            with torch.no_grad():
+                held = {k: v.item() for k, v in fidelity_metrics(runs[i].net(t.held_out), t.q_held).items()}
+            mean = float(returns.mean())
+            out[i] = {"return_mean": mean, "return_pct": pct_of_teacher(mean, t.test_return, t.test_floor),
+                      "own_agreement": float(own), "held_out": held}  # fmt: skip
+    return out  # type: ignore[return-value]
 
 
 def train_students(

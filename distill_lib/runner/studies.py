@@ -9,7 +9,7 @@ first problem in one line that names the file and what is missing (``ParamError`
   of a study carry only ``results.json``) says ``complete``, and ``results.json`` lists no
   missing steps;
 - what the summary reads is there, with the right types: the fair comparison's widths, each
-  with its teacher, arms, pairwise tests and seed count; DQN from scratch where it ran;
+  with its teachers, objectives (runs per teacher), pairwise tests and seed count; DQN from scratch where it ran;
 - one study per task: no folder twice, no two studies of the same ``env_id``.
 """
 
@@ -22,19 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from ..core.schema import ParamError
-from ..rl.tasks import DEFAULT_ENV_ID
 from .state import read_state
 
 __all__ = ["validate_task_studies"]
 
 #: an interval as the reports store it (``report.stats.MeanCI`` as JSON)
 _CI = {"mean": float, "low": (float, None), "high": (float, None)}
-#: what the cross-task summary reads of one width of the fair comparison
-_ARM = {"arm": str, "label": str, "return_pct": {**_CI, "values": [float]}, "action_agreement": _CI,
-        "own_agreement": (_CI, None)}  # fmt: skip
-_PAIR = {"difference": {"mean": float}, "p_value": float, "n": int}
-_WIDTH = {"width": int, "params_pct": float, "n_seeds": int, "arms": [_ARM], "pairs": {str: _PAIR}}
-_FIRST_WIDTH = {"teacher": {"test_return": float, "env_id": (str, None)}}
+#: what the cross-task summary reads of one width of the fair comparison (runs per teacher: lists of values)
+_OBJECTIVE = {"objective": str, "label": str, "candidates": int, "return_pct": {**_CI, "values": [[float]]},
+              "action_agreement": _CI, "own_agreement": _CI}  # fmt: skip
+_PAIR = {"difference": {"mean": float, "low": float, "high": float}, "p_value": float, "n": int}
+_WIDTH = {"width": int, "params_pct": float, "n_seeds": int, "env_id": str, "objectives": [_OBJECTIVE],
+          "pairs": {str: _PAIR}}  # fmt: skip
+_FIRST_WIDTH = {"teachers": [{"test_return": float}]}
 _SCRATCH = {"width": int, "return_pct": _CI, "action_agreement": _CI, "own_agreement": (_CI, None)}
 
 
@@ -138,7 +138,7 @@ def validate_task_studies(folders: Sequence[str | os.PathLike[str]]) -> dict[str
             raise ParamError(f"{folder}: given twice (as {seen[folder.resolve()]}); give each task's study once")
         seen[folder.resolve()] = str(folder)
         results = _read(folder)
-        env_id = results["fair"]["widths"][0]["teacher"].get("env_id") or DEFAULT_ENV_ID
+        env_id = results["fair"]["widths"][0]["env_id"]
         if env_id in tasks:
             raise ParamError(f"{folder} and {tasks[env_id]} are both studies of {env_id}: give one study per task")
         tasks[env_id] = str(folder)

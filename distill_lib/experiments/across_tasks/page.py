@@ -12,7 +12,7 @@ from ...report.html import page
 from ...report.plots import save_figure
 from ...report.tables import ci_text, markdown_table
 from ...rl.tasks import task
-from .figures import figure_tasks
+from .figures import figure_budgets, figure_tasks
 from .sentences import verdict
 from .summary import load_study, summarize
 
@@ -22,25 +22,28 @@ __all__ = ["render_markdown", "write_summary"]
 def render_markdown(summary: dict[str, Any]) -> str:
     """The table (task x width x objective, with DQN from scratch beside it) and the verdict."""
     rows = [[task(r["task"]).label, str(r["width"]), f"{r['params_pct']:.0f}%", r["setting"],
-             ci_text(r["return_pct"], 1), ci_text(r["action_agreement"], 3), ci_text(r["own_agreement"], 3)]
+             ci_text(r["return_pct"], 1), "-" if r["below_half"] is None else f"{100 * r['below_half']:.0f}%",
+             ci_text(r["action_agreement"], 3), ci_text(r["own_agreement"], 3)]
             for r in summary["rows"]]  # fmt: skip
     header = ["task", "width", "params", "objective (selected settings)", "return, % of teacher [95% CI]",
-              "agreement, teacher's states [95% CI]", "agreement, own states [95% CI]"]  # fmt: skip
+              "runs below 50%", "agreement, teacher's states", "agreement, own states"]  # fmt: skip
     lead = {(c["task"], c["width"]): ", ".join(c["leaders"]) for c in summary["leaders"]}
     leaders = [[task(k[0]).label, str(k[1]), v] for k, v in lead.items()]
     return (
         "# The objectives across tasks\n\n"
         + verdict(summary)
         + "\n\n"
-        + markdown_table(header, rows, align="lrrlrrr")
+        + markdown_table(header, rows, align="lrrlrrrr")
         + "\n"
-        + f"Leaders per cell (no objective detectably above; {summary['family']}, level {summary['level']}):\n\n"
+        + "Intervals: two-stage bootstrap over each task's teachers, then their runs (they include the teachers' "
+        "variation).\n\n"
+        + f"Leaders per cell (no objective ordered above; {summary['family']}, level {summary['level']}):\n\n"
         + markdown_table(["task", "width", "leaders"], leaders, align="lrl")
     )
 
 
 def write_summary(folders: list[str | Path], out: str | Path) -> dict[str, Any]:
-    """Read each study, write ``tasks.json``, ``tasks.md``, ``tasks_returns.png`` and ``index.html`` into ``out``."""
+    """Read each study, write ``tasks.json``, ``tasks.md``, the figures and ``index.html`` into ``out``."""
     if len({Path(f).resolve() for f in folders}) != len(folders):
         raise ValueError(f"studies {[str(f) for f in folders]}: a folder is given twice; give each task's study once")
     studies = {str(f): load_study(f) for f in folders}
@@ -52,6 +55,8 @@ def write_summary(folders: list[str | Path], out: str | Path) -> dict[str, Any]:
     atomic_write_text(out / "tasks.md", text)
 
     save_figure(figure_tasks(summary), out / "tasks_returns.png")
+    if any(t["budgets"] for t in summary["tasks"]):
+        save_figure(figure_budgets(summary), out / "tasks_budgets.png")
     atomic_write_text(out / "index.html", _page(summary))
     return summary
 
@@ -73,6 +78,8 @@ def _page(summary: dict[str, Any]) -> str:
                               ("own_agreement", 3))) + "</tr>")  # fmt: skip
     body.append("</table>")
     body.append('<figure><img src="tasks_returns.png" alt="return by student size, per task"></figure>')
+    if any(t["budgets"] for t in summary["tasks"]):
+        body.append('<figure><img src="tasks_budgets.png" alt="return against environment steps, per task"></figure>')
     body.append(f"<p>Leaders per cell ({html.escape(summary['family'])}, level {summary['level']}): "
                 + "; ".join(f"{html.escape(task(c['task']).label)} width {c['width']}: {html.escape(', '.join(c['leaders']))}"
                             for c in summary["leaders"]) + ".</p>")  # fmt: skip

@@ -1,92 +1,178 @@
-"""Across tasks in words: the verdict, DQN from scratch, the pooled aggregate and Rusu et al.'s range."""
+"""Across tasks in words: the verdict, DQN from scratch, the pooled aggregate and Rusu et al.'s range.
+
+No sentence claims an ordering its test does not support: "A above B" comes only from a pair the
+cross-task Holm family *and* the interval with the teachers' variation order (``summary``), "DQN
+from scratch above" only from its own Holm family of unpaired tests; a difference of means
+without such a test is not said to be one.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ...core.objectives import OBJECTIVES
 from ...report.literature import RUSU_PARAMS_PCT, RUSU_SCORE_PCT
 from ...rl.tasks import task
 from .summary import power
 
-__all__ = ["context_sentences", "scratch_sentence", "verdict"]
+__all__ = [
+    "aggregate_sentence",
+    "context_sentences",
+    "leaders_sentence",
+    "reach_sentence",
+    "rusu_sentence",
+    "scratch_sentence",
+    "verdict",
+]
+
+
+def _names(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _head(summary: dict[str, Any]) -> str:
+    tasks = [task(t["env_id"]).label for t in summary["tasks"]]
+    teachers = sorted({t["teachers"] for t in summary["tasks"]})
+    cells, n = summary["leaders"], len(summary["tests"])
+    return (
+        f"Over {len(tasks)} task{'s' * (len(tasks) != 1)} ({', '.join(tasks)}), {len(cells)} task x width cells and "
+        f"{'/'.join(map(str, teachers))} teachers per task (Holm over all {n} pairwise tests of the objectives; a pair "
+        "is ordered only when its Holm p is below 0.05 and its interval, which includes the teachers' variation, is "
+        "clear of zero):"
+    )
+
+
+def leaders_sentence(summary: dict[str, Any]) -> str:
+    """Which objectives lead (none ordered above them) in every cell, or how many cells each leads."""
+    cells, objectives = summary["leaders"], summary["objectives"]
+    everywhere = [o for o in objectives if cells and all(o in c["leaders"] for c in cells)]
+    if everywhere:
+        verb = "leads" if len(everywhere) == 1 else "lead"
+        return f"{_names(everywhere)} {verb} (no objective ordered above) in every cell."
+    counts = ", ".join(f"{o} {sum(o in c['leaders'] for c in cells)} of {len(cells)}" for o in objectives)
+    return f"No objective leads in every cell; cells led: {counts}."
 
 
 def verdict(summary: dict[str, Any]) -> str:
-    """The answer in a few sentences, written from the numbers."""
-    tasks = [task(t["env_id"]).label for t in summary["tasks"]]
-    cells = summary["leaders"]
-    everywhere = [o for o in OBJECTIVES if cells and all(o in c["leaders"] for c in cells)]
-    n = len(summary["tests"])
-    parts = [f"Over {len(tasks)} task{'s' * (len(tasks) != 1)} ({', '.join(tasks)}) and {len(cells)} task x width cells "
-             f"(Holm over all {n} pairwise tests of the selected objectives):"]  # fmt: skip
+    """The answer in a few sentences, each from its test."""
+    parts = [_head(summary)]
     tested = summary.get("power") or power(summary["tests"])
-    if n and not tested["can_reject"]:
-        seeds = min(t["n"] for t in summary["tests"])
-        parts.append(f"these seeds cannot rank the objectives across tasks: with {seeds} seeds the exact sign-flip "
-                     f"test's smallest p-value is {tested['smallest_p']:.2g}, and Holm over {n} tests needs one below "
-                     f"{tested['needed']:.2g}, so no difference, however large, can be declared here (the full grid's "
-                     "20 seeds can). The table's means and intervals still show where the objectives stand.")  # fmt: skip
+    if summary["tests"] and not tested["can_reject"]:
+        runs = min(t["n"] for t in summary["tests"])
+        parts.append(
+            f"these runs cannot order the objectives across tasks: with {runs} runs the exact sign-flip test's "
+            f"smallest p-value is {tested['smallest_p']:.2g}, and Holm over {len(summary['tests'])} tests needs one "
+            f"below {tested['needed']:.2g}. The table's means and intervals still show where the objectives stand."
+        )
         return " ".join(parts + context_sentences(summary))
     if summary["reversals"]:
-        said = "; ".join(f"{r['a']} above {r['b']} on {task(r['a_above_on']).label} but below it on "
-                         f"{task(r['b_above_on']).label}" for r in summary["reversals"])  # fmt: skip
+        said = "; ".join(
+            f"{r['a']} above {r['b']} on {task(r['a_above_on']).label} but below it on {task(r['b_above_on']).label}"
+            for r in summary["reversals"]
+        )
         parts.append(f"the ranking does not hold across tasks: {said}.")
     else:
-        parts.append("no pair of objectives is detectably ordered one way on one task and the other way on another.")
-    if everywhere:
-        names = ", ".join(everywhere[:-1]) + " and " + everywhere[-1] if len(everywhere) > 1 else everywhere[0]
-        parts.append(f"{names} lead{'s' * (len(everywhere) == 1)} (no objective detectably above) "
-                     "in every cell.")  # fmt: skip
-    else:
-        lead = {o: sum(o in c["leaders"] for c in cells) for o in OBJECTIVES}
-        parts.append(
-            "No objective leads in every cell; cells led: "
-            + ", ".join(f"{o} {k} of {len(cells)}" for o, k in lead.items())
-            + "."
-        )
+        parts.append("no pair of objectives is ordered one way on one task and the other way on another.")
+    parts.append(leaders_sentence(summary))
     return " ".join(parts + context_sentences(summary))
 
 
 def scratch_sentence(summary: dict[str, Any]) -> str:
-    """Where DQN from scratch is above every distilled objective's mean (means only; each study tests it).
+    """Where DQN from scratch is detectably above or below the objectives (its own Holm family), else nothing claimed.
 
-    Self-distillation widths (a student of the teacher's size) are left out, as in the aggregate:
-    there training from scratch is not the small network the question is about.
+    Self-distillation widths (a student of the teacher's size) are left out: there the small network
+    the question is about does not exist.
     """
-    above = []
-    for c in summary["leaders"]:
-        cell = [r for r in summary["rows"] if (r["task"], r["width"]) == (c["task"], c["width"])]
-        if any(r["params_pct"] >= 100.0 for r in cell):
-            continue
-        scratch = next((r for r in cell if r["objective"] == "scratch"), None)
-        best = max(
-            (r for r in cell if r["objective"] in OBJECTIVES), key=lambda r: r["return_pct"]["mean"], default=None
-        )
-        if scratch is not None and best is not None and scratch["return_pct"]["mean"] > best["return_pct"]["mean"]:
-            above.append(f"{task(c['task']).label} width {c['width']} ({scratch['return_pct']['mean']:.1f}% against "
-                         f"{best['objective']}'s {best['return_pct']['mean']:.1f}%)")  # fmt: skip
-    if not above:
-        return "No distilled objective's mean falls below DQN from scratch at its width (below the teacher's own size)."
-    return ("DQN from scratch, trained on the task itself with the teacher's budget, is above the best distilled "
-            f"objective's mean at {'; '.join(above)}: there, on average over seeds, distilling this teacher on its own "
-            "states did worse than training the small network directly (each task's report tests every objective "
-            "against it, Holm per width; widths of the teacher's own size are left out).")  # fmt: skip
+    tests = [t for t in summary["scratch_tests"] if t["params_pct"] < 99.95]
+    if not tests:
+        return ""
+    cells: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for t in tests:
+        cells.setdefault((t["task"], t["width"]), []).append(t)
+    above_all = [k for k, ts in cells.items() if all(t["sign"] < 0 for t in ts)]
+    below_best = [k for k, ts in cells.items() if any(t["sign"] > 0 for t in ts)]
+    steps = {t["task"]: t["env_steps"] for t in tests}
+
+    def where(keys: list[tuple[str, int]]) -> str:
+        return "; ".join(f"{task(e).label} width {w}" for e, w in keys)
+
+    parts = [
+        f"Against DQN from scratch with the teacher's recipe ({', '.join(f'{task(e).label} {s:,}' for e, s in steps.items())} "
+        f"environment steps; unpaired permutation tests, Holm over all {len(tests)})"
+    ]
+    if above_all:
+        parts.append(f"DQN from scratch is detectably above every objective at {where(above_all)}")
+    if below_best:
+        parts.append(f"at least one objective is detectably above it at {where(below_best)}")
+    if not above_all and not below_best:
+        parts.append("no objective differs detectably from it anywhere")
+    elif len(above_all) + len(below_best) < len(cells):
+        parts.append("elsewhere no such difference is detectable")
+    return parts[0] + ": " + "; ".join(parts[1:]) + "."
+
+
+def reach_sentence(summary: dict[str, Any]) -> str:
+    """Per task: the environment steps the best objective needs to reach, on average, what DQN from scratch reaches
+    with its whole budget (from the data budgets at their widths)."""
+    said = []
+    for t in summary["tasks"]:
+        for width in t["budgets"]:
+            if not width["scratch"] or not width["curves"]:
+                continue
+            full = max(width["scratch"], key=lambda p: p["budget"])
+            target = full["return_pct"]["mean"]
+            hits = []
+            for curve in width["curves"]:
+                hit = next((p["budget"] for p in curve["points"] if p["return_pct"]["mean"] >= target), None)
+                if hit is not None:
+                    hits.append((hit, curve["objective"]))
+            what = f"{min(hits)[1]} at {min(hits)[0]:,}" if hits else "no objective within the budgets measured"
+            said.append(
+                f"{task(t['env_id']).label} width {width['width']} ({target:.0f}% at {full['budget']:,}): {what}"
+            )
+    if not said:
+        return ""
+    return (
+        "The environment steps distillation needs, on average, to reach what DQN from scratch reaches with its whole "
+        "budget (the teacher's own training not counted): " + "; ".join(said) + "."
+    )
+
+
+def aggregate_sentence(summary: dict[str, Any]) -> str:
+    """The pooled aggregate: each objective's IQM, mean and share of runs below half the teacher's return."""
+    agg = summary["aggregate"]
+    if not agg:
+        return ""
+    est, below = agg["estimates"], agg["below_half"]
+    ranked = sorted(est, key=lambda o: -est[o]["iqm"]["mean"])
+    each = "; ".join(
+        f"{o} IQM {100 * est[o]['iqm']['mean']:.1f}% [{100 * est[o]['iqm']['low']:.1f}, {100 * est[o]['iqm']['high']:.1f}], "
+        f"mean {100 * est[o]['mean']['mean']:.1f}% [{100 * est[o]['mean']['low']:.1f}, {100 * est[o]['mean']['high']:.1f}], "
+        f"{100 * below[o]:.0f}% of runs below half"
+        for o in ranked
+    )
+    return (
+        f"Pooled over {agg['runs']} runs x {agg['columns']} task-width columns (stratified bootstrap; the IQM drops the "
+        f"best and worst quarter of runs, so the mean and the failures are beside it): {each}."
+    )
+
+
+def rusu_sentence(summary: dict[str, Any]) -> str:
+    """Rusu et al.'s compression range against the best *distilled* objective (never the baseline)."""
+    if not summary["rusu"]:
+        return ""
+    within = sum(r["where"] == "within" for r in summary["rusu"])
+    return (
+        f"Rusu et al. (2016) report distilled students at {RUSU_SCORE_PCT[0]:g}-{RUSU_SCORE_PCT[1]:g}% of the "
+        f"teacher's score with {RUSU_PARAMS_PCT[0]:g}-{RUSU_PARAMS_PCT[1]:g}% of its parameters (Atari); here the best "
+        f"distilled objective's mean is within that range in {within} of {len(summary['rusu'])} such task x width cells."
+    )
 
 
 def context_sentences(summary: dict[str, Any]) -> list[str]:
-    """DQN from scratch, the pooled aggregate, Rusu's claim, and what a few tasks cannot show."""
-    parts = [scratch_sentence(summary)]
-    if agg := summary["aggregate"]:
-        best = max(agg["estimates"], key=lambda o: agg["estimates"][o]["iqm"]["mean"])
-        iqm = agg["estimates"][best]["iqm"]
-        parts.append(f"Pooled over seeds x {agg['columns']} task-width columns (interquartile mean, stratified bootstrap), "
-                     f"{best} is highest at {100 * iqm['mean']:.1f}% [{100 * iqm['low']:.1f}, {100 * iqm['high']:.1f}] of the teacher's return.")  # fmt: skip
-    if summary["rusu"]:
-        within = sum(r["where"] == "within" for r in summary["rusu"])
-        parts.append(f"Rusu et al. (2016) report {RUSU_SCORE_PCT[0]:g}-{RUSU_SCORE_PCT[1]:g}% of the teacher's score "
-                     f"with {RUSU_PARAMS_PCT[0]:g}-{RUSU_PARAMS_PCT[1]:g}% of its parameters (Atari); here the best "
-                     f"objective is within that range in {within} of {len(summary['rusu'])} such task x width cells.")  # fmt: skip
-    parts.append("These are a few classic-control tasks with one teacher each: they can show a ranking that changes "
-                 "with the task, not that one holds on every task.")  # fmt: skip
-    return parts
+    """DQN from scratch, the data budgets, the pooled aggregate, Rusu's claim, and what a few tasks cannot show."""
+    parts = [scratch_sentence(summary), reach_sentence(summary), aggregate_sentence(summary), rusu_sentence(summary)]
+    parts.append(
+        "These are three classic-control tasks, each distilled from a few teachers trained by one recipe: they can "
+        "show a ranking that changes with the task, not that one holds on every task or every kind of teacher."
+    )
+    return [p for p in parts if p]

@@ -1,16 +1,18 @@
-"""Each objective at its own best settings on a real task's teacher, chosen without the test episodes."""
+"""Each objective as its paper defines it, tuned with the same budget, on several teachers of a real task."""
 
 from __future__ import annotations
 
 from ..base import NOTEBOOK_DIR, Experiment
 from . import section, step
-from .step import Candidate, FairConfig, FairRecord, FairRun, FairStepConfig, unit_name
+from .params import FairConfig, FairParams, FairStepConfig
+from .step import Candidate, FairRecord, FairRun, unit_name
 from .summary import FairSummary, across_widths, summarize_record, summarize_records
 
 __all__ = [
     "EXPERIMENT",
     "Candidate",
     "FairConfig",
+    "FairParams",
     "FairRecord",
     "FairRun",
     "FairStepConfig",
@@ -37,7 +39,7 @@ EXPERIMENT: Experiment[FairRecord] = Experiment(
     summarize=summarize,
     section=section.section,
     units=step.units,
-    inputs=lambda config: [config.teacher_path],
-    unit_of=lambda step: unit_name(step.fair_width),
-    cost=45.0,  # seconds per step on the project's machine, default study (long steps start first)
+    inputs=lambda config: config.teacher_files()[: config.n_teachers],
+    unit_of=lambda config: unit_name(config.fair_width),
+    cost=60.0,  # seconds per step on the project's machine, default study (long steps start first)
 )

@@ -1,8 +1,9 @@
 """The fair comparison's sentences, each built from the numbers by a small function of its own.
 
-A sentence says "A above B" only where the Holm-corrected test of that width says so; the
-aggregates across widths are reported with their bootstrap intervals and said to be
-uncorrected for multiplicity.
+A sentence says "A above B" only where the width's Holm-corrected sign-flip test *and* the
+interval with the teachers' variation both say so (``summary``); a ranking of means is called a
+ranking of means; the aggregates across widths are reported with the plain mean and the share
+of failed runs beside the interquartile mean, and said to be uncorrected for multiplicity.
 """
 
 from __future__ import annotations
@@ -10,207 +11,143 @@ from __future__ import annotations
 from typing import Any
 
 from ...report.literature import RUSU_PARAMS_PCT, RUSU_SCORE_PCT
-from ...report.phrases import rank_modes, solved_clause
+from ...report.phrases import solved_clause
 from ...report.stats import difference_phrase
-from .summary import FULL_CANDIDATES, FULL_SEEDS, FairSummary, is_self_distillation
+from .summary import LEVEL, FairSummary, is_self_distillation
 from .tables import scratch_group, versus_scratch
 
 __all__ = [
     "aggregate_sentence",
+    "claims_sentence",
+    "leaders",
+    "ranking_sentence",
     "rusu_sentence",
     "scratch_sentence",
     "sharpness_sentence",
     "short_verdict",
-    "tie_sentence",
+    "soft_share_sentence",
+    "tuning_sentence",
     "width_sentences",
 ]
 
 
-def aggregate_sentence(aggregate: dict[str, Any] | None) -> str:
-    """The aggregates in words: IQM per objective, and the probabilities of improvement whose CI excludes 0.5."""
-    if not aggregate:
-        return ""
-    est = aggregate["estimates"]
-    chosen = sorted((a for a in est if not a.endswith("fixed")), key=lambda a: -est[a]["iqm"]["mean"])
-    iqm = "; ".join(
-        f"{a} {100 * est[a]['iqm']['mean']:.1f}% [{100 * est[a]['iqm']['low']:.1f}, {100 * est[a]['iqm']['high']:.1f}]"
-        for a in chosen
+def _size(width: dict[str, Any]) -> str:
+    if is_self_distillation(width["params_pct"]):
+        return "the teacher's own size: self-distillation, the ceiling of what each objective can copy"
+    return f"{width['params_pct']:.0f}% of the teacher's parameters"
+
+
+def _runs(width: dict[str, Any]) -> str:
+    t, s = width["n_teachers"], width["n_seeds"]
+    return f"{t} teacher{'s' * (t != 1)} x {s} seed{'s' * (s != 1)}"
+
+
+def ranking_sentence(width: dict[str, Any]) -> str:
+    """The objectives by mean test return (means over teachers of each teacher's mean), highest first."""
+    ranked = sorted(width["objectives"], key=lambda o: -o["return_pct"]["mean"])
+    said = ", ".join(f"{o['objective']} {o['return_pct']['mean']:.1f}%" for o in ranked)
+    return (
+        f"At width {width['width']} ({_size(width)}; {_runs(width)}), each objective at its selected settings "
+        f"earns, in order of the mean: {said} of its teacher's test return."
     )
-    clear = []
-    for pair, p in aggregate["probability_of_improvement"].items():
-        a, b = pair.split(" > ")
-        if p["low"] > 0.5:
-            clear.append(f"P({a} > {b}) = {p['mean']:.2f} [{p['low']:.2f}, {p['high']:.2f}]")
-        elif p["high"] < 0.5:
-            clear.append(f"P({b} > {a}) = {1 - p['mean']:.2f} [{1 - p['high']:.2f}, {1 - p['low']:.2f}]")
-    widths = ", ".join(map(str, aggregate["widths"]))
-    said = (
-        "; probabilities of improvement whose 95% CI excludes 0.5: " + "; ".join(clear)
-        if clear
-        else "; no probability of improvement has a 95% CI that excludes 0.5"
+
+
+def leaders(width: dict[str, Any]) -> list[str]:
+    """The objectives no other is detectably above (the width's claims; ``summary``)."""
+    below = set()
+    for pair, c in width["pairs"].items():
+        if c["detectable"]:
+            a, b = pair.split(" - ")
+            below.add(b if c["difference"]["mean"] > 0 else a)
+    return [o["objective"] for o in width["objectives"] if o["objective"] not in below]
+
+
+def claims_sentence(width: dict[str, Any]) -> str:
+    """What the tests can say: the detectable differences, or that there are none, and the rule behind a claim."""
+    pairs = width["pairs"]
+    m = len(pairs)
+    rule = (
+        f"a claim needs the Holm-corrected sign-flip p over the {m} pairs below {LEVEL:g} and the 95% interval "
+        "that includes the teachers' variation clear of zero"
+    )
+    found = [difference_phrase(p, c, 1.0, " points", 3) for p, c in pairs.items() if c["detectable"]]
+    if not found:
+        return f"No two objectives differ detectably in test return ({rule})."
+    lead = leaders(width)
+    return f"Detectably: {'; '.join(found)} ({rule}). Leading (none detectably above): {', '.join(lead)}."
+
+
+def tuning_sentence(width: dict[str, Any]) -> str:
+    """How every objective was tuned: the same number of candidates each, selected on validation episodes."""
+    counts = {o["objective"]: o["candidates"] for o in width["objectives"]}
+    same = len(set(counts.values())) == 1
+    how = (
+        f"{next(iter(counts.values()))} candidates each"
+        if same
+        else "; ".join(f"{o}: {n}" for o, n in counts.items()) + " candidates (a smaller grid is tried whole)"
+    )
+    sel = width["selection_seeds"]
+    return (
+        f"Every objective chose its settings (its own, and its learning rate and gradient steps) from {how}, "
+        f"each candidate trained under every teacher with {len(sel)} selection seed{'s' * (len(sel) != 1)} and "
+        f"scored by greedy return on {width['episodes']['validation']} validation episodes; each run's checkpoint "
+        "was picked the same way; the test episodes and the evaluation seeds played no part in either."
+    )
+
+
+def soft_share_sentence(width: dict[str, Any]) -> str:
+    """How much of blended's gradient its soft term carries at the selected settings (near 0: nearly hard-only)."""
+    share = width["soft_share"].get("blended")
+    if share is None:
+        return ""
+    blended = next(o for o in width["objectives"] if o["objective"] == "blended")
+    tail = (
+        ": at these settings blended is nearly the hard objective"
+        if share < 0.1
+        else ": at these settings blended is nearly Hinton's soft objective"
+        if share > 0.9
+        else ""
     )
     return (
-        f"Across widths {widths} ({aggregate['n_seeds']} seeds each; Agarwal et al. 2021, stratified bootstrap "
-        f"over seeds within width, rliable), the interquartile mean of test return is {iqm}{said}. These "
-        "aggregates weigh every width alike, the smallest included; they are not corrected for multiplicity."
+        f"At its selected settings ({blended['settings']}) the soft term carries {100 * share:.0f}% of blended's "
+        f"gradient on an untrained student{tail}."
     )
 
 
-def _arm(width: dict[str, Any], name: str) -> dict[str, Any]:
-    return next(a for a in width["arms"] if a["arm"] == name)
+def teacher_spread_sentence(width: dict[str, Any]) -> str:
+    """Where the teachers' means of one objective lie far apart (more than 10 points): the teacher matters."""
+    if width["n_teachers"] < 2:
+        return "With one teacher, nothing here says how much the result depends on the teacher."
+    wide = [
+        (o["objective"], min(o["return_pct"]["per_teacher"]), max(o["return_pct"]["per_teacher"]))
+        for o in width["objectives"]
+        if max(o["return_pct"]["per_teacher"]) - min(o["return_pct"]["per_teacher"]) > 10.0
+    ]
+    if not wide:
+        return f"Each objective's {width['n_teachers']} teachers' means lie within 10 points of each other."
+    said = "; ".join(f"{o} {lo:.0f}-{hi:.0f}%" for o, lo, hi in wide)
+    return f"The teacher matters: the teachers' means spread over {said}."
+
+
+def sharpness_sentence(width: dict[str, Any]) -> str:
+    """How uniform the first teacher's soft targets are at the largest and smallest temperature tried."""
+    sharp = {float(t): v for t, v in width["sharpness"].items()}
+    low, high = min(sharp), max(sharp)
+    return (
+        f"On its transfer set the first teacher's softmax has a mean largest probability of {sharp[high]:.2f} at "
+        f"T = {high:g} and {sharp[low]:.2f} at T = {low:g} ({sharp.get(1.0, float('nan')):.2f} at T = 1)."
+    )
 
 
 def width_sentences(width: dict[str, Any]) -> str:
-    """The width's answer: the ranking at the selected settings, what survives Holm, and what the fixed T did."""
-    w, n = width["width"], width["n_seeds"]
-    chosen = {a["arm"]: a["return_pct"]["mean"] for a in width["arms"] if not a["fixed"]}
-    ranking = " > ".join(
-        " = ".join(group) + f" ({chosen[group[0]]:.1f}%)" for group in rank_modes(chosen, 1)
-    )  # ties at the shown precision grouped
-    size = (
-        "the teacher's own size: self-distillation, the ceiling of what each objective can copy"
-        if is_self_distillation(width["params_pct"])
-        else f"{width['params_pct']:.0f}% of the teacher's parameters"
-    )
+    """The width's answer: the ranking of means, what the tests say, how the teachers differ, how blended leaned."""
     parts = [
-        f"At width {w} ({size}; {n} fresh seeds), each objective at its selected settings earns {ranking} of the "
-        "teacher's test return."
+        ranking_sentence(width),
+        claims_sentence(width),
+        teacher_spread_sentence(width),
+        soft_share_sentence(width),
     ]
-    pairs = width["pairs"]
-    objective_pairs = {p: c for p, c in pairs.items() if "fixed" not in p}
-    found = [(p, c) for p, c in objective_pairs.items() if not c["verdict"].startswith("no detectable")]
-    m = next(iter(pairs.values()))["family_size"] if pairs else 0
-    if found:
-        said = "; ".join(difference_phrase(p, c, 1.0, " points", 3) for p, c in found)
-        parts.append(f"After Holm's correction over the width's {m} tests: {said}.")
-    elif objective_pairs:
-        parts.append(
-            f"No two objectives differ detectably in return after Holm's correction over the width's {m} tests."
-        )
-    for obj in ("soft", "blended"):
-        key = f"{obj} - {obj}, fixed"
-        if key not in pairs:
-            continue
-        best, fixed = _arm(width, obj), _arm(width, f"{obj}, fixed")
-        c = pairs[key]
-        if best["label"] == fixed["label"]:
-            parts.append(f"For {obj}, the selection chose the fixed settings themselves ({best['label']}).")
-            continue
-        how = (
-            "no detectable difference"
-            if c["verdict"].startswith("no detectable")
-            else difference_phrase(f"{obj} selected - {obj} fixed", c, 1.0, " points", 3)
-        )
-        parts.append(
-            f"{obj.capitalize()} at its selected {best['label'].split(', ', 1)[1]} earns "
-            f"{best['return_pct']['mean']:.1f}% against {fixed['return_pct']['mean']:.1f}% at the fixed "
-            f"{fixed['label'].split(', ', 1)[1]} ({how})."
-        )
-    if ties := tie_sentence(width):
-        parts.append(ties)
-    return " ".join(parts)
-
-
-def tie_sentence(width: dict[str, Any]) -> str:
-    """Which objectives' selections validation return could not decide (several candidates at the best)."""
-    tied = []
-    for obj in ("soft", "blended"):
-        values = [c["val_return_pct"] for c in width["candidates"] if c["objective"] == obj]
-        n_best = sum(v >= max(values) - 1e-9 for v in values) if values else 0
-        if n_best > 1:
-            tied.append(f"{n_best} of the {len(values)} {obj} candidates ({max(values):.1f}%)")
-    if not tied:
-        return ""
-    return (
-        f"Validation return ties at its best for {' and '.join(tied)}; the higher agreement on the buffer's "
-        "validation split broke the tie, so the choice among those settings is weakly informed."
-    )
-
-
-def sharpness_sentence(width: dict[str, Any], fixed_t: float) -> str:
-    """How uniform the teacher's soft targets are at the fixed temperature and at the sharpest one tried."""
-    sharp = {float(t): v for t, v in width["sharpness"].items()}
-    low = min(sharp)
-    return (
-        f"On the training buffer the teacher's soft targets have a mean largest probability of "
-        f"{sharp[fixed_t]:.2f} at T = {fixed_t:g} (0.5 would be uniform over its two actions) and {sharp[low]:.2f} "
-        f"at tau = {low:g}: at the fixed temperature the soft objectives learn from nearly uniform targets."
-        if sharp[fixed_t] < 0.75
-        else f"On the training buffer the teacher's soft targets have a mean largest probability of "
-        f"{sharp[fixed_t]:.2f} at T = {fixed_t:g} and {sharp[low]:.2f} at tau = {low:g}."
-    )
-
-
-def short_verdict(summary: FairSummary, baselines: Any = None) -> str:
-    """Per width, the best objective at its selected settings, whether it beats the others after Holm,
-    and, when the baselines ran, how it stands against DQN from scratch."""
-    if not summary.widths:
-        return ""
-    parts = []
-    for width in summary.widths:
-        chosen = sorted((a for a in width["arms"] if not a["fixed"]), key=lambda a: -a["return_pct"]["mean"])
-        top = chosen[0]
-        beaten = []
-        for pair, c in width["pairs"].items():
-            a, b = pair.split(" - ")
-            if "fixed" not in pair and top["arm"] in (a, b) and not c["verdict"].startswith("no detectable"):
-                if _winner(pair, c) == top["arm"]:
-                    beaten.append(b if a == top["arm"] else a)
-        beats = f", detectably above {', '.join(beaten)}" if beaten else ", not detectably above the others"
-        settings = f" ({top['label'].split(', ', 1)[1]})" if ", " in top["label"] else ""
-        parts.append(
-            f"width {width['width']}: {top['arm']}{settings}, {top['return_pct']['mean']:.1f}%{beats}"
-            + _scratch_clause(width, top["arm"], scratch_group(baselines, width["width"]))
-        )
-    first = summary.widths[0]
-    n, m = first["n_seeds"], len(first["candidates"])
-    reduced = "; a reduced grid: `make full` runs the full one" if n < FULL_SEEDS or m < FULL_CANDIDATES else ""
-    text = (
-        f"With each objective at its own settings (selected from {m} candidates by validation return, then {n} "
-        f"fresh seeds; Holm-corrected per width{reduced}), the best test return is at " + "; ".join(parts) + "."
-    )
-    return text + _aggregate_clause(summary.aggregate)
-
-
-def _scratch_clause(width: dict[str, Any], arm: str, scratch: dict[str, Any] | None) -> str:
-    """``; DQN from scratch 62.0% (below it, Holm)`` or ``(no detectable difference)``; empty without the baseline."""
-    test = versus_scratch(width, scratch).get(f"{arm} - from scratch") if scratch is not None else None
-    if test is None:
-        return ""
-    if test["verdict"].startswith("no detectable"):
-        how = "no detectable difference"
-    else:
-        how = f"{arm} {'above' if test['difference']['mean'] > 0 else 'below'} it after Holm"
-    return f" (DQN from scratch: {scratch['return_pct']['mean']:.1f}%, {how})"
-
-
-def _aggregate_clause(aggregate: dict[str, Any] | None) -> str:
-    """The across-widths leader by IQM, and the probabilities of improvement over it that exclude 0.5."""
-    if not aggregate:
-        return ""
-    est = aggregate["estimates"]
-    top = max((a for a in est if not a.endswith("fixed")), key=lambda a: est[a]["iqm"]["mean"])
-    iqm = est[top]["iqm"]
-    wins = []
-    for pair, p in aggregate["probability_of_improvement"].items():
-        a, b = pair.split(" > ")
-        if top in (a, b):
-            other, (mean, low, high) = (
-                (b, (p["mean"], p["low"], p["high"])) if a == top else (a, (1 - p["mean"], 1 - p["high"], 1 - p["low"]))
-            )
-            if low > 0.5:
-                wins.append(f"P({top} > {other}) = {mean:.2f} [{low:.2f}, {high:.2f}]")
-    said = "; ".join(wins) if wins else f"no probability of improvement of {top} over another has a CI above 0.5"
-    return (
-        f" Across widths {', '.join(map(str, aggregate['widths']))} (interquartile mean over seeds x widths, "
-        f"stratified bootstrap), {top} leads with {100 * iqm['mean']:.1f}% [{100 * iqm['low']:.1f}, {100 * iqm['high']:.1f}]; "
-        f"{said}."
-    )
-
-
-def _winner(pair: str, comparison: dict[str, Any]) -> str:
-    a, b = pair.split(" - ")
-    return a if comparison["difference"]["mean"] > 0 else b
+    return " ".join(p for p in parts if p)
 
 
 def scratch_sentence(width: dict[str, Any], scratch: dict[str, Any]) -> str:
@@ -226,7 +163,8 @@ def scratch_sentence(width: dict[str, Any], scratch: dict[str, Any]) -> str:
     head = (
         f"Against DQN from scratch at width {width['width']} ({scratch['n']} runs, {budget}; "
         f"{scratch['return_pct']['mean']:.1f}% of the teacher's return{solved_clause(scratch).replace(' runs', '')}; "
-        f"unpaired permutation tests, Holm over the {len(tests)} selected objectives)"
+        f"unpaired permutation tests over every distilled run, Holm over the {len(tests)} objectives; the distilled "
+        f"students learned from {width['episodes']['transfer_steps']:,} environment steps of each teacher)"
     )
     found = [(p, c) for p, c in tests.items() if not c["verdict"].startswith("no detectable")]
     none = [p.split(" - ")[0] for p, c in tests.items() if c["verdict"].startswith("no detectable")]
@@ -237,12 +175,11 @@ def scratch_sentence(width: dict[str, Any], scratch: dict[str, Any]) -> str:
 
 
 def rusu_sentence(widths: list[dict[str, Any]]) -> str:
-    """The selected objectives' returns against Rusu et al. (2016)'s compression claim, width by width."""
+    """The distilled students' best returns against Rusu et al. (2016)'s compression claim, width by width."""
     low, high = RUSU_PARAMS_PCT
     parts = []
     for width in widths:
-        arms = [a for a in width["arms"] if not a["fixed"]]
-        best = max(arms, key=lambda a: a["return_pct"]["mean"])
+        best = max(width["objectives"], key=lambda o: o["return_pct"]["mean"])
         score = best["return_pct"]["mean"]
         where = (
             "inside their parameter range"
@@ -253,12 +190,70 @@ def rusu_sentence(widths: list[dict[str, Any]]) -> str:
         )
         within = RUSU_SCORE_PCT[0] <= score <= RUSU_SCORE_PCT[1]
         parts.append(
-            f"width {width['width']} ({width['params_pct']:.1f}% of the parameters, {where}): best {best['arm']} "
-            f"{score:.1f}%{'' if within else ', outside their score range'}"
+            f"width {width['width']} ({width['params_pct']:.1f}% of the parameters, {where}): best distilled "
+            f"{best['objective']} {score:.1f}%{'' if within else ', outside their score range'}"
         )
     return (
-        f"Against Rusu et al. (2016), whose students with {low:g}-{high:g}% of the teacher's parameters reached "
-        f"{RUSU_SCORE_PCT[0]:g}-{RUSU_SCORE_PCT[1]:g}% of its score on Atari, each objective at its selected settings: "
+        f"Against Rusu et al. (2016), whose distilled students with {low:g}-{high:g}% of the teacher's parameters "
+        f"reached {RUSU_SCORE_PCT[0]:g}-{RUSU_SCORE_PCT[1]:g}% of its score on Atari: " + "; ".join(parts) + "."
+    )
+
+
+def aggregate_sentence(aggregate: dict[str, Any] | None) -> str:
+    """Across widths: each objective's interquartile mean, plain mean and share of runs below half the teacher's
+    return, and the probabilities of improvement whose interval excludes 0.5."""
+    if not aggregate:
+        return ""
+    est, below = aggregate["estimates"], aggregate["below_half"]
+    ranked = sorted(est, key=lambda o: -est[o]["iqm"]["mean"])
+    each = "; ".join(
+        f"{o} IQM {100 * est[o]['iqm']['mean']:.1f}% [{100 * est[o]['iqm']['low']:.1f}, "
+        f"{100 * est[o]['iqm']['high']:.1f}], mean {100 * est[o]['mean']['mean']:.1f}%, "
+        f"{100 * below[o]:.0f}% of runs below half"
+        for o in ranked
+    )
+    clear = []
+    for pair, p in aggregate["probability_of_improvement"].items():
+        a, b = pair.split(" > ")
+        if p["low"] > 0.5:
+            clear.append(f"P({a} > {b}) = {p['mean']:.2f} [{p['low']:.2f}, {p['high']:.2f}]")
+        elif p["high"] < 0.5:
+            clear.append(f"P({b} > {a}) = {1 - p['mean']:.2f} [{1 - p['high']:.2f}, {1 - p['low']:.2f}]")
+    said = (
+        "; probabilities of improvement whose 95% interval excludes 0.5: " + "; ".join(clear)
+        if clear
+        else "; no probability of improvement has a 95% interval that excludes 0.5"
+    )
+    widths = ", ".join(map(str, aggregate["widths"]))
+    return (
+        f"Across widths {widths} ({aggregate['n_runs']} runs each; Agarwal et al. 2021, stratified bootstrap over "
+        f"runs within width, rliable): {each}{said}. The IQM leaves out the best and worst quarter of runs, so the "
+        "mean and the share of failures are beside it; these aggregates weigh every width alike and are not "
+        "corrected for multiplicity."
+    )
+
+
+def short_verdict(summary: FairSummary, baselines: Any = None) -> str:
+    """Per width, the leaders (none detectably above them) and the best mean, with DQN from scratch beside it."""
+    if not summary.widths:
+        return ""
+    parts = []
+    for width in summary.widths:
+        lead = leaders(width)
+        best = max(width["objectives"], key=lambda o: o["return_pct"]["mean"])
+        scratch = scratch_group(baselines, width["width"])
+        beside = f"; DQN from scratch {scratch['return_pct']['mean']:.1f}%" if scratch is not None else ""
+        who = "every objective (no detectable difference)" if len(lead) == len(width["objectives"]) else ", ".join(lead)
+        parts.append(
+            f"width {width['width']}: leading {who}; highest mean {best['objective']} "
+            f"{best['return_pct']['mean']:.1f}% [{best['return_pct']['low']:.1f}, {best['return_pct']['high']:.1f}]{beside}"
+        )
+    first = summary.widths[0]
+    n = {o["candidates"] for o in first["objectives"]}
+    tuned = f"{n.pop()} candidates each" if len(n) == 1 else "equal budgets"
+    return (
+        f"Each objective as its paper defines it, tuned with {tuned} on validation episodes, then {_runs(first)} "
+        f"fresh runs (intervals include the teachers' variation; claims need Holm and that interval): "
         + "; ".join(parts)
         + "."
     )

@@ -1,35 +1,36 @@
-"""Each objective at its own best settings on a real task's teacher, chosen without the test episodes.
+"""Each objective at its own best settings, tuned with the same budget, on several teachers of a real task.
 
-The task is ``env_id`` (CartPole by default; ``rl.tasks``). The real-task section trains every objective
-at the synthetic study's ``T = 3``. A DQN teacher's Q-values are often large and close (the shipped
-CartPole teacher's: about 65, with a median gap of about 0.1 between its two actions), so at ``T = 3``
-its soft targets are nearly uniform: that comparison may rank the temperature, not the objective. Rusu et al. (2016, "Policy Distillation", sec. 4) sharpen
-the teacher (``tau = 0.01``) and tune ``tau``. Here every objective gets the same chance:
+The task is ``env_id`` (CartPole by default; ``rl.tasks``). Every objective is the one its paper
+defines (``core.objectives``: hard targets, Hinton's KL, the blend, Rusu's sharpened KL, MSE on
+standardised Q-values, MSE on advantages, and the unscaled MSE as a labelled variant), and every
+objective gets the same chance:
 
-Protocol, one step per student width (``fair_widths``):
+Protocol, one step per student width (``fair_width``):
 
-1. Teacher and states as in the real-task section: the task's teacher, its epsilon-greedy
-   training buffer and held-out states (``rl.students.teacher_and_buffers``).
-2. Candidates (``candidates``): hard (CE on the teacher's argmax), soft (KL at each
-   ``tau`` of ``fair_temperatures``), blended (each ``alpha`` of ``fair_alphas`` x each
-   ``tau``) and MSE on Q-values; each trained once per selection seed
-   (``fair_selection_seeds``), all in one batched call (``core.training.train_batched``).
-3. Selection: each candidate's greedy return on ``fair_val_episodes`` *validation* episodes
-   (``reset(seed=VALIDATION_SEED + i)``, disjoint from the test episodes and from the
-   buffer's episodes; ``check`` refuses overlaps), averaged over the selection seeds. Per
-   objective the best candidate wins; ties go to the higher agreement on the buffer's
-   validation split, then to the earlier candidate (smaller ``tau``, then smaller ``alpha``).
-4. Evaluation: fresh students (``fair_seeds``, disjoint from the selection seeds) of each
-   objective at its selected settings, and, labelled *fixed*, soft and blended at the
-   study's ``temperature`` and ``alpha`` (the real-task section's settings), so the
-   confound shows beside the fair answer. A seed's students share their initialisation and
-   random stream (paired runs). Test return on ``test_episodes`` episodes from
-   ``TEST_SEED`` as a % of the teacher's on the same episodes (from the task's floor,
-   ``rl.tasks.pct_of_teacher``); fidelity on the held-out states
-   (teacher-visited), and agreement with the teacher on every state the student visits in
-   its own test episodes (student-visited; ``rl.evaluation.closed_loop``).
-5. The teacher's sharpness: the mean of ``max_a softmax(q / tau)`` over the training buffer
-   at each temperature, the number that says how uniform the soft targets are.
+1. Teachers (``rl.students.task_teachers``): the task's first ``n_teachers`` teachers (the shipped
+   one, then its independent peers: the same recipe, other seeds), each with a transfer set of
+   ``fair_transfer_steps`` environment steps of its own epsilon-greedy episodes, held-out states
+   from other episodes, and its greedy return on the validation and test episodes.
+2. Candidates (``core.objectives.candidates``): ``fair_candidates`` settings per objective drawn
+   from its own grid - its own settings (T, tau, alpha) crossed with the optimiser's (learning rate,
+   gradient steps) - the same number for every objective (an objective with a smaller grid is tried
+   on all of it). Each candidate is trained under every teacher with every selection seed.
+3. Checkpoints: every run keeps ``snapshots`` checkpoints, evenly spaced over its gradient steps;
+   the one with the best greedy return on the validation episodes (``reset(seed=VALIDATION_SEED +
+   i)``, disjoint from the test episodes and the buffers') stands for the run
+   (``rl.students.pick_checkpoints``): the rule DQN from scratch's checkpoints follow too.
+4. Selection: a candidate's score is its runs' mean validation return as a % of their teachers'
+   (from the task's floor); per objective the best candidate wins (ties: the first in grid order).
+5. Evaluation: fresh students (``student_seeds`` under every teacher, disjoint from the selection
+   seeds) of each objective at its selected settings; a (teacher, seed)'s students share their
+   initialisation and random stream, so objectives are compared on paired runs. Each run's test
+   return on ``test_episodes`` episodes from ``TEST_SEED`` as a % of its own teacher's on the same
+   episodes; agreement with its teacher on the teacher's held-out states and on the states the
+   student visits itself (``rl.evaluation.closed_loop``).
+6. What the objectives do to the gradient: for blended, the share of the soft term in the gradient
+   at its selected settings (``core.losses.soft_share``, on an untrained student and the first
+   teacher's buffer); the teacher's sharpness (the mean largest softmax probability of its Q-values)
+   at every temperature tried.
 """
 
 from __future__ import annotations
@@ -42,86 +43,60 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...core import progress
-from ...core.config import RunConfig
-from ...core.metrics import fidelity_metrics
-from ...core.networks import QNetwork
-from ...core.objectives import OBJECTIVES, Setting, candidates
-from ...core.schema import param
-from ...core.training import TrainResult
+from ...core import losses, progress
+from ...core.networks import build_student
+from ...core.objectives import Setting, candidates
 from ...records.record import Record
-from ...rl.episodes import TEST_SEED, VALIDATION_SEED
-from ...rl.evaluation import closed_loop, closed_loop_returns, count_parameters
-from ...rl.exploration import score_floor
-from ...rl.students import ComparedWidths, SelectionParams, teacher_and_buffers, train_students
-from ...rl.tasks import pct_of_teacher
-from ...rl.worlds import TaskSourceParams
+from ...rl.episodes import HELD_OUT_SEED, TEST_SEED, VALIDATION_SEED
+from ...rl.evaluation import count_parameters
+from ...rl.students import Checkpointed, measure_runs, pick_checkpoints, task_teachers, train_settings
 from ..base import Units
+from .params import FairConfig, FairStepConfig
 
-__all__ = ["Candidate", "FairConfig", "FairRecord", "FairRun", "FairStepConfig", "run", "unit_name", "units"]
-
-
-@dataclass(frozen=True)
-class FairStepConfig(SelectionParams):
-    """One step: one width (set by the runner)."""
-
-    fair_width: int = param(
-        32, "one step's student width (set by the runner)", low=1, high=100_000, set_by="the runner sets it per width"
-    )
-
-    def run_config(self, setting: Setting, seed: int, n_states: int) -> RunConfig:
-        """The ``RunConfig`` of one student of this step's width at ``setting``."""
-        return self.setting_config(setting, seed, self.fair_width, n_states)
-
-    def fixed(self) -> dict[str, Setting]:
-        """The real-task section's settings for the objectives a temperature changes, labelled as arms."""
-        return {
-            "soft, fixed": Setting("soft", 1.0, self.temperature, "kl"),
-            "blended, fixed": Setting("blended", self.alpha, self.temperature, "kl"),
-        }
-
-
-@dataclass(frozen=True)
-class FairConfig(TaskSourceParams, ComparedWidths, SelectionParams):
-    """The widths of the fair comparison (an empty list turns it off)."""
+__all__ = ["Candidate", "FairRecord", "FairRun", "run", "unit_name", "units"]
 
 
 @dataclass(frozen=True)
 class Candidate(Record):
-    """A candidate setting's selection evidence: validation returns per selection seed, buffer agreement."""
+    """A candidate setting's selection evidence: each run's validation return (% of its teacher's), their mean."""
 
     setting: Setting
-    val_returns: list[float]  # mean validation-episode return, one per selection seed
-    val_return: float  # their mean: the selection score
-    buffer_agreement: float  # mean agreement on the buffer's validation split: the tie-break
+    val_pcts: list[float]  # one per (teacher, selection seed), teacher-major
+    val_pct: float  # their mean: the selection score
 
 
 @dataclass(frozen=True)
 class FairRun(Record):
-    """One evaluated student: its arm (an objective, or a fixed-setting arm), seed, return and fidelity."""
+    """One evaluated student: its objective at its selected settings, teacher, seed, checkpoint and numbers."""
 
-    arm: str
+    objective: str
     setting: Setting
+    teacher: int
     seed: int
+    checkpoint: int  # which of the run's checkpoints validation picked (the last is the final one)
+    checkpoints: int
+    steps: int  # gradient steps of the whole run
+    val_pct: float
     return_mean: float
     return_pct: float
     held_out: dict[str, float]  # fidelity on the teacher's held-out states
-    own_agreement: float  # agreement with the teacher's action on the states the student visits in its test episodes
+    own_agreement: float  # agreement with the teacher on the states the student visits in its test episodes
 
 
 @dataclass(frozen=True)
 class FairRecord(Record):
-    """One width's step: teacher, sharpness, every candidate, the selection, every evaluated student."""
+    """One width's step: the teachers, every candidate of every objective, the selection, every evaluated student."""
 
     params: dict[str, Any]
     width: int
     params_count: int
     params_pct: float
-    teacher: dict[str, Any]
+    env_id: str
+    teachers: list[dict[str, Any]]
     sharpness: dict[str, float]
-    candidates: list[Candidate]
+    soft_share: dict[str, float]
+    candidates: dict[str, list[Candidate]]
     selected: dict[str, Setting]
-    arms: dict[str, Setting]
     seeds: list[int]
     selection_seeds: list[int]
     episodes: dict[str, int]
@@ -129,112 +104,112 @@ class FairRecord(Record):
     seconds: dict[str, float]
 
 
-def _train(
-    config: FairStepConfig, teacher: QNetwork, states: torch.Tensor, jobs: list[tuple[Setting, int]]
-) -> tuple[list[TrainResult], list[QNetwork]]:
-    """Train one student per (setting, seed) in one batched call (``rl.students.train_students``)."""
-    configs = [config.run_config(s, seed, len(states)) for s, seed in jobs]
-    return train_students(teacher, states, configs, config.device)
+def _evidence(grid: dict[str, list[Setting]], runs: list[Checkpointed]) -> dict[str, list[Candidate]]:
+    """Each candidate's validation returns (its runs' chosen checkpoints), in grid order per objective."""
+    out = {}
+    for objective, settings in grid.items():
+        out[objective] = []
+        for setting in settings:
+            pcts = [max(r.val_returns or []) for r in runs if r.setting == setting]
+            out[objective].append(Candidate(setting, pcts, float(np.mean(pcts))))
+    return out
 
 
-def _select(grid: list[Candidate]) -> dict[str, Setting]:
-    """Per objective the highest validation return; ties: higher buffer agreement, then grid order."""
-    best: dict[str, Candidate] = {}
-    for cand in grid:  # grid order: a later candidate wins only if strictly better
-        held = best.get(cand.setting.objective)
-        if held is None or (cand.val_return, cand.buffer_agreement) > (held.val_return, held.buffer_agreement):
-            best[cand.setting.objective] = cand
-    return {obj: best[obj].setting for obj in OBJECTIVES if obj in best}
+def select(evidence: dict[str, list[Candidate]]) -> dict[str, Setting]:
+    """Per objective the candidate with the highest mean validation return (ties: the first in grid order)."""
+    return {obj: max(cands, key=lambda c: c.val_pct).setting for obj, cands in evidence.items()}
+
+
+def _fair_run(run: Checkpointed, measured: dict[str, Any]) -> FairRun:
+    """An evaluated run as the record keeps it: its chosen checkpoint's validation and test numbers."""
+    return FairRun(
+        objective=run.setting.objective,
+        setting=run.setting,
+        teacher=run.teacher,
+        seed=run.seed,
+        checkpoint=run.chosen,
+        checkpoints=len(run.checkpoints),
+        steps=run.steps,
+        val_pct=(run.val_returns or [])[run.chosen],
+        return_mean=measured["return_mean"],
+        return_pct=measured["return_pct"],
+        held_out=measured["held_out"],
+        own_agreement=measured["own_agreement"],
+    )
+
+
+def _sharpness(q: torch.Tensor, temperatures: list[float]) -> dict[str, float]:
+    """The mean largest probability of ``softmax(q / t)`` over the states ``q`` ``(N, A)``: how uniform targets are."""
+    return {f"{t:g}": float(torch.softmax(q / t, -1).max(-1).values.mean()) for t in sorted(set(temperatures))}
 
 
 def run(config: FairStepConfig, folder: Path | None = None) -> FairRecord:
-    """One width: candidates, selection on validation episodes, evaluation (steps 1-5 of the module docstring)."""
-    p = config
-    seconds: dict[str, float] = {}
+    """One width: teachers, candidates, selection on validation, evaluation (steps 1-6 of the module docstring)."""
+    p, seconds = config, {}
     started = time.perf_counter()
-    # 1. teacher and states
-    teacher, x_train, x_held = teacher_and_buffers(p)  # (N, D), (M, D)
+    # 1. the teachers, each with its transfer set and held-out states
+    teachers = task_teachers(p, p.fair_transfer_steps)
+    first = teachers[0]
     with torch.no_grad():
-        q_train, q_held = teacher(x_train), teacher(x_held)  # (N, A), (M, A)
-    teacher_test = closed_loop_returns([teacher], p.test_episodes, TEST_SEED, env_id=p.env_id)[0]
-    teacher_val = closed_loop_returns([teacher], p.fair_val_episodes, VALIDATION_SEED, env_id=p.env_id)[0]
-    floor = score_floor(p.env_id, p.test_episodes, TEST_SEED)
-    val_floor = score_floor(p.env_id, p.fair_val_episodes, VALIDATION_SEED)
-    # 5. how uniform the soft targets are at each temperature
-    temps = sorted({*p.fair_temperatures, p.temperature, 1.0})
-    sharpness = {f"{t:g}": float(torch.softmax(q_train / t, -1).max(-1).values.mean()) for t in temps}
-    seconds["teacher"] = time.perf_counter() - started
+        q_first = first.net(first.states)  # (N, A)
+    sharpness = _sharpness(q_first, [*p.fair_temperatures, *p.fair_taus, 1.0])
+    seconds["teachers"] = time.perf_counter() - started
 
-    # 2. candidates x selection seeds, one batch
+    # 2-4. every objective's candidates under every teacher, checkpoints picked, selection
     progress.report(f"width {p.fair_width}: selection; stages done", 0, 2)
     started = time.perf_counter()
-    grid = candidates(p.fair_temperatures, p.fair_alphas)
-    jobs = [(s, seed) for seed in p.fair_selection_seeds for s in grid]
-    results, nets = _train(p, teacher, x_train, jobs)
-    # 3. selection by validation return
-    val = closed_loop_returns(nets, p.fair_val_episodes, VALIDATION_SEED, device=p.device, env_id=p.env_id).mean(1)
-    evidence = []
-    for setting in grid:
-        rows = [j for j, (s, _) in enumerate(jobs) if s == setting]
-        evidence.append(
-            Candidate(
-                setting,
-                [float(val[j]) for j in rows],
-                float(np.mean(val[rows])),
-                float(np.mean([results[j].final["action_agreement"] for j in rows])),
-            )
-        )
-    selected = _select(evidence)
+    grid = {obj: candidates(obj, p.grid(), p.fair_candidates, p.fair_search_seed) for obj in p.fair_objectives}
+    jobs = [(s, t.index, seed) for settings in grid.values() for s in settings for t in teachers
+            for seed in p.fair_selection_seeds]  # fmt: skip
+    runs = train_settings(p, teachers, jobs, p.fair_width)
+    pick_checkpoints(p, teachers, runs)
+    evidence = _evidence(grid, runs)
+    selected = select(evidence)
     seconds["selection"] = time.perf_counter() - started
 
-    # 4. fresh seeds at the selected settings, and the fixed settings beside them
+    # 5. fresh seeds under every teacher at the selected settings
     progress.report(f"width {p.fair_width}: evaluation; stages done", 1, 2)
     started = time.perf_counter()
-    arms = {**selected, **p.fixed()}
-    jobs = [(s, seed) for seed in p.fair_seeds for s in arms.values()]
-    names = [name for _ in p.fair_seeds for name in arms]
-    results, nets = _train(p, teacher, x_train, jobs)
-    loop = closed_loop(nets, p.test_episodes, TEST_SEED, device=p.device, reference=teacher, env_id=p.env_id)
-    runs = []
-    for name, (setting, seed), net, ret, own in zip(names, jobs, nets, loop.returns, loop.agreement, strict=True):
-        with torch.no_grad():
-            held = {k: v.item() for k, v in fidelity_metrics(net(x_held), q_held).items()}
-        mean = float(ret.mean())
-        pct = pct_of_teacher(mean, float(teacher_test.mean()), floor)
-        runs.append(FairRun(name, setting, seed, mean, pct, held, float(own)))
+    jobs = [(selected[obj], t.index, seed) for obj in p.fair_objectives for t in teachers for seed in p.student_seeds]
+    runs = train_settings(p, teachers, jobs, p.fair_width)
+    pick_checkpoints(p, teachers, runs)
+    measured = measure_runs(p, teachers, runs)
+    records = [_fair_run(r, m) for r, m in zip(runs, measured, strict=True)]
     seconds["evaluation"] = time.perf_counter() - started
     progress.report(f"width {p.fair_width}: stages done", 2, 2)
 
-    n_params, n_teacher = count_parameters(nets[0]), count_parameters(teacher)
+    # 6. the soft term's share of blended's gradient at its selected settings
+    student = build_student(0, p.task.obs_dim, first.hidden or 64, p.task.n_actions, hidden_dim=p.fair_width)
+    with torch.no_grad():
+        logits = student.eval()(first.states)
+    blended = selected.get("blended")
+    share = {} if blended is None else {"blended": float(losses.soft_share(logits, q_first, blended.alpha,
+                                                                             blended.temperature))}  # fmt: skip
+    n_params = count_parameters(runs[0].net)
+    n_teacher = count_parameters(first.net)
     return FairRecord(
         params=p.to_dict(),
         width=p.fair_width,
         params_count=n_params,
         params_pct=100.0 * n_params / n_teacher,
-        teacher={
-            **p.teacher_fields(teacher),
-            "params": n_teacher,
-            "score_floor": floor,
-            "val_score_floor": val_floor,
-            "solved_return": p.task.bar,
-            "test_return": float(teacher_test.mean()),
-            "val_return": float(teacher_val.mean()),
-        },
+        env_id=p.env_id,
+        teachers=[{**t.describe(), "shipped": p.teacher_checkpoint is None, "params": n_teacher} for t in teachers],
         sharpness=sharpness,
+        soft_share=share,
         candidates=evidence,
         selected=selected,
-        arms=arms,
-        seeds=list(p.fair_seeds),
+        seeds=list(p.student_seeds),
         selection_seeds=list(p.fair_selection_seeds),
         episodes={
             "validation_seed": VALIDATION_SEED,
-            "validation": p.fair_val_episodes,
+            "validation": p.val_episodes,
             "test_seed": TEST_SEED,
             "test": p.test_episodes,
-            "buffer_states": len(x_train),
-            "held_out_states": len(x_held),
+            "held_out_seed": HELD_OUT_SEED,
+            "held_out": p.held_out_episodes,
+            "transfer_steps": p.fair_transfer_steps,
         },
-        runs=runs,
+        runs=records,
         seconds={k: round(v, 3) for k, v in seconds.items()},
     )
 

@@ -1,15 +1,24 @@
-"""The fair comparison, summarised: per width, each arm with its CIs, the selection, and the Holm family of tests.
+"""The fair comparison, summarised: per width, each objective with intervals that include the teachers' variation.
 
-Per width: each arm's test return (% of the teacher's) and held-out agreement, mean and 95%
-t-interval over the evaluation seeds; paired tests by seed on return, one Holm family per
-width (every pair of the selected objectives, and each of soft and blended at its selected
-settings against the same objective at the fixed settings). Every sentence is written from
-these numbers.
+Per width and objective: test return (% of each run's own teacher's), agreement on the teacher's
+held-out states and on the student's own states, each as the mean over teachers of the teachers'
+means with a two-stage bootstrap interval (teachers, then runs: ``report.hierarchical``), the
+per-teacher means beside it, and the share of runs below 50 % of their teacher's return.
+
+Per width, every pair of objectives is compared on test return, paired by (teacher, seed): a
+two-sided sign-flip test over those pairs (conditional on these teachers), Holm-corrected over
+the width's pairs, and the two-stage bootstrap interval of the mean difference (which includes
+the teachers' variation). A pair is called different only when *both* say so: the Holm p below
+0.05 and the interval clear of zero.
+
+Across widths (teachers' own size left out): Agarwal et al. (2021)'s interquartile mean and
+probabilities of improvement over runs x widths (``report.aggregate``, rliable), with the plain
+mean and the share of runs below 50 % beside them: the IQM drops the worst quarter of runs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
 from typing import Any
 
@@ -17,13 +26,12 @@ import numpy as np
 
 from ...records.record import Record
 from ...report.aggregate import interval_estimates, performance_profile, probability_of_improvement
-from ...report.stats import comparison_record, holm_family, mean_ci, paired_difference
+from ...report.hierarchical import hierarchical_ci, hierarchical_difference
+from ...report.stats import MeanCI, comparison_record, holm_family, paired_difference
 from .step import FairRecord, FairRun
 
 __all__ = [
-    "ARM_ORDER",
-    "FULL_CANDIDATES",
-    "FULL_SEEDS",
+    "LEVEL",
     "PROFILE_THRESHOLDS",
     "FairSummary",
     "across_widths",
@@ -32,91 +40,105 @@ __all__ = [
     "summarize_records",
 ]
 
-
-#: the full grid's size (params/full.yaml): below it, the verdict says the grid is reduced
-FULL_SEEDS, FULL_CANDIDATES = 20, 1 + 6 + 6 * 4 + 1
-#: report order of the arms (JSON objects come back with sorted keys, so the order is restored here)
-ARM_ORDER = ("hard", "soft", "blended", "mse", "soft, fixed", "blended, fixed")
-_FAMILY = "every pair of the selected objectives, and soft and blended selected vs fixed, on test return"
+#: the family-wise error rate of every claim
+LEVEL = 0.05
+#: the share of the teacher's return below which a run is counted as a failure
+HALF = 50.0
+_FAMILY = "every pair of the objectives at their selected settings, on test return"
 
 
 @dataclass(frozen=True)
 class FairSummary(Record):
-    """``results.json``'s ``fair``: per width, arms with CIs, the selection, and the Holm family of tests."""
+    """``results.json``'s ``fair``: per width, objectives with intervals, the selection, the Holm family."""
 
     widths: list[dict[str, Any]]
     missing: list[str]
-    aggregate: dict[str, Any] | None = None  # across widths: IQM, probability of improvement, profiles
+    aggregate: dict[str, Any] | None = None  # across widths: IQM, mean, probability of improvement, profiles
 
     def to_json(self) -> dict[str, Any]:
         return {"fair": {"widths": self.widths, "missing": self.missing, "aggregate": self.aggregate}}
 
 
-def _ci(values: list[float]) -> dict[str, Any]:
-    return dict(mean_ci(values).__dict__)
+def is_self_distillation(params_pct: float) -> bool:
+    """A student of the teacher's own size: the ceiling of what an objective can copy, not a compression."""
+    return params_pct >= 99.95
 
 
 def _metric(run: FairRun, metric: str) -> float:
-    """A run's test return % (``return_pct``), its agreement on its own states, or a held-out fidelity metric."""
     if metric in ("return_pct", "own_agreement"):
-        return getattr(run, metric)
-    return run.held_out[metric]
+        return float(getattr(run, metric))
+    return float(run.held_out[metric])
+
+
+def _by_teacher(record: FairRecord, objective: str, metric: str) -> list[list[float]]:
+    """The runs' values of ``metric`` per teacher, seeds in order: ``[[teacher 0's], [teacher 1's], ...]``."""
+    out = []
+    for t in sorted({r.teacher for r in record.runs}):
+        by_seed = {r.seed: _metric(r, metric) for r in record.runs if r.objective == objective and r.teacher == t}
+        out.append([by_seed[s] for s in record.seeds])
+    return out
+
+
+def _objective(record: FairRecord, objective: str) -> dict[str, Any]:
+    setting = record.selected[objective]
+    returns = _by_teacher(record, objective, "return_pct")
+    flat = [v for g in returns for v in g]
+    return {
+        "objective": objective,
+        "setting": setting.to_json(),
+        "label": setting.label,
+        "settings": setting.settings,
+        "candidates": len(record.candidates[objective]),
+        "return_pct": hierarchical_ci(returns).to_json() | {"values": returns},
+        "action_agreement": hierarchical_ci(_by_teacher(record, objective, "action_agreement")).to_json(),
+        "own_agreement": hierarchical_ci(_by_teacher(record, objective, "own_agreement")).to_json(),
+        "below_half": float(np.mean([v < HALF for v in flat])),
+        "checkpoints": [r.checkpoint for r in record.runs if r.objective == objective],
+        "steps": int(np.mean([r.steps for r in record.runs if r.objective == objective])),
+    }
+
+
+def _pair(record: FairRecord, a: str, b: str) -> tuple[Any, Any]:
+    """The paired sign-flip test over (teacher, seed) and the two-stage bootstrap interval of ``a - b``."""
+    ga, gb = _by_teacher(record, a, "return_pct"), _by_teacher(record, b, "return_pct")
+    flat_a, flat_b = [v for g in ga for v in g], [v for g in gb for v in g]
+    return paired_difference(flat_a, flat_b), hierarchical_difference(ga, gb)
 
 
 def summarize_record(record: FairRecord) -> dict[str, Any]:
-    """One width: arms (settings, return % and agreement with t-intervals), selection, Holm-corrected pairs."""
-
-    def values(arm: str, metric: str) -> np.ndarray:
-        by_seed = {r.seed: _metric(r, metric) for r in record.runs if r.arm == arm}
-        return np.array([by_seed[s] for s in record.seeds])
-
-    t, f = record.teacher, record.teacher.get("val_score_floor", 0.0)
-    val_pct = {c.setting.label: 100.0 * (c.val_return - f) / (t["val_return"] - f) for c in record.candidates}
-    arms = [
-        {
-            "arm": name,
-            "setting": setting.to_json(),
-            "label": setting.label,
-            "fixed": name.endswith("fixed"),
-            "val_return_pct": val_pct.get(setting.label),
-            "return_pct": _ci(values(name, "return_pct")) | {"values": values(name, "return_pct").tolist()},
-            "action_agreement": _ci(values(name, "action_agreement")),
-            "own_agreement": _ci(values(name, "own_agreement")),
-        }
-        for name, setting in sorted(record.arms.items(), key=lambda item: _rank(item[0]))
-    ]
-    selected = sorted(record.selected, key=_rank)
-    tests = [(a, b) for a, b in combinations(selected, 2)]
-    tests += [
-        (obj, f"{obj}, fixed") for obj in ("soft", "blended") if obj in selected and f"{obj}, fixed" in record.arms
-    ]
-    compared = [paired_difference(values(a, "return_pct"), values(b, "return_pct")) for a, b in tests]
-    family = holm_family(compared, f"{_FAMILY}, width {record.width}")
-    pairs = {f"{a} - {b}": comparison_record(c, a, b, 1.0, "points") for (a, b), c in zip(tests, family)}
+    """One width: the teachers, each objective's candidates, selection and intervals, the Holm family of pairs."""
+    objectives = list(record.selected)
+    pairs = list(combinations(objectives, 2))
+    tests = [_pair(record, a, b) for a, b in pairs]
+    family = holm_family([t for t, _ in tests], f"{_FAMILY}, width {record.width}")
+    compared = {}
+    for (a, b), test, (_, hier) in zip(pairs, family, tests, strict=True):
+        # the decision's interval is the one that includes the teachers' variation
+        interval = MeanCI(hier.mean, hier.low, hier.high, hier.confidence, hier.n_runs, "two-stage bootstrap")
+        entry = comparison_record(replace(test, difference=interval), a, b, 1.0, "points")
+        entry["per_teacher"] = hier.per_teacher
+        entry["detectable"] = not entry["verdict"].startswith("no detectable")
+        compared[f"{a} - {b}"] = entry
     return {
         "width": record.width,
         "params": record.params_count,
         "params_pct": record.params_pct,
+        "env_id": record.env_id,
+        "n_teachers": len(record.teachers),
         "n_seeds": len(record.seeds),
+        "teachers": record.teachers,
         "selection_seeds": record.selection_seeds,
         "episodes": record.episodes,
-        "teacher": record.teacher,
         "sharpness": record.sharpness,
+        "soft_share": record.soft_share,
         "candidates": [
-            {"label": c.setting.label, "objective": c.setting.objective, "val_return_pct": val_pct[c.setting.label]}
-            for c in record.candidates
+            {"objective": c.setting.objective, "label": c.setting.label, "val_pct": c.val_pct}
+            for cands in record.candidates.values()
+            for c in cands
         ],
-        "arms": arms,
-        "pairs": pairs,
+        "objectives": [_objective(record, o) for o in objectives],
+        "pairs": compared,
     }
-
-
-def is_self_distillation(params_pct: float) -> bool:
-    return params_pct >= 99.95
-
-
-def _rank(arm: str) -> int:
-    return ARM_ORDER.index(arm) if arm in ARM_ORDER else len(ARM_ORDER)
 
 
 def summarize_records(records: list[FairRecord], missing: list[str]) -> FairSummary:
@@ -131,35 +153,33 @@ PROFILE_THRESHOLDS = [round(0.05 * k, 2) for k in range(21)]
 
 
 def across_widths(records: list[FairRecord]) -> dict[str, Any] | None:
-    """Agarwal et al. (2021)'s aggregates over seeds x widths (``report.aggregate``, rliable), per arm.
+    """Agarwal et al. (2021)'s aggregates over runs x widths per objective (``report.aggregate``, rliable).
 
-    Scores are test return as a fraction of the teacher's, ``(seeds, widths)`` per arm; the
-    bootstrap resamples seeds within each width. Needs two widths or more, with the same seeds;
-    a student of the teacher's own size (self-distillation) is left out.
+    Scores are test return as a fraction of the teacher's, ``(runs, widths)`` per objective (runs:
+    every teacher's seeds); the bootstrap resamples runs within each width. Needs two widths or
+    more with the same runs; a student of the teacher's own size is left out.
     """
-    records = [r for r in records if not is_self_distillation(r.params_pct)]  # a ceiling, not a compression
-    if len(records) < 2 or any(r.seeds != records[0].seeds for r in records):
+    records = [r for r in records if not is_self_distillation(r.params_pct)]
+    if len(records) < 2 or any(r.seeds != records[0].seeds or len(r.teachers) != len(records[0].teachers)
+                               for r in records):  # fmt: skip
         return None
-    arms = sorted({a for r in records for a in r.arms}, key=_rank)
+    objectives = list(records[0].selected)
 
-    def scores(arm: str) -> np.ndarray:
-        columns = []
-        for r in records:
-            by_seed = {run.seed: run.return_pct / 100.0 for run in r.runs if run.arm == arm}
-            columns.append([by_seed[s] for s in r.seeds])
-        return np.array(columns).T  # (seeds, widths)
+    def scores(objective: str) -> np.ndarray:
+        columns = [[v / 100.0 for g in _by_teacher(r, objective, "return_pct") for v in g] for r in records]
+        return np.array(columns).T  # (runs, widths)
 
-    table = {arm: scores(arm) for arm in arms}
-    selected = [a for a in arms if not a.endswith("fixed")]
+    table = {o: scores(o) for o in objectives}
     poi = {
         f"{a} > {b}": probability_of_improvement(table[a], table[b], reps=POI_REPS)
-        for a, b in combinations(selected, 2)
+        for a, b in combinations(objectives, 2)
     }
     return {
         "widths": [r.width for r in records],
-        "n_seeds": len(records[0].seeds),
+        "n_runs": int(table[objectives[0]].shape[0]),
         "reps": {"iqm": IQM_REPS, "probability_of_improvement": POI_REPS},
-        "estimates": interval_estimates(table, reps=IQM_REPS),
+        "estimates": interval_estimates(table, reps=IQM_REPS),  # per objective: iqm and mean, with intervals
+        "below_half": {o: float((table[o] < HALF / 100.0).mean()) for o in objectives},
         "probability_of_improvement": poi,
         "profile_thresholds": PROFILE_THRESHOLDS,
         "profiles": performance_profile(table, np.array(PROFILE_THRESHOLDS)),
