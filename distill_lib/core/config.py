@@ -16,8 +16,10 @@ from .schema import Params, param
 __all__ = [
     "MAX_SEED",
     "MODES",
+    "Q_TARGETS",
     "STATES_SEED_OFFSET",
     "STUDENT_DROPOUT",
+    "STUDENT_KINDS",
     "STUDENT_SEED_OFFSET",
     "TEACHER_DROPOUT",
     "TRAINING_SEED_OFFSET",
@@ -26,10 +28,12 @@ __all__ = [
     "DeviceParams",
     "ModesParams",
     "ObjectiveParams",
+    "QTargetParams",
     "RunConfig",
     "ScheduleParams",
     "SeedParams",
     "SizeParams",
+    "StudentKindParams",
     "TeacherFileParams",
     "TeacherWidthParams",
     "alpha_for",
@@ -53,6 +57,12 @@ STUDENT_DROPOUT = 0.05
 
 #: The three objectives of the study and their alpha (the weight of the soft term).
 MODES: dict[str, float] = {"hard_only": 0.0, "blended": 0.7, "soft_only": 1.0}
+
+#: How the teacher's Q-values are put on a scale before a loss reads them (``core.q_targets``).
+Q_TARGETS = ("raw", "standardized", "centered")
+
+#: The student architectures (``networks.build_student``): the study's QNetwork, or a plain MLP.
+STUDENT_KINDS = ("study", "plain")
 
 #: The smallest temperature a run may reach (after its decay): below it, Q / T overflows float32.
 MIN_TEMPERATURE = 1e-3
@@ -150,9 +160,38 @@ class ScheduleParams(BatchParams):
 class ObjectiveParams(Params):
     """The objective's shared settings (its alpha is set per run)."""
 
-    temperature: float = param(3.0, "softmax temperature of the soft term", low=0.0, high=1000.0, low_open=True)
+    temperature: float = param(
+        3.0, "softmax temperature of the soft term (rusu_kl: the teacher's tau)", low=0.0, high=1000.0, low_open=True
+    )
     loss_fn: str = param(
-        "kl", "objective (core.losses.LOSSES): kl (KL soft term + CE) or mse (MSE on Q)", choices=loss_names
+        "kl",
+        "objective (core.losses.LOSSES): kl (Hinton's KL soft term + CE), mse (MSE on Q) or rusu_kl "
+        "(KL to the teacher's softmax(q / temperature), student at T = 1, alpha 1; Rusu et al. 2016)",
+        choices=loss_names,
+    )
+
+
+@dataclass(frozen=True)
+class QTargetParams(Params):
+    """How the teacher's Q-values are put on a scale before any loss or metric reads them (``core.q_targets``)."""
+
+    q_targets: str = param(
+        "raw",
+        "teacher Q-values the student learns: raw, standardized ((q - mean) / std over the run's training "
+        "split) or centered (q - mean over actions, per state); greedy actions are the same for all three",
+        choices=Q_TARGETS,
+    )
+
+
+@dataclass(frozen=True)
+class StudentKindParams(Params):
+    """The student's architecture (``networks.build_student``)."""
+
+    student_kind: str = param(
+        "study",
+        "student architecture: study (Linear, LayerNorm, ReLU, dropout, twice; the original's) or plain "
+        "(Linear, ReLU, twice: the shape users deploy)",
+        choices=STUDENT_KINDS,
     )
 
 
@@ -203,8 +242,15 @@ class ModesParams(AlphaParams):
 
 
 @dataclass(frozen=True)
-class RunConfig(ScheduleParams, AlphaParams, ObjectiveParams, SizeParams, SeedParams):
-    """Everything that determines one student's training run (defaults: the original study)."""
+class RunConfig(ScheduleParams, AlphaParams, QTargetParams, ObjectiveParams, StudentKindParams, SizeParams, SeedParams):
+    """Everything that determines one student's training run (defaults: the original study).
+
+    With ``q_targets`` other than ``raw`` every Q-value the run reads from its teacher is on the
+    transformed scale: the targets of the losses, and the validation metrics that compare Q-values
+    or probabilities (``val_loss``, ``mean_prob_similarity``, ``prob_similarity_t1``, ``kl_t1``,
+    ``q_mse``, ``q_mae``, ``q_cosine``, ``regret``); the agreement metrics are comparable across
+    scales (every transform keeps each state's greedy action).
+    """
 
     mode: str = param(
         "blended",
@@ -220,6 +266,8 @@ class RunConfig(ScheduleParams, AlphaParams, ObjectiveParams, SizeParams, SeedPa
                 "alpha",
                 f"does not fit mode={self.mode!r}; hard_only needs alpha 0, soft_only alpha 1, blended 0 < alpha < 1",
             )
+        if self.loss_fn == "rusu_kl" and self.alpha != 1.0:
+            raise self.fail("alpha", "rusu_kl has no hard term: use alpha 1 (mode soft_only)")
         final = self.temperature * self.temp_decay ** (self.epochs - 1)
         if final < MIN_TEMPERATURE:
             raise self.fail(

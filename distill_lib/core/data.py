@@ -30,7 +30,7 @@ import torch
 
 from ..records.atomic import atomic_path, atomic_torch_save
 from .config import STATES_SEED_OFFSET, TEACHER_DROPOUT, RunConfig
-from .networks import QNetwork, build_student, build_teacher, freeze
+from .networks import PlainQNetwork, QNetwork, build_student, build_teacher, freeze
 
 __all__ = [
     "WORLD_FILES",
@@ -242,9 +242,11 @@ class World:
         return cls(teacher, states, init, seed, student_hidden)
 
 
-def synthetic_world(seed: int, config: RunConfig) -> tuple[QNetwork, np.ndarray, QNetwork]:
-    """Teacher, states and initial student of one world seed (the reference derivation)."""
+def synthetic_world(seed: int, config: RunConfig) -> tuple[QNetwork, np.ndarray, QNetwork | PlainQNetwork]:
+    """Teacher, states and initial student (of ``config.student_kind``) of one world seed (the reference derivation)."""
     teacher = build_teacher(seed, config.input_dim, config.teacher_hidden, config.output_dim)
     states = synthetic_states(seed, config.n_states, config.input_dim)
-    student = build_student(seed, config.input_dim, config.teacher_hidden, config.output_dim, config.student_hidden)
+    student = build_student(
+        seed, config.input_dim, config.teacher_hidden, config.output_dim, config.student_hidden, config.student_kind
+    )
     return teacher, states, student

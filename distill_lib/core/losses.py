@@ -14,7 +14,15 @@ value per student: a scalar for ``(B, A)``, ``(S,)`` for a leading student axis.
 - Blend (``"kl"``): ``alpha * soft + (1 - alpha) * hard``; at ``alpha == 1`` the hard term is
   not computed at all, at ``alpha == 0`` the soft term (as in the original trainer).
 - MSE alternative (``"mse"``; Rusu et al. 2016, "Policy Distillation", sec. 3): mean squared
-  error on the raw Q-values; it has no temperature and no hard term.
+  error on the Q-values; it has no temperature and no hard term.
+- Rusu's KL (``"rusu_kl"``; Rusu et al. 2016, sec. 3, eq. 3): ``KL(softmax(t/tau) ||
+  softmax(s))``, the teacher sharpened by ``tau`` (the run's ``temperature``, typically
+  < 1), the student at T = 1, no ``T^2`` and no hard term (``RunConfig`` requires alpha 1).
+
+The teacher's logits are its Q-values on the run's scale (``RunConfig.q_targets``, ``q_targets``):
+raw, standardized or centred; the losses read whatever they are given.
+
+``soft_share`` measures how much of the blended objective's gradient the soft term carries.
 
 ``LOSSES`` is the one place an objective is defined: a new objective is one entry there
 (``RunConfig.loss_fn`` names it; the training loop calls it for one student or for S).
@@ -49,7 +57,9 @@ __all__ = [
     "kl_blend_loss",
     "mse_q_loss",
     "per_student_loss",
+    "rusu_kl_loss",
     "soft_kl_loss",
+    "soft_share",
     "teacher_logits",
     "teacher_probs",
 ]
@@ -188,6 +198,63 @@ def kl_blend_loss(
     return _scalar(alpha, soft) * soft + _scalar(1.0 - alpha, soft) * hard
 
 
+def rusu_kl_loss(
+    student: torch.Tensor,
+    teacher: torch.Tensor | Targets,
+    alpha: PerStudent | None = None,
+    temperature: PerStudent = 1.0,
+    dim: int = -1,
+) -> torch.Tensor:
+    """``KL(softmax(t/tau) || softmax(s))``, summed over actions, averaged over states (Rusu et al. 2016, eq. 3).
+
+    The teacher's Q-values are sharpened by ``tau`` (``temperature``; Rusu et al. use 0.01),
+    the student's logits are read at T = 1, and there is no ``T^2`` factor: unlike Hinton's
+    soft term (``soft_kl_loss``), whose ``T^2`` and softened student keep the gradient's scale,
+    this gradient is ``softmax(s) - softmax(t/tau)`` per state whatever tau. ``alpha`` is
+    ignored (no hard term; ``RunConfig`` requires alpha 1). It runs through autograd for S
+    students too: ``fused.kl_blend_loss`` at alpha 1 and T = 1 computes this formula, but at 200
+    students its loss and gradient took 1.6-1.7 times as long as these torch operations (0.37-0.42
+    ms against 0.24 ms a step, of a step of about 8 ms; ``benchmarks/bench_objectives.py``).
+    """
+    del alpha
+    p, plogp = teacher_probs(teacher, temperature, dim)  # softmax(t / tau)
+    log_p_s = F.log_softmax(student, dim=dim)  # the student at T = 1
+    return (plogp - p * log_p_s).sum((-2, -1)) / _n_states(student, dim)
+
+
+def soft_share(
+    student_logits: torch.Tensor, teacher_q: torch.Tensor, alpha: float, temperature: float, dim: int = -1
+) -> float:
+    """The soft term's share of the blended objective's gradient: ``||g_soft|| / (||g_soft|| + ||g_hard||)``.
+
+    ``g_soft`` is the gradient with respect to the student's logits ``(B, A)`` of ``alpha *
+    KL_T * T^2`` (``soft_kl_loss``), ``g_hard`` that of ``(1 - alpha) * CE`` (``hard_ce_loss``),
+    each summed over the given states; norms are Frobenius norms over states and actions. Per
+    state ``g_soft = alpha T (softmax(s/T) - softmax(t/T))`` and ``g_hard = (1 - alpha)
+    (softmax(s) - onehot(argmax t))``: as T falls, ``g_soft`` shrinks with T, so at a small
+    temperature the "blended" objective is the hard one. 0 at alpha 0, 1 at alpha 1 (NaN where
+    both gradients vanish).
+
+    Measured on the shipped CartPole teacher (its 10,000 buffer states, ``rl.students.
+    teacher_and_buffers`` at the defaults; Q = 76.8 +- 0.28, median action gap 0.036) for
+    untrained students (``build_student``, seeds 0-4, width 32, eval mode) at alpha 0.5, for
+    tau = 0.01 / 0.03 / 0.1: 1.2 / 3.1 / 8.3 % (widths 8 and 64 within 0.5 points; at alpha
+    0.9: 9.8 / 22.5 / 44.9 %; ``benchmarks/bench_objectives.py --share`` prints the table).
+    The review's 1.5 / 4 / 11 % is a quarter to a third higher at every tau, with the same
+    trend; the share of the gradient with respect to the student's *parameters*
+    (backpropagated through the network; same students) is 1.7 / 4.7 / 13.2 %: the review's
+    figures lie between the two definitions. Either way, at tau <= 0.1 a blend at alpha 0.5 is at least 90 % hard.
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha={alpha}: must be in [0, 1]")
+    s = student_logits.detach().clone().requires_grad_()
+    n = _n_states(s, dim)
+    (g_soft,) = torch.autograd.grad(alpha * soft_kl_loss(s, teacher_q, temperature, dim) * n, s)  # summed over states
+    (g_hard,) = torch.autograd.grad((1.0 - alpha) * hard_ce_loss(s, teacher_q, dim) * n, s)
+    soft, hard = torch.linalg.vector_norm(g_soft).item(), torch.linalg.vector_norm(g_hard).item()
+    return soft / (soft + hard) if soft + hard > 0 else float("nan")
+
+
 class Loss(Protocol):
     """An objective: per-student loss ``(...)`` from student and teacher logits ``(..., B, A)``."""
 
@@ -205,6 +272,7 @@ class Loss(Protocol):
 LOSSES: dict[str, Loss] = {
     "kl": kl_blend_loss,
     "mse": mse_q_loss,
+    "rusu_kl": rusu_kl_loss,
 }
 
 
@@ -219,7 +287,8 @@ def distillation_loss(
     """The objective ``LOSSES[loss_fn]`` for one student (``(B, A)``) or S (``(S, B, A)``).
 
     ``"kl"``: ``alpha * KL(p_t^T || p_s^T) * T^2 + (1 - alpha) * CE(s, argmax t)`` (Hinton et al.
-    2015); ``"mse"``: ``mean (s - t)^2`` on the Q-values (Rusu et al. 2016).
+    2015); ``"mse"``: ``mean (s - t)^2`` on the Q-values (Rusu et al. 2016); ``"rusu_kl"``:
+    ``KL(softmax(t / tau) || softmax(s))`` (Rusu et al. 2016, eq. 3).
     """
     return LOSSES[loss_fn](student, teacher, alpha, temperature, dim=dim)
 

@@ -12,6 +12,12 @@ vectors of states), ``prob_similarity`` and ``action_agreement`` the teacher as
 The probability metrics follow the original note (``1 - mean |p_t - p_s|``); the KL is the
 soft term of Hinton et al. 2015 without its ``T^2``; regret is measured in the teacher's
 Q-values; the action gap is the gap between the teacher's two best actions (Farahmand 2011).
+
+The training loop passes the teacher's Q-values on the run's scale (``RunConfig.q_targets``,
+``q_targets.QScale``): for a standardized or centred run the probability similarities, the
+KL, the Q errors, the cosine and the regret are on that transformed scale (a standardized
+run's softmax at T is the raw one's at ``sigma T``), and only the agreement metrics
+(``action_agreement``, ``top2_agreement``) compare with a raw run's as they are.
 """
 
 from __future__ import annotations

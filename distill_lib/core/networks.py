@@ -2,7 +2,10 @@
 
 Both are the same two-hidden-layer MLP, ``Linear -> LayerNorm -> ReLU -> Dropout`` twice
 and a linear head, as in the earlier codebase's ``BaseQNetwork`` / ``StudentQNetwork``.
-The student is narrower (``max(16, h // 2)``) and uses lighter dropout.
+The student is narrower (``max(16, h // 2)``) and uses lighter dropout. ``PlainQNetwork`` is
+the student users deploy, ``Linear -> ReLU`` twice and a linear head (no LayerNorm, no
+dropout), initialised the same way (``build_student(..., kind="plain")``,
+``RunConfig.student_kind``).
 
 Reference protocol (what "seed-compatible" means), steps 1 and 3:
 
@@ -30,15 +33,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import STUDENT_DROPOUT, STUDENT_SEED_OFFSET, TEACHER_DROPOUT, student_hidden_dim
+from .config import STUDENT_DROPOUT, STUDENT_KINDS, STUDENT_SEED_OFFSET, TEACHER_DROPOUT, student_hidden_dim
 
 __all__ = [
     "PairedLayerNorm",
+    "PlainQNetwork",
     "QNetwork",
     "build_student",
     "build_teacher",
+    "dropout_rate",
     "freeze",
     "student_hidden_dim",
+    "student_kind",
 ]
 
 
@@ -95,6 +101,43 @@ class QNetwork(nn.Sequential):
                 nn.init.zeros_(module.bias)
 
 
+class PlainQNetwork(nn.Sequential):
+    """``Linear(in,h) -> ReLU -> Linear(h,h) -> ReLU -> Linear(h,out)``: the student users deploy.
+
+    ``QNetwork`` without LayerNorm and dropout; the same sizes and attributes, and the same
+    initialisation (PyTorch's default, then Xavier weights and zero biases in module order).
+    """
+
+    def __init__(self, input_dim: int, hidden_dim: int, output_dim: int) -> None:
+        super().__init__(
+            nn.Linear(input_dim, hidden_dim),
+            nn.ReLU(),
+            nn.Linear(hidden_dim, hidden_dim),
+            nn.ReLU(),
+            nn.Linear(hidden_dim, output_dim),
+        )
+        self.input_dim = input_dim
+        self.hidden_dim = hidden_dim
+        self.output_dim = output_dim
+        for module in self:
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+
+
+def student_kind(net: nn.Module) -> str | None:
+    """``"study"`` for a ``QNetwork``, ``"plain"`` for a ``PlainQNetwork``, else None (``RunConfig.student_kind``)."""
+    return "study" if isinstance(net, QNetwork) else "plain" if isinstance(net, PlainQNetwork) else None
+
+
+def dropout_rate(net: nn.Module) -> float | None:
+    """The ``p`` of a network's ``nn.Dropout`` layers (one value for all of them), or None if it has none."""
+    rates = {m.p for m in net.modules() if isinstance(m, nn.Dropout)}
+    if len(rates) > 1:
+        raise ValueError(f"the network's dropout layers differ in p ({sorted(rates)}); give them one value")
+    return rates.pop() if rates else None
+
+
 def freeze(net: nn.Module) -> nn.Module:
     """Eval mode and ``requires_grad=False``: the teacher's dropout must never fire."""
     net.eval()
@@ -116,12 +159,18 @@ def build_student(
     teacher_hidden: int,
     output_dim: int,
     hidden_dim: int | None = None,
-) -> QNetwork:
+    kind: str = "study",
+) -> QNetwork | PlainQNetwork:
     """The student, seeded with ``seed + 20000`` (protocol step 3).
 
     ``hidden_dim`` defaults to ``student_hidden_dim(teacher_hidden)``; the compression
-    sweep passes other widths.
+    sweep passes other widths. ``kind`` (``RunConfig.student_kind``): ``"study"``, the
+    original's ``QNetwork`` (LayerNorm, dropout 0.05), or ``"plain"``, a ``PlainQNetwork``.
     """
+    if kind not in STUDENT_KINDS:
+        raise ValueError(f"kind={kind!r}: must be one of {', '.join(STUDENT_KINDS)}")
     torch.manual_seed(seed + STUDENT_SEED_OFFSET)
     width = student_hidden_dim(teacher_hidden, hidden_dim)
+    if kind == "plain":
+        return PlainQNetwork(input_dim, width, output_dim)
     return QNetwork(input_dim, width, output_dim, dropout=STUDENT_DROPOUT, layer_norm=PairedLayerNorm)

@@ -20,11 +20,15 @@ logits and gradients differ by a few ulps a step (tests/core/test_stacked.py sta
 tolerance and why). A student stacked alone and the same student among S are bit-identical:
 every kernel computes a student from its own rows only.
 
+The students are ``networks.QNetwork`` s or ``networks.PlainQNetwork`` s (no LayerNorm, no
+dropout), one kind per call: ``stacked_mlp.read_layers`` reads the blocks of either.
+
 Choices for speed, none of which changes what is computed: the teacher's Q-values of the
-whole buffer are computed once (the teacher is frozen and row-wise), and its softmax targets
-once per temperature (``losses.Targets``; with one shared teacher, once per distinct
-temperature, ``TargetTable``); each batch's states and targets are gathered into the layout
-the kernels read, units first (``fused.gather_transposed``); the losses and the metrics read
+whole buffer are computed once (the teacher is frozen and row-wise) and put on each student's
+scale once (``q_targets.QScale``: one table per distinct teacher and scale, so that students
+sharing a teacher and a scale share a table), and its softmax targets once per temperature
+(``losses.Targets``; once per distinct table and temperature, ``TargetTable``); each batch's
+states and targets are gathered into the layout the kernels read, units first (``fused.gather_transposed``); the losses and the metrics read
 logits as ``(S, A, B)`` (actions on ``dim=-2``), because operations over a size-4 last axis
 are slow on the CPU. ``stacked_forward`` (autograd, ATen's LayerNorm with an identity
 affine, ``_layer_norm``) serves the DQN agents (``rl.dqn``) and the tests. What a step
@@ -47,7 +51,8 @@ from . import fused
 from .config import RunConfig
 from .flat import FlatAdam, FlatLayout, clip_per_student_
 from .losses import PerStudent, Targets
-from .networks import QNetwork
+from .networks import QNetwork, dropout_rate
+from .q_targets import QScale
 from .stacked_mlp import StackedMLP, read_layers
 from .streams import DropoutRows
 
@@ -87,22 +92,22 @@ def gather_rows(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
 class TargetTable:
     """The teachers' targets (``losses.Targets``) of the whole buffer at the students' temperatures.
 
-    One row per state and distinct (teacher, temperature): with one teacher shared by every
-    student (``q_all`` expanded along S) the targets are computed once per distinct
-    temperature, so the table stays small enough to sit in cache; each field is bit for bit
-    the per-student value (the softmax is row-wise). The fields are packed side by side,
-    ``(groups * N, 3A + 1)``, so that a batch is one ``index_select``.
+    ``q_tables`` ``(G, N, A)``: the distinct tables of teacher Q-values (on the students'
+    scales), student s reading table ``q_group[s]``. One row per state and distinct (table,
+    temperature): students sharing a table (one teacher, one scale) share its targets at each
+    distinct temperature, so the table stays small enough to sit in cache; each field is bit
+    for bit the per-student value (the softmax is row-wise). The fields are packed side by
+    side, ``(groups * N, 3A + 1)``, so that a batch is one ``index_select``.
     """
 
-    def __init__(self, q_all: torch.Tensor, temperatures: Sequence[float]) -> None:
-        device, dtype = q_all.device, q_all.dtype
-        n_students, n_states, self.n_actions = q_all.shape
-        if q_all.stride(0) == 0:  # one teacher: one group per distinct temperature
-            distinct = list(dict.fromkeys(temperatures))
-            q, group = q_all[: len(distinct)], [distinct.index(t) for t in temperatures]
-        else:
-            q, distinct, group = q_all, list(temperatures), list(range(n_students))
-        t = Targets.of(q, torch.tensor(distinct, dtype=dtype, device=device))  # (G, N, A) fields
+    def __init__(self, q_tables: torch.Tensor, q_group: Sequence[int], temperatures: Sequence[float]) -> None:
+        device, dtype = q_tables.device, q_tables.dtype
+        _, n_states, self.n_actions = q_tables.shape
+        keys = list(zip(q_group, temperatures))
+        distinct = list(dict.fromkeys(keys))  # (table, temperature) in order of first use
+        group = [distinct.index(k) for k in keys]
+        q = q_tables[[table for table, _ in distinct]]  # (G, N, A)
+        t = Targets.of(q, torch.tensor([temp for _, temp in distinct], dtype=dtype, device=device))  # (G, N, A)
         fields = [t.q.expand_as(t.p), t.p, t.plogp, t.action.to(dtype)]
         width = 3 * self.n_actions + 1
         pad = -width % 16  # rows of 64 bytes: a row is one cache line, whose miss a batch waits for
@@ -157,7 +162,8 @@ def stacked_forward(
 
 
 class StackedStudents:
-    """S ``QNetwork`` students as one flat ``(S, P)`` buffer, with their teachers' Q-values precomputed.
+    """S students (``QNetwork`` or ``PlainQNetwork``) as one flat ``(S, P)`` buffer, with their teachers' Q-values
+    precomputed on each student's scale (``q_scales``; ``q_tables`` ``(G, N, A)``, student s reading ``q_group[s]``).
 
     The students passed in are read, not modified. Logits go to the losses as ``(S, A, B)``.
     """
@@ -175,29 +181,41 @@ class StackedStudents:
     ) -> None:
         n_students, ref = len(configs), configs[0]
         self.device, self.dtype = states.device, states.dtype
-        self.width, self.eps = ref.student_width, students[0][int(NORM_KEYS[0])].eps
-        self.dropout_p = [s[DROPOUT_INDEX[0]].p for s in students]
+        norms = [m for m in students[0].modules() if isinstance(m, nn.LayerNorm)]
+        self.width, self.eps = ref.student_width, norms[0].eps if norms else 1e-5  # eps: unused without LayerNorm
+        # the streams' dropout replaces the students' Dropout layers (QNetwork: two of p each; PlainQNetwork: none)
+        self.dropout_layers = sum(isinstance(m, nn.Dropout) for m in students[0].modules())
+        self.dropout_p = [dropout_rate(s) or 0.0 for s in students]
         self.clip = torch.tensor([c.max_grad_norm is not None for c in configs], device=self.device)
         self.max_norm = torch.tensor([c.max_grad_norm or 1.0 for c in configs], dtype=self.dtype, device=self.device)
         with torch.no_grad():
-            # The teachers' Q-values of the whole buffer, once: (S, N, A) (an expanded view when shared).
+            # The teachers' Q-values of the whole buffer, once: one table per teacher (T, N, A).
             self.x_all = states if states.ndim == 3 else states.expand(n_students, -1, -1)  # (S, N, D)
             if len(teachers) == 1 and states.ndim == 2:
-                self.q_all = teachers[0](states).expand(n_students, -1, -1)
+                raw, teacher_of = teachers[0](states).unsqueeze(0), [0] * n_students
             else:
-                self.q_all = torch.stack([teachers[i % len(teachers)](self.x_all[i]) for i in range(n_students)])
-            if tuple(self.q_all.shape[1:]) != (ref.n_states, ref.output_dim):
+                raw = torch.stack([teachers[i % len(teachers)](self.x_all[i]) for i in range(n_students)])
+                teacher_of = list(range(n_students))
+            if tuple(raw.shape[1:]) != (ref.n_states, ref.output_dim):
                 raise ValueError(
-                    f"teacher output has shape {tuple(self.q_all.shape[1:])}; "
-                    f"expected ({ref.n_states}, {ref.output_dim})"
+                    f"teacher output has shape {tuple(raw.shape[1:])}; expected ({ref.n_states}, {ref.output_dim})"
                 )
+            # ... on each student's scale, fitted on its own training split: one table per (teacher, scale)
+            self.q_scales = [
+                QScale.fit(c.q_targets, raw[t][train_idx[s]] if c.q_targets == "standardized" else None)
+                for s, (c, t) in enumerate(zip(configs, teacher_of))
+            ]
+            tables = list(dict.fromkeys(zip(teacher_of, self.q_scales)))  # distinct (teacher, scale), in order
+            self.q_tables = torch.stack([scale(raw[t]) for t, scale in tables])  # (G, N, A)
+            self.q_group = [tables.index(key) for key in zip(teacher_of, self.q_scales)]  # student -> table
             self.train_idx, self.val_idx = train_idx, val_idx  # (S, n_train), (S, n_val)
             self.x_val_t = gather_rows(self.x_all, val_idx).transpose(1, 2).contiguous()  # (S, D, n_val)
             # the states as one table (R, D) and where each student's rows start in it (fused.gather_transposed)
             shared = self.x_all.stride(0) == 0
             self.x_table = self.x_all[0] if shared else self.x_all.reshape(-1, self.x_all.shape[-1])
             self.x_first_row = torch.arange(n_students, device=self.device) * (0 if shared else ref.n_states)
-            self.q_val = gather_rows(self.q_all, val_idx).transpose(1, 2).contiguous()  # (S, A, n_val)
+            group = torch.tensor(self.q_group, device=self.device).unsqueeze(1)  # (S, 1)
+            self.q_val = self.q_tables[group, val_idx].transpose(1, 2).contiguous()  # (S, A, n_val)
         self.layout = FlatLayout(students[0].state_dict())
         flat = self.layout.flatten([s.state_dict() for s in students])
         self.flat = flat.to(device=self.device, dtype=self.dtype)  # (S, P); no autograd: StackedMLP's backward
@@ -215,7 +233,7 @@ class StackedStudents:
     def start_epoch(self, order: torch.Tensor, temperatures: list[float]) -> None:
         """The epoch's buffer rows in batch order ``(S, n_train)``; rebuild the targets if T changed."""
         if temperatures != self.table_temperatures:
-            self.table = TargetTable(self.q_all, temperatures)
+            self.table = TargetTable(self.q_tables, self.q_group, temperatures)
             self.table_temperatures = list(temperatures)
         self.rows = self.train_idx.gather(1, order)  # (S, n_train)
 
@@ -257,5 +275,5 @@ class StackedStudents:
             self.best_flat[idx] = self.flat[idx]
 
     def state_dict(self, i: int, best: bool = False) -> dict[str, torch.Tensor]:
-        """Student ``i``'s final (or best) weights as a ``QNetwork`` state dict."""
+        """Student ``i``'s final (or best) weights as a state dict of its network."""
         return self.layout.state_dict(self.best_flat if best else self.flat, i)

@@ -23,8 +23,9 @@ Per-student streams (``StudentStreams``), which batch: S students' draws cannot 
 2. split: ``perm = torch.randperm(n_states, generator=g)``; train = the first
    ``n_states - n_val`` entries, validation = the rest;
 3. each epoch, before training: ``order = torch.randperm(n_train, generator=g)``; the epoch's
-   dropout takes the next ``2 * n_train * hidden`` outputs of the dropout stream, laid out
-   ``(layer, position, unit)``: the state at position ``j`` of ``order`` keeps hidden unit ``h``
+   dropout takes the next ``L * n_train * hidden`` outputs of the dropout stream (``L`` the
+   student's dropout layers: 2 for the study's ``QNetwork``; a plain student has none and takes
+   none), laid out ``(layer, position, unit)``: the state at position ``j`` of ``order`` keeps hidden unit ``h``
    of dropout layer ``k`` iff the top 32 bits of its output are at least ``ceil(p * 2^32)``
    (a uniform ``u = top / 2^32`` with ``u >= p``: probability ``1 - p`` to within 2^-32), and
    dropout is ``y = x * keep * (1 / (1 - p))`` (the multiplier rounded to the states' dtype);
@@ -111,7 +112,7 @@ class GlobalDraws:
         """``torch.randperm(n)`` from the global RNG: ``(1, n)``."""
         return torch.randperm(n)[None]
 
-    def dropout(self, n_rows: int, hidden: int, p: Sequence[float], dtype: torch.dtype) -> None:
+    def dropout(self, n_rows: int, hidden: int, p: Sequence[float], dtype: torch.dtype, n_layers: int = 2) -> None:
         """Nothing: ``nn.Dropout`` draws its masks inside each forward pass, from this same RNG."""
         return None
 
@@ -188,11 +189,11 @@ class DropoutRows:
         return s.keys, s.thresholds, s.scales, first
 
     def multipliers(self) -> torch.Tensor:
-        """The multipliers ``(S, 2, n_rows, H)``: ``1 / (1 - p_s)`` where student s keeps the unit, else 0."""
+        """The multipliers ``(S, L, n_rows, H)``: ``1 / (1 - p_s)`` where student s keeps the unit, else 0."""
         s = self.stream
         first = s.first + self.start * s.hidden
         return dropout_multipliers(
-            s.keys, s.thresholds, s.scales, first, s.n_rows * s.hidden, (2, self.n_rows, s.hidden)
+            s.keys, s.thresholds, s.scales, first, s.n_rows * s.hidden, (s.n_layers, self.n_rows, s.hidden)
         )
 
 
@@ -200,10 +201,18 @@ class DropoutStream:
     """Step 3's dropout of one epoch for S students: positions ``first`` on of each student's SplitMix64 stream."""
 
     def __init__(
-        self, keys: torch.Tensor, p: Sequence[float], first: int, n_rows: int, hidden: int, dtype: torch.dtype
+        self,
+        keys: torch.Tensor,
+        p: Sequence[float],
+        first: int,
+        n_rows: int,
+        hidden: int,
+        dtype: torch.dtype,
+        n_layers: int = 2,
     ) -> None:
         device = keys.device
         self.keys, self.first, self.n_rows, self.hidden = keys, first, n_rows, hidden  # keys (S,) int64
+        self.n_layers = n_layers  # the student's dropout layers (QNetwork: 2)
         self.thresholds = torch.tensor([dropout_threshold(q) for q in p], dtype=torch.int64, device=device)
         self.scales = torch.tensor([1.0 / (1.0 - q) for q in p], dtype=dtype, device=device)  # (S,) rounded once
 
@@ -230,8 +239,13 @@ class StudentStreams:
         """One ``randperm(n)`` per stream: ``(S, n)`` (steps 3 and 4)."""
         return torch.stack([torch.randperm(n, generator=g, device=g.device) for g in self.generators])
 
-    def dropout(self, n_rows: int, hidden: int, p: Sequence[float], dtype: torch.dtype) -> DropoutStream:
-        """Step 3's masks of the next epoch: the next ``2 * n_rows * hidden`` outputs of each dropout stream."""
-        stream = DropoutStream(self.keys, p, self.position, n_rows, hidden, dtype)
-        self.position += 2 * n_rows * hidden
+    def dropout(
+        self, n_rows: int, hidden: int, p: Sequence[float], dtype: torch.dtype, n_layers: int = 2
+    ) -> DropoutStream | None:
+        """Step 3's masks of the next epoch: the next ``n_layers * n_rows * hidden`` outputs of each dropout
+        stream (None for students without dropout layers, ``n_layers`` 0: nothing is drawn)."""
+        if n_layers == 0:
+            return None
+        stream = DropoutStream(self.keys, p, self.position, n_rows, hidden, dtype, n_layers)
+        self.position += n_layers * n_rows * hidden
         return stream

@@ -13,8 +13,13 @@
    batches, agreement over samples; every other metric is over the whole split
    (``metrics.fidelity_metrics``);
 6. records, and the best validation loss and its epoch (the best student is kept; "final"
-   means the last epoch);
+   means the last epoch), and the students' weights after each epoch of ``snapshot_epochs``;
 7. the temperature decays after each epoch.
+
+Wherever the loop reads the teacher's Q-values (targets and metrics) they are on the run's
+scale, ``RunConfig.q_targets`` (``q_targets.QScale``, fitted once per student on its training
+split); the student is a ``networks.QNetwork`` or a ``networks.PlainQNetwork``
+(``RunConfig.student_kind``).
 
 Two parameters choose how the loop is executed, not what it computes:
 
@@ -50,9 +55,10 @@ from .config import RunConfig
 from .losses import per_student_loss
 from .metrics import action_agreement, fidelity_metrics, prob_similarity
 from .module_student import ModuleStudent
-from .networks import QNetwork
-from .stacked import NORM_KEYS, StackedStudents
+from .q_targets import QScale
+from .stacked import StackedStudents
 from .streams import GlobalDraws, StudentStreams
+from .training_inputs import check_call, check_snapshots
 
 __all__ = [
     "TrainResult",
@@ -65,16 +71,18 @@ __all__ = [
     "train_student",
 ]
 
-#: the keys shared by every run of one stacked call (the rest may differ per student)
-SHARED_FIELDS = ("input_dim", "output_dim", "n_states", "epochs", "batch_size", "lr", "val_fraction", "student_width")
-
 #: ``TrainResult.extra["protocol"]`` of the per-student streams
 STREAMS_PROTOCOL = "per-student streams (distill_lib.core.streams)"
 
 
 @dataclass
 class TrainResult:
-    """What a run produces: per-epoch history, the best and the final student."""
+    """What a run produces: per-epoch history, the best and the final student.
+
+    ``snapshots``: the weights after each epoch of ``snapshot_epochs`` (0-based), by epoch;
+    ``q_scale``: the map from the teacher's Q-values to the targets the student learnt (its
+    outputs are on that scale; ``q_scale.inverse`` maps standardized ones back).
+    """
 
     config: RunConfig
     history: list[dict[str, float]]
@@ -85,6 +93,8 @@ class TrainResult:
     train_idx: np.ndarray
     val_idx: np.ndarray
     extra: dict[str, object] = field(default_factory=dict)
+    snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
+    q_scale: QScale = field(default_factory=QScale)
 
     @property
     def final(self) -> dict[str, float]:
@@ -132,6 +142,7 @@ def train(
     stacked: bool,
     progress: bool = False,
     on_epoch: Callable[[list[dict[str, float]]], None] | None = None,
+    snapshot_epochs: Sequence[int] = (),
 ) -> list[TrainResult]:
     """Distil each ``teachers[s]`` into ``students[s]`` under ``configs[s]``: the one training loop.
 
@@ -141,20 +152,24 @@ def train(
         states: the buffer, ``(n_states, input_dim)`` shared or, stacked,
             ``(S, n_states, input_dim)`` one per student; its device is the run's.
         students: the initial students; a module student is trained in place, stacked
-            students (``networks.QNetwork`` of one width) are read, not modified.
+            students (``networks.QNetwork`` or ``PlainQNetwork``, of one kind and width) are
+            read, not modified.
         configs: one ``RunConfig`` per student. Stacked, ``seed``, ``alpha``, ``mode``,
-            ``temperature``, ``temp_decay``, ``loss_fn`` and ``max_grad_norm`` may differ per
-            student; the fields in ``SHARED_FIELDS`` must agree.
+            ``temperature``, ``temp_decay``, ``loss_fn``, ``q_targets`` and ``max_grad_norm``
+            may differ per student; the fields in ``training_inputs.SHARED_FIELDS`` must agree.
         streams: ``"global"`` (seed-compatible; one module student) or ``"per_student"``.
         stacked: hold the students in one flat buffer (``stacked.StackedStudents``), or
             train one ``nn.Module`` (``module_student.ModuleStudent``).
         progress: show a tqdm bar over epochs.
         on_epoch: called after each epoch with the students' records.
+        snapshot_epochs: epochs (0-based) after which every student's weights are kept
+            (``TrainResult.snapshots``).
 
     Returns:
         One ``TrainResult`` per student.
     """
-    teacher_list = _check_call(teachers, states, students, configs, streams, stacked)
+    teacher_list = check_call(teachers, states, students, configs, streams, stacked)
+    snapshot_at = check_snapshots(snapshot_epochs, configs[0].epochs)
     ref, names = configs[0], [c.loss_fn for c in configs]
     n_students, n_train, n_val, batch = len(configs), ref.n_states - ref.n_val, ref.n_val, ref.batch_size
     for teacher in teacher_list:
@@ -177,13 +192,14 @@ def train(
         alpha = net.per_student([c.alpha for c in configs], torch.float64)  # float64: 1 - alpha rounds once
         temperatures = [c.temperature for c in configs]  # Python floats, decayed as the original did
         histories: list[list[dict[str, float]]] = [[] for _ in range(n_students)]
+        snapshots: list[dict[int, dict[str, torch.Tensor]]] = [{} for _ in range(n_students)]
         best_val_loss, best_epoch = [float("inf")] * n_students, [-1] * n_students
 
         for epoch in tqdm(range(ref.epochs), disable=not progress, desc=f"{n_students} students", unit="epoch"):
             temperature = net.per_student(temperatures)
             # 3. this epoch's batch order and dropout masks (None: nn.Dropout draws them in the forward)
             order = draws.order(n_train)  # (S, n_train)
-            keep = draws.dropout(n_train, net.width, net.dropout_p, states.dtype)  # positions (S, 2, n_train, H)
+            keep = draws.dropout(n_train, net.width, net.dropout_p, states.dtype, net.dropout_layers)  # (S, L, n, H)
             net.start_epoch(order, temperatures)
 
             # 4. one pass over the training split
@@ -215,7 +231,7 @@ def train(
             }
             whole_lists = {k: v.reshape(-1).tolist() for k, v in whole.items()}
 
-            # 6. records and the best epoch
+            # 6. records, the best epoch and snapshots
             records, improved = [], []
             for i in range(n_students):
                 record = {
@@ -233,6 +249,9 @@ def train(
                     best_val_loss[i], best_epoch[i] = record["val_loss"], epoch
                     improved.append(i)
             net.keep_best(improved)
+            if epoch in snapshot_at:
+                for i in range(n_students):
+                    snapshots[i][epoch] = net.state_dict(i)
             if on_epoch is not None:
                 on_epoch(records)
 
@@ -253,6 +272,8 @@ def train(
             train_idx=train_idx[i].cpu().numpy().copy(),
             val_idx=val_idx[i].cpu().numpy().copy(),
             extra=dict(extra),
+            snapshots=snapshots[i],
+            q_scale=net.q_scales[i],
         )
         for i in range(n_students)
     ]
@@ -264,18 +285,30 @@ def train_student(
     states: torch.Tensor,
     config: RunConfig,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    snapshot_epochs: Sequence[int] = (),
 ) -> TrainResult:
     """Distil ``teacher`` into ``student`` (trained in place) on ``states`` ``(N, input_dim)``: the seed-compatible path.
 
     ``on_epoch`` is called with each epoch's record (for progress display).
     """
     callback = None if on_epoch is None else lambda records: on_epoch(records[0])
-    return train(teacher, states, [student], [config], streams="global", stacked=False, on_epoch=callback)[0]
+    return train(
+        teacher, states, [student], [config], streams="global", stacked=False, on_epoch=callback,
+        snapshot_epochs=snapshot_epochs,
+    )[0]  # fmt: skip
 
 
-def train_alone(teacher: nn.Module, student: QNetwork, states: torch.Tensor, config: RunConfig) -> TrainResult:
+def train_alone(
+    teacher: nn.Module,
+    student: nn.Module,
+    states: torch.Tensor,
+    config: RunConfig,
+    snapshot_epochs: Sequence[int] = (),
+) -> TrainResult:
     """Train one ``student`` (in place) on its per-student stream: the executable specification of ``train_batched``."""
-    return train(teacher, states, [student], [config], streams="per_student", stacked=False)[0]
+    return train(
+        teacher, states, [student], [config], streams="per_student", stacked=False, snapshot_epochs=snapshot_epochs
+    )[0]
 
 
 def to_device(
@@ -296,9 +329,10 @@ def to_device(
 def train_batched(
     teachers: nn.Module | Sequence[nn.Module],
     states: torch.Tensor,
-    students: Sequence[QNetwork],
+    students: Sequence[nn.Module],
     configs: Sequence[RunConfig],
     progress: bool = False,
+    snapshot_epochs: Sequence[int] = (),
 ) -> list[TrainResult]:
     """Train S students at once, each as ``train_alone`` would (to float32 rounding); one ``TrainResult`` each.
 
@@ -306,78 +340,7 @@ def train_batched(
     pass and of a batch, the weights and Adam's moments; the dropout masks are made inside the
     kernels): 200 students peaked at 0.37 GB resident on the CPU, PyTorch included.
     """
-    return train(teachers, states, students, configs, streams="per_student", stacked=True, progress=progress)
-
-
-# ----------------------------------------------------------------------------------------
-# Input checks
-# ----------------------------------------------------------------------------------------
-
-
-def _check_student(student: nn.Module, config: RunConfig, i: int) -> None:
-    if not isinstance(student, QNetwork):
-        raise ValueError(f"students[{i}] is a {type(student).__name__}; expected a networks.QNetwork (build_student)")
-    dims = (student.input_dim, student.hidden_dim, student.output_dim)
-    want = (config.input_dim, config.student_width, config.output_dim)
-    if dims != want:
-        raise ValueError(
-            f"students[{i}] has (input, hidden, output) = {dims}; configs[{i}] expects {want} "
-            "(set RunConfig.student_hidden to the student's width)"
-        )
-
-
-def _check_call(
-    teachers: nn.Module | Sequence[nn.Module],
-    states: torch.Tensor,
-    students: Sequence[nn.Module],
-    configs: Sequence[RunConfig],
-    streams: str,
-    stacked: bool,
-) -> list[nn.Module]:
-    """Validate a call of ``train``; returns the teachers as a list (length 1 or S)."""
-    if streams not in ("global", "per_student"):
-        raise ValueError(f"streams={streams!r}: must be 'global' or 'per_student'")
-    if streams == "global" and stacked:
-        raise ValueError("streams='global' draws dropout inside nn.Dropout, one student at a time: use stacked=False")
-    if len(configs) == 0:
-        raise ValueError("configs is empty; pass one RunConfig per student (at least one)")
-    if len(students) != len(configs):
-        raise ValueError(f"len(students)={len(students)} != len(configs)={len(configs)}; pass one student per config")
-    if not stacked and len(configs) != 1:
-        raise ValueError(
-            f"{len(configs)} students with stacked=False; a module student trains alone (use stacked=True)"
-        )
-    for i, config in enumerate(configs):
-        if not isinstance(config, RunConfig):
-            raise ValueError(f"configs[{i}] is a {type(config).__name__}; expected a RunConfig")
-    for name in SHARED_FIELDS:
-        values = {getattr(c, name) for c in configs}
-        if len(values) > 1:
-            raise ValueError(
-                f"{name} differs between configs ({sorted(values)}); one batched call needs one {name} "
-                "(group the runs by it and make one call per group)"
-            )
-    if streams == "per_student" or stacked:  # the streams' dropout replaces QNetwork's two Dropout layers
-        for i, (student, config) in enumerate(zip(students, configs)):
-            _check_student(student, config, i)
-        eps = {s[int(k)].eps for s in students for k in NORM_KEYS}
-        if len(eps) > 1:
-            raise ValueError(f"LayerNorm eps differs between students ({sorted(eps)}); it must be one value")
-    if not isinstance(states, torch.Tensor) or not states.is_floating_point():
-        raise ValueError(f"states must be a floating-point tensor, got {type(states).__name__}")
-    tail = (configs[0].n_states, configs[0].input_dim)
-    if tuple(states.shape) not in (tail, *([(len(configs), *tail)] if stacked else [])):
-        allowed = f"({tail[0]}, {tail[1]})" + (f" or ({len(configs)}, {tail[0]}, {tail[1]})" if stacked else "")
-        raise ValueError(f"states has shape {tuple(states.shape)}; the config expects {allowed} (n_states, input_dim)")
-    teacher_list = [teachers] if isinstance(teachers, nn.Module) else list(teachers)
-    if len(teacher_list) not in (1, len(configs)):
-        raise ValueError(
-            f"len(teachers)={len(teacher_list)}; allowed: one shared teacher or one per student ({len(configs)})"
-        )
-    for i, teacher in enumerate(teacher_list):
-        devices = {p.device for p in teacher.parameters()}
-        if devices - {states.device}:
-            raise ValueError(
-                f"teachers[{i}] is on {sorted(map(str, devices))}, states on {states.device}; move them together"
-            )
-    return teacher_list
+    return train(
+        teachers, states, students, configs, streams="per_student", stacked=True, progress=progress,
+        snapshot_epochs=snapshot_epochs,
+    )  # fmt: skip

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..core.networks import QNetwork
+from ..core.networks import PlainQNetwork, QNetwork
 from ..core.stacked import DROPOUT_INDEX, LINEAR_KEYS, NORM_KEYS
 from ..core.training import single_thread
 from .bulk_envs import PORTS, make_bulk
@@ -47,7 +47,11 @@ def _check_args(n_episodes: object, seed: object) -> None:
 
 
 def _architecture(net: nn.Module) -> tuple | None:
-    """The architecture of a plain ``QNetwork`` (one ``StackedGreedy`` can hold it), else None."""
+    """The architecture of a ``QNetwork`` or ``PlainQNetwork`` as built (one ``StackedGreedy`` can hold it), else None."""
+    if isinstance(net, PlainQNetwork) and type(net).forward is nn.Sequential.forward and len(net) == 5:
+        if all(isinstance(net[i], nn.Linear) and net[i].bias is not None for i in (0, 2, 4)):
+            return tuple((k, tuple(v.shape), v.dtype) for k, v in net.state_dict().items()), None
+        return None
     if not isinstance(net, QNetwork) or type(net).forward is not nn.Sequential.forward or len(net) != 9:
         return None
     norms = [net[int(k)] for k in NORM_KEYS]
@@ -62,7 +66,8 @@ def _architecture(net: nn.Module) -> tuple | None:
 
 
 class StackedGreedy:
-    """S ``QNetwork`` s of one architecture acting greedily at once, on a copy of their weights on ``device``.
+    """S ``QNetwork`` s (or S ``PlainQNetwork`` s: no LayerNorm) of one architecture acting greedily at once, on a
+    copy of their weights on ``device``.
 
     The forward of ``QNetwork`` in eval mode (no dropout), batched over a leading network
     axis as ``core.stacked.stacked_forward`` (``baddbmm``), with LayerNorm (Ba et al. 2016)
@@ -77,14 +82,20 @@ class StackedGreedy:
     tests bound it and check the actions); the networks' weights are copied, not shared.
     """
 
-    def __init__(self, nets: Sequence[QNetwork], device: torch.device) -> None:
+    def __init__(self, nets: Sequence[QNetwork | PlainQNetwork], device: torch.device) -> None:
         states = [net.state_dict() for net in nets]
 
         def stack(key: str) -> torch.Tensor:
             return torch.stack([s[key].detach() for s in states]).to(device)  # (S, *shape): a copy, nets untouched
 
-        weight = [stack(f"{k}.weight").transpose(1, 2) for k in LINEAR_KEYS]  # (S, in, out)
-        bias = [stack(f"{k}.bias").unsqueeze(1) for k in LINEAR_KEYS]  # (S, 1, out)
+        linear = ("0", "2", "4") if isinstance(nets[0], PlainQNetwork) else LINEAR_KEYS
+        weight = [stack(f"{k}.weight").transpose(1, 2) for k in linear]  # (S, in, out)
+        bias = [stack(f"{k}.bias").unsqueeze(1) for k in linear]  # (S, 1, out)
+        self.device, self.dtype = device, weight[0].dtype
+        self._subset: tuple[tuple[int, ...], list[list[torch.Tensor]]] | None = None
+        if linear != LINEAR_KEYS:  # a plain MLP: relu(x W + b) twice and the head, no LayerNorm
+            self.weight, self.bias, self.gain, self.shift = [w.contiguous() for w in weight], bias, [], []
+            return
         hidden = weight[0].shape[-1]
         center = torch.eye(hidden, dtype=weight[0].dtype, device=device) - 1.0 / hidden  # (H, H)
         # the two hidden layers output their centred pre-activations d; the head is plain
@@ -93,8 +104,6 @@ class StackedGreedy:
         self.gain = [stack(f"{k}.weight").unsqueeze(1) for k in NORM_KEYS]  # (S, 1, H)
         self.shift = [stack(f"{k}.bias").unsqueeze(1) for k in NORM_KEYS]  # (S, 1, H)
         self.eps = [nets[0][int(k)].eps for k in NORM_KEYS]
-        self.device, self.dtype = device, self.weight[0].dtype
-        self._subset: tuple[tuple[int, ...], list[list[torch.Tensor]]] | None = None
 
     def _params(self, nets: np.ndarray | None) -> list[list[torch.Tensor]]:
         """The stacked parameters of networks ``nets`` (all if None); a subset is kept until it changes."""
@@ -112,9 +121,11 @@ class StackedGreedy:
         weight, bias, gain, shift = self._params(nets)
         h = obs.to(self.dtype)
         for layer in range(2):
-            d = torch.baddbmm(bias[layer], h, weight[layer])  # (S', E, H) centred pre-activations
-            xhat = F.rms_norm(d, d.shape[-1:], eps=self.eps[layer])  # d / sqrt(mean(d^2) + eps): d is centred
-            h = torch.addcmul(shift[layer], xhat, gain[layer]).relu_()
+            d = torch.baddbmm(bias[layer], h, weight[layer])  # (S', E, H) pre-activations, centred with LayerNorm
+            if gain:  # QNetwork's LayerNorm (a PlainQNetwork has none)
+                xhat = F.rms_norm(d, d.shape[-1:], eps=self.eps[layer])  # d / sqrt(mean(d^2) + eps): d is centred
+                d = torch.addcmul(shift[layer], xhat, gain[layer])
+            h = d.relu_()
         return torch.baddbmm(bias[2], h, weight[2])  # (S', E, A)
 
     def act(self, obs: torch.Tensor, running: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -187,3 +187,78 @@ def test_greedy_action_along_another_axis_is_argmax_ties_and_nans_included():
     want = x.argmax(-1, keepdim=True)  # (3, 40, 1)
     for dim, layout in ((-2, x.transpose(1, 2)), (1, x.transpose(1, 2).contiguous())):  # (3, 5, 40)
         assert torch.equal(greedy_action(layout, dim), want.transpose(1, 2)), dim
+
+
+# ---- Rusu et al. 2016's KL: the teacher sharpened, the student at T = 1, no T^2 ----------------
+
+
+@pytest.mark.parametrize("tau", [0.01, 0.1, 1.0, 3.0])
+def test_rusu_kl_at_tau_is_the_soft_term_at_t1_on_the_teachers_q_over_tau(tau):
+    from distill_lib.core.losses import rusu_kl_loss
+
+    a, b = S.clone().requires_grad_(), S.clone().requires_grad_()
+    got, want = rusu_kl_loss(a, T_, None, tau), soft_kl_loss(b, T_ / tau, 1.0)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    got.backward()
+    want.backward()
+    torch.testing.assert_close(a.grad, b.grad, rtol=1e-12, atol=1e-14)
+    # its gradient: softmax(s) - softmax(t / tau) per state, whatever tau (no T^2, no 1/T)
+    torch.testing.assert_close(a.grad, (F.softmax(S, -1) - F.softmax(T_ / tau, -1)) / len(S), rtol=1e-10, atol=1e-14)
+
+
+def test_rusu_kl_is_not_hintons_soft_term():
+    from distill_lib.core.losses import rusu_kl_loss
+
+    assert LOSSES["rusu_kl"] is rusu_kl_loss
+    assert rusu_kl_loss(S, T_, 1.0, 0.5).item() != pytest.approx(soft_kl_loss(S, T_, 0.5).item(), rel=1e-3)
+    assert rusu_kl_loss(S, T_, 1.0, 1.0).item() == pytest.approx(soft_kl_loss(S, T_, 1.0).item(), rel=1e-12)
+
+
+def test_rusu_kl_of_s_students_with_precomputed_targets_in_either_layout():
+    temps = torch.tensor([0.01, 0.1, 1.0])
+    rows = LOSSES["rusu_kl"](Q_S, Q_T, 1.0, temps)  # (S,) actions last
+    table = Targets(*(t.transpose(1, 2) for t in Targets.of(Q_T, temps)))  # (S, A, B), as the stacked trainer
+    cols = LOSSES["rusu_kl"](Q_S.transpose(1, 2), table, 1.0, temps, dim=-2)
+    want = torch.stack([soft_kl_loss(Q_S[i], Q_T[i] / temps[i], 1.0) for i in range(3)])
+    torch.testing.assert_close(rows, want, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(cols, want, atol=1e-6, rtol=1e-6)
+
+
+def test_rusu_kl_needs_alpha_1():
+    from distill_lib.core.config import RunConfig
+
+    with pytest.raises(ValueError, match="rusu_kl has no hard term: use alpha 1"):
+        RunConfig(loss_fn="rusu_kl", alpha=0.7, mode="blended")
+    assert RunConfig(loss_fn="rusu_kl", alpha=1.0, mode="soft_only", temperature=0.01).loss_fn == "rusu_kl"
+
+
+# ---- the soft term's share of the blended gradient ------------------------------------------------
+
+
+def test_soft_share_is_0_at_alpha_0_and_1_at_alpha_1():
+    from distill_lib.core.losses import soft_share
+
+    assert soft_share(S, T_, 0.0, 3.0) == 0.0
+    assert soft_share(S, T_, 1.0, 3.0) == 1.0
+    with pytest.raises(ValueError, match="alpha=1.5"):
+        soft_share(S, T_, 1.5, 3.0)
+
+
+@pytest.mark.parametrize("alpha, tau", [(0.5, 0.01), (0.5, 1.0), (0.9, 0.1), (0.3, 5.0)])
+def test_soft_share_is_the_ratio_of_the_two_terms_gradient_norms(alpha, tau):
+    from distill_lib.core.losses import soft_share
+
+    g_soft = alpha * tau * (F.softmax(S / tau, -1) - F.softmax(T_ / tau, -1))  # (B, A), summed over states
+    g_hard = (1 - alpha) * (F.softmax(S, -1) - F.one_hot(T_.argmax(-1), 4).double())
+    want = g_soft.norm() / (g_soft.norm() + g_hard.norm())
+    assert soft_share(S, T_, alpha, tau) == pytest.approx(want.item(), rel=1e-10)
+    # actions on the other axis: the same share
+    assert soft_share(S.T, T_.T, alpha, tau, dim=-2) == pytest.approx(want.item(), rel=1e-10)
+
+
+def test_soft_share_shrinks_with_the_temperature():
+    from distill_lib.core.losses import soft_share
+
+    shares = [soft_share(S, T_, 0.5, tau) for tau in (0.01, 0.1, 1.0)]
+    assert shares[0] < shares[1] < shares[2]  # the soft gradient scales with T where T is small
+    assert shares[0] < 0.05

@@ -77,3 +77,39 @@ def test_one_thread_plain_layernorm_differs_so_the_pairing_matters():
         (ln(x) * g).sum().backward()
         grads.append(ln.weight.grad.clone())
     assert not torch.equal(*grads)
+
+
+# ---- the plain student: the shape users deploy ----------------------------------------------------
+
+
+def test_plain_student_is_linear_relu_twice_and_a_head_initialised_as_the_study_student():
+    from distill_lib.core.networks import PlainQNetwork, dropout_rate, student_kind
+
+    s = build_student(3, 8, 64, 4, kind="plain")
+    assert isinstance(s, PlainQNetwork) and student_kind(s) == "plain" and dropout_rate(s) is None
+    assert [type(m).__name__ for m in s] == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
+    assert (s.input_dim, s.hidden_dim, s.output_dim) == (8, 32, 4)
+    # the same seeding and initialisation: default init of every layer in order, then Xavier and zero biases
+    torch.manual_seed(3 + 20000)
+    layers = [nn.Linear(8, 32), nn.Linear(32, 32), nn.Linear(32, 4)]
+    for layer in layers:
+        nn.init.xavier_uniform_(layer.weight)
+    for mine, want in zip([s[0], s[2], s[4]], layers):
+        assert torch.equal(mine.weight, want.weight) and torch.count_nonzero(mine.bias) == 0
+    assert torch.equal(build_student(3, 8, 64, 4, kind="plain")[2].weight, s[2].weight)
+    study = build_student(3, 8, 64, 4)
+    assert student_kind(study) == "study" and dropout_rate(study) == 0.05
+    x = torch.randn(5, 8)
+    assert torch.equal(s.train()(x), s.eval()(x))  # no dropout: train and eval modes agree
+
+
+def test_build_student_refuses_an_unknown_kind():
+    with pytest.raises(ValueError, match="kind='wide'"):
+        build_student(0, 8, 64, 4, kind="wide")
+
+
+def test_dropout_layers_of_one_network_must_share_p():
+    from distill_lib.core.networks import dropout_rate
+
+    with pytest.raises(ValueError, match="differ in p"):
+        dropout_rate(nn.Sequential(nn.Dropout(0.1), nn.Dropout(0.2)))

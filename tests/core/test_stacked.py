@@ -136,6 +136,55 @@ def test_one_student_equals_the_same_student_among_four(shared_run):
             assert torch.equal(value, results[i].final_state[key])
 
 
+# ---- the objectives' options: q_targets (mixed in one call), Rusu's KL, plain students ------------
+
+#: every q_targets in one call (seed 1 twice on standardized: one split, one scale), Rusu's KL, MSE
+OPTIONS = [
+    _cfg(1, 0.7, 3.0, q_targets="standardized"),
+    _cfg(2, 1.0, 0.1, loss_fn="rusu_kl", q_targets="centered"),
+    _cfg(1, 1.0, 1.0, loss_fn="mse", q_targets="standardized"),
+    _cfg(3, 1.0, 1.0, loss_fn="mse", q_targets="centered", temp_decay=0.8),
+    _cfg(1, 1.0, 0.5, loss_fn="rusu_kl"),
+]
+
+
+@pytest.mark.parametrize("kind", ["study", "plain"])
+@pytest.mark.parametrize("fused_cpu", ["1", "0"], ids=["C kernels", "torch path"])
+def test_every_option_batched_equals_each_student_trained_alone(kind, fused_cpu, monkeypatch):
+    monkeypatch.setenv("DISTILL_FUSED_CPU", fused_cpu)
+    configs = [dataclasses.replace(c, student_kind=kind) for c in OPTIONS]
+    teacher, states = build_teacher(7, 8, 16, 4), _states(0)
+    students = [build_student(c.seed, 8, 16, 4, kind=kind) for c in configs]
+    results = train_batched(teacher, states, students, configs)
+    worst = 0.0
+    for student, config, batched in zip(students, configs, results):
+        alone = train_alone(teacher, copy.deepcopy(student), states, config)
+        worst = max(worst, _assert_same_run(alone, batched))
+        assert batched.q_scale.q_targets == config.q_targets
+        assert batched.q_scale.mean == pytest.approx(alone.q_scale.mean, rel=1e-6)
+        assert batched.q_scale.std == pytest.approx(alone.q_scale.std, rel=1e-6)
+    assert worst <= DOCUMENTED_DRIFT, f"max metric difference batched vs alone: {worst:.3g}"
+    for i in (0, 1):  # and each is bit for bit the student stacked alone: no scale or table leaks
+        (single,) = train_batched(teacher, states, [students[i]], [configs[i]])
+        assert single.history == results[i].history
+        assert all(torch.equal(v, results[i].final_state[k]) for k, v in single.final_state.items())
+
+
+def test_students_sharing_a_teacher_and_a_scale_share_a_table():
+    from distill_lib.core.stacked import StackedStudents
+    from distill_lib.core.streams import StudentStreams
+
+    teacher, states = build_teacher(7, 8, 16, 4), _states(0)
+    train_idx, val_idx = StudentStreams([c.seed for c in OPTIONS]).split(300, OPTIONS[0].n_val)
+    net = StackedStudents([teacher], states, _students(OPTIONS), OPTIONS, train_idx, val_idx)
+    assert net.q_tables.shape == (3, 300, 4) and net.q_group == [0, 1, 0, 1, 2]  # standardized, centred, raw
+    with torch.no_grad():
+        q = teacher(states)
+    for s, scale in enumerate(net.q_scales):
+        assert torch.equal(net.q_tables[net.q_group[s]], scale(q))
+        assert torch.equal(net.q_val[s], scale(q)[val_idx[s]].T)  # (A, n_val): what the metrics read
+
+
 def test_same_seed_shares_streams_and_other_seeds_do_not(shared_run):
     results = shared_run[4]
     np.testing.assert_array_equal(results[0].val_idx, results[3].val_idx)  # both seed 1
@@ -228,6 +277,14 @@ def test_stacked_forward_equals_each_qnetwork_bit_for_bit():
         (lambda t, x, s, c: (t, x, [*s[:3], nn.Linear(8, 4)], c), "students\\[3\\] is a Linear"),
         (lambda t, x, s, c: (t, x, s, [*c[:3], {"seed": 1}]), "configs\\[3\\] is a dict"),
         (lambda t, x, s, c: (t, x.long(), s, c), "floating-point"),
+        (
+            lambda t, x, s, c: (t, x, s, [*c[:3], dataclasses.replace(c[3], student_kind="plain")]),
+            "student_kind differs between configs",
+        ),
+        (
+            lambda t, x, s, c: (t, x, s, [dataclasses.replace(k, student_kind="plain") for k in c]),
+            "students\\[0\\] is a QNetwork \\(study\\); configs\\[0\\] has student_kind='plain'",
+        ),
     ],
 )
 def test_bad_input_raises(change, message):
@@ -259,7 +316,7 @@ def test_shared_teacher_targets_are_the_per_student_targets_bit_for_bit():
     q = torch.randn(300, 4, generator=torch.Generator().manual_seed(6)) * 5  # (N, A) one teacher
     rows = torch.stack([torch.randperm(300, generator=torch.Generator().manual_seed(i))[:50] for i in range(4)])
     for temperatures in ([3.0, 1.0, 3.0, 0.5], [3.0, 3.0, 3.0, 3.0], [2.0, 1.0, 0.5, 0.25]):
-        table = TargetTable(q.expand(4, -1, -1), temperatures)  # (S, N, A), shared
+        table = TargetTable(q[None], [0, 0, 0, 0], temperatures)  # one table (1, N, A), shared
         assert table.packed.shape == (300 * len(set(temperatures)), 16)  # one row per distinct temperature
         got = table.take(rows)
         for s, temperature in enumerate(temperatures):
@@ -267,7 +324,7 @@ def test_shared_teacher_targets_are_the_per_student_targets_bit_for_bit():
             for field, value in zip(got, want):
                 assert field.shape[1:] == value.T.shape and torch.equal(field[s], value.T)
     q_own = torch.randn(4, 300, 4, generator=torch.Generator().manual_seed(7))  # one teacher per student
-    got = TargetTable(q_own, [1.0, 2.0, 1.0, 3.0]).take(rows)
+    got = TargetTable(q_own, [0, 1, 2, 3], [1.0, 2.0, 1.0, 3.0]).take(rows)
     for s, temperature in enumerate([1.0, 2.0, 1.0, 3.0]):
         for field, value in zip(got, Targets.of(q_own[s, rows[s]], temperature)):
             assert torch.equal(field[s], value.T)
@@ -282,11 +339,14 @@ def test_gather_rows_of_a_shared_table_equals_indexing():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the GPU path is tested where one exists")
-def test_batched_equals_alone_on_cuda():
+@pytest.mark.parametrize("case", ["modes", "options", "options, plain"])
+def test_batched_equals_alone_on_cuda(case):
     """The batched-vs-alone equality holds on the GPU too (its streams are CUDA generators, not the CPU's)."""
     teacher, states = build_teacher(7, 8, 16, 4).cuda(), _states(0).cuda()
-    students = _students(CONFIGS)
-    results = train_batched(teacher, states, [s.cuda() for s in students], CONFIGS)
-    for student, config, batched in zip(students, CONFIGS, results):
+    kind = "plain" if case.endswith("plain") else "study"
+    configs = CONFIGS if case == "modes" else [dataclasses.replace(c, student_kind=kind) for c in OPTIONS]
+    students = [build_student(c.seed, 8, 16, 4, kind=kind) for c in configs]
+    results = train_batched(teacher, states, [s.cuda() for s in students], configs)
+    for student, config, batched in zip(students, configs, results):
         assert batched.final_state["0.weight"].is_cuda
         _assert_same_run(train_alone(teacher, copy.deepcopy(student).cuda(), states, config), batched)

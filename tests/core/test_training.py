@@ -212,3 +212,43 @@ def test_every_tensor_the_per_student_paths_make_is_on_the_states_device():
         results = train_batched(teacher, states, students, configs)
         alone = train_alone(teacher, students[0], states, configs[0])
     assert results[0].final_state["0.weight"].device.type == "cpu" and alone.history
+
+
+# ---- snapshots: the weights after chosen epochs ---------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["global", "alone", "stacked"])
+def test_a_snapshot_equals_the_run_stopped_after_that_epoch(path):
+    from distill_lib.core.training import train_alone, train_batched
+
+    def run(epochs, snapshot_epochs=()):
+        teacher, student, states = _small_world()
+        cfg = RunConfig(n_states=200, epochs=epochs, teacher_hidden=16, seed=2, temp_decay=0.9)
+        if path == "global":
+            return train_student(teacher, student, states, cfg, snapshot_epochs=snapshot_epochs)
+        if path == "alone":
+            return train_alone(teacher, student, states, cfg, snapshot_epochs=snapshot_epochs)
+        other = build_student(5, 8, 16, 4)  # a second student in the stacked call: its own rows
+        configs = [cfg, RunConfig(**{**cfg.to_dict(), "seed": 5})]
+        return train_batched(teacher, states, [student, other], configs, snapshot_epochs=snapshot_epochs)[0]
+
+    full = run(3, snapshot_epochs=[0, 1, 2])
+    assert sorted(full.snapshots) == [0, 1, 2]
+    for epoch in (0, 1):
+        stopped = run(epoch + 1)
+        assert full.history[: epoch + 1] == stopped.history
+        for key, value in stopped.final_state.items():
+            assert torch.equal(full.snapshots[epoch][key], value), (epoch, key)
+    assert all(torch.equal(full.snapshots[2][k], v) for k, v in full.final_state.items())
+    assert not torch.equal(full.snapshots[0]["0.weight"], full.snapshots[1]["0.weight"])  # copies, not views
+    without = run(3)  # taking snapshots changes nothing
+    assert without.snapshots == {} and without.history == full.history
+    assert all(torch.equal(without.final_state[k], v) for k, v in full.final_state.items())
+
+
+@pytest.mark.parametrize("epochs", [[3], [-1], [1.0], [True]])
+def test_snapshot_epochs_must_be_epoch_indices(epochs):
+    teacher, student, states = _small_world()
+    cfg = RunConfig(n_states=200, epochs=3, teacher_hidden=16, seed=2)
+    with pytest.raises(ValueError, match="each must be an epoch index in \\[0, 2\\]"):
+        train_student(teacher, student, states, cfg, snapshot_epochs=epochs)

@@ -137,6 +137,45 @@ def test_finished_networks_and_episodes_leave_the_forward() -> None:
     np.testing.assert_array_equal(actions, full[np.ix_(rows, cols)])
 
 
+def test_plain_students_act_stacked_and_earn_their_own_returns() -> None:
+    """``PlainQNetwork`` students (no LayerNorm, no dropout) are stacked too, beside study students."""
+    from distill_lib.core.networks import PlainQNetwork
+    from distill_lib.rl.evaluation import _greedy_groups
+
+    teacher = load_teacher("CartPole-v1")
+    states = torch.from_numpy(collect_states(teacher, 3, 0.1, 1000))
+    config = RunConfig(
+        seed=0, input_dim=4, output_dim=2, teacher_hidden=64, student_hidden=16, n_states=len(states), epochs=4,
+        alpha=0.7, mode="blended", student_kind="plain",
+    )  # fmt: skip
+    configs = [
+        config,
+        RunConfig(**{**config.to_dict(), "seed": 1, "loss_fn": "mse", "alpha": 1.0, "mode": "soft_only"}),
+    ]
+    results = train_batched(
+        teacher, states, [build_student(c.seed, 4, 64, 2, 16, kind="plain") for c in configs], configs
+    )
+    plain = []
+    for result in results:
+        net = PlainQNetwork(4, 16, 2)
+        net.load_state_dict(result.final_state)
+        plain.append(net)
+    nets = [plain[0], QNetwork(4, 16, 2, dropout=0.05), plain[1]]
+    groups = _greedy_groups(nets, torch.device("cpu"))
+    assert [(idx, type(policy).__name__) for idx, policy in groups] == [
+        ([0, 2], "StackedGreedy"),
+        ([1], "StackedGreedy"),
+    ]
+    x = torch.from_numpy(collect_states(plain[0], 2, 0.2, TEST_SEED))  # (E, 4)
+    with torch.no_grad():
+        stacked = groups[0][1].q_values(x.expand(2, -1, -1))  # (2, E, 2)
+        module = torch.stack([plain[0](x), plain[1](x)])
+    torch.testing.assert_close(stacked, module, rtol=1e-5, atol=1e-5)
+    reference = np.stack([greedy_returns(net, 20, TEST_SEED) for net in nets])
+    np.testing.assert_array_equal(closed_loop_returns(nets, 20, TEST_SEED), reference)
+    assert len({r.mean() for r in reference}) > 1  # networks that behave differently
+
+
 def test_networks_are_not_modified_and_modes_are_restored(nets: list[nn.Module]) -> None:
     net = nets[2]
     before = {k: v.clone() for k, v in net.state_dict().items()}
