@@ -2,7 +2,7 @@
 
 Writes papermill-prepared (not executed) copies into OUTDIR, named so that nbval runs them
 in dependency order (the world, training, seeds, sweep, the real task, fair, baselines (from
-scratch), the data sources (after fair: they read its selection), then the analysis that reads
+scratch), the data budgets (after fair: they read its selection), then the analysis that reads
 them all; the teacher-training notebook on its own, writing to OUTDIR, never to the shipped
 asset). Every notebook gets the whole smoke study's parameters, as the runner injects them (a
 notebook plans the study from them), and the per-step values that pick its step.
@@ -50,7 +50,7 @@ def main(out: Path) -> None:
         "f_06_real_task.ipynb": ("06_real_task.ipynb", common),
         "g_07_fair.ipynb": ("07_fair.ipynb", {**common, "fair_width": common["fair_widths"][0]}),
         "h_08_baselines.ipynb": ("08_baselines.ipynb", {**common, "baseline": "scratch", "scratch_width": 8}),
-        "i_09_sources.ipynb": ("09_sources.ipynb", {**common, "sources_width": common["sources_widths"][0]}),
+        "i_09_budgets.ipynb": ("09_budgets.ipynb", {**common, "budget_width": common["budget_widths"][0]}),
         "j_03_analysis.ipynb": ("03_analysis.ipynb", common),
     }
     logging.getLogger("papermill").setLevel(logging.ERROR)  # most study parameters are undeclared: no warning each

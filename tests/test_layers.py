@@ -119,7 +119,7 @@ def test_no_experiment_imports_another(path):
 
 
 def test_an_experiment_importing_another_is_caught():
-    fair = PACKAGE / "experiments" / "sources" / "step.py"
+    fair = PACKAGE / "experiments" / "budgets" / "step.py"
     assert sideways(fair, "from ..fair.step import FairRecord\n") == [
         f"{fair.relative_to(ROOT)}:1 imports experiment fair"
     ]

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core.config import MAX_SEED, STUDENT_DROPOUT, BatchParams, DeviceParams, RunConfig, mode_for_alpha
+from ..core.config import MAX_SEED, BatchParams, DeviceParams, RunConfig, StudentKindParams, mode_for_alpha
 from ..core.networks import QNetwork, build_student
 from ..core.objectives import Setting
 from ..core.schema import Params, param
@@ -87,7 +87,7 @@ class ComparedWidths(Params):
 
 
 @dataclass(frozen=True)
-class ProtocolParams(BatchParams, BufferParams, EpisodeParams, DeviceParams):
+class ProtocolParams(StudentKindParams, BatchParams, BufferParams, EpisodeParams, DeviceParams):
     """How students of a task's teachers are trained and measured, in the fair comparison and the data budgets."""
 
     n_teachers: int = param(
@@ -150,15 +150,11 @@ class ProtocolParams(BatchParams, BufferParams, EpisodeParams, DeviceParams):
                 "loss_fn": setting.loss_fn,
                 "lr": setting.lr,
                 "epochs": 1,
-                **_q_targets(setting),
+                "q_targets": setting.q_targets,
+                "student_kind": self.student_kind,
             }
         )
         return RunConfig.from_params({**config.to_dict(), "epochs": epochs_for(setting.steps, config)})
-
-
-def _q_targets(setting: Setting) -> dict[str, str]:
-    """``q_targets`` where the run config has that field (it is the objectives' scale of the teacher's Q-values)."""
-    return {"q_targets": setting.q_targets} if "q_targets" in RunConfig.specs() else {}
 
 
 def epochs_for(steps: int, config: RunConfig) -> int:
@@ -289,7 +285,7 @@ def train_settings(
         n_states = len(data[0])
         configs = [p.setting_config(jobs[j][0], jobs[j][2], width, n_states, teachers[jobs[j][1]].hidden) for j in idx]
         d, a = p.task.obs_dim, p.task.n_actions
-        students = [build_student(c.seed, d, c.teacher_hidden, a, hidden_dim=width) for c in configs]
+        students = [build_student(c.seed, d, c.teacher_hidden, a, hidden_dim=width, kind=c.student_kind) for c in configs]
         nets = [teachers[jobs[j][1]].net for j in idx]
         snaps = _snapshot_epochs(configs[0].epochs, p.snapshots)
         stacked = torch.stack(data)  # (S, N, D)
@@ -304,8 +300,10 @@ def train_settings(
     return out  # type: ignore[return-value]
 
 
-def _network(state: dict[str, torch.Tensor], config: RunConfig) -> QNetwork:
-    net = QNetwork(config.input_dim, config.student_width, config.output_dim, dropout=STUDENT_DROPOUT)
+def _network(state: dict[str, torch.Tensor], config: RunConfig) -> nn.Module:
+    """A trained student of ``config``'s kind and width holding ``state``, in eval mode."""
+    net = build_student(0, config.input_dim, config.teacher_hidden, config.output_dim, config.student_width,
+                        kind=config.student_kind)  # fmt: skip
     net.load_state_dict(state)
     return net.eval()
 
@@ -353,11 +351,7 @@ def train_students(
     """One student per config, all of one width, in one batched call; a seed's students share their
     initialisation (``build_student(seed)``). Returns the results and the final students in eval mode."""
     width, d, a = configs[0].student_width, teacher.input_dim, teacher.output_dim
-    initial = {c.seed: build_student(c.seed, d, teacher.hidden_dim, a, hidden_dim=width) for c in configs}
+    kind = configs[0].student_kind
+    initial = {c.seed: build_student(c.seed, d, teacher.hidden_dim, a, hidden_dim=width, kind=kind) for c in configs}
     results = train_batched(*to_device(teacher, states, device), [initial[c.seed] for c in configs], configs)
-    nets = []
-    for result in results:
-        net = QNetwork(d, width, a, dropout=STUDENT_DROPOUT)
-        net.load_state_dict(result.final_state)
-        nets.append(net.eval())
-    return results, nets
+    return results, [_network(r.final_state, r.config) for r in results]

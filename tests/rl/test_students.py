@@ -1,4 +1,5 @@
-"""Tests of distill_lib.rl.students: a task's teacher and buffers, students trained on them, the selection's seeds."""
+"""Tests of distill_lib.rl.students: a task's teachers and their transfer sets, students at settings with their
+checkpoints, the checkpoint validation picks, and the protocol's parameters."""
 
 from __future__ import annotations
 
@@ -6,11 +7,23 @@ import numpy as np
 import pytest
 import torch
 
-from distill_lib.core.objectives import Setting
+from distill_lib.core.objectives import SearchGrid, candidates
 from distill_lib.rl.episodes import COLLECT_SEED
 from distill_lib.rl.exploration import collect_buffers
-from distill_lib.rl.students import SelectionParams, TaskBufferParams, teacher_and_buffers, train_students
+from distill_lib.rl.students import (
+    ProtocolParams,
+    TaskBufferParams,
+    epochs_for,
+    pick_checkpoints,
+    task_teachers,
+    teacher_and_buffers,
+    teacher_paths,
+    train_settings,
+)
 from distill_lib.rl.tasks import load_teacher
+
+P = ProtocolParams(n_teachers=2, student_seeds=[0, 1], val_episodes=2, snapshots=3, test_episodes=3, held_out_episodes=1)
+GRID = SearchGrid([0.003], [20], [1.0], [0.1], [0.5])
 
 
 def test_the_buffers_are_the_teachers_own_episodes_training_then_held_out():
@@ -20,30 +33,48 @@ def test_the_buffers_are_the_teachers_own_episodes_training_then_held_out():
     assert not teacher.training
 
 
-def test_a_seeds_students_share_their_start_and_come_back_in_eval_mode():
-    p = SelectionParams(epochs=1, batch_size=32)
-    teacher, train, _ = teacher_and_buffers(TaskBufferParams(buffer_episodes=1, held_out_episodes=1))
-    settings = [Setting("hard", 0.0, 1.0, "kl"), Setting("soft", 1.0, 0.1, "kl")]
-    configs = [p.setting_config(s, seed, 8, len(train)) for seed in (0, 1) for s in settings]
-    assert [(c.mode, c.temperature, c.student_width) for c in configs[:2]] == [
-        ("hard_only", 1.0, 8),
-        ("soft_only", 0.1, 8),
-    ]
-    results, nets = train_students(teacher, train, configs, "cpu")
-    assert len(nets) == 4 and not any(n.training for n in nets)
-    assert results[0].train_idx.tolist() == results[1].train_idx.tolist()  # seed 0's two students: one split
-    assert not torch.equal(nets[0][0].weight, nets[2][0].weight)  # seed 1 starts elsewhere
+def test_the_teachers_are_the_shipped_one_then_its_peers_or_yours_alone(tmp_path):
+    paths = teacher_paths(P)
+    assert [p.name for p in paths] == ["teacher.pt", "seed1.pt", "seed2.pt", "seed3.pt"]
+    mine = tmp_path / "mine.pt"
+    torch.save(load_teacher("CartPole-v1").state_dict(), mine)
+    assert teacher_paths(ProtocolParams(teacher_checkpoint=str(mine))) == [mine]
+
+
+def test_each_teacher_gets_a_transfer_set_of_the_same_size_and_its_own_returns():
+    teachers = task_teachers(P, 150)
+    assert [t.index for t in teachers] == [0, 1] and all(len(t.states) == 150 for t in teachers)
+    assert not torch.equal(teachers[0].states, teachers[1].states)  # each teacher's own episodes
+    assert all(t.test_return > t.test_floor for t in teachers)
+
+
+def test_settings_train_under_their_teachers_with_checkpoints_and_validation_picks_one():
+    teachers = task_teachers(P, 150)
+    hard, mse = candidates("hard", GRID, 1, 0)[0], candidates("mse", GRID, 1, 0)[0]
+    jobs = [(hard, 0, 0), (mse, 1, 0), (hard, 1, 1)]
+    runs = train_settings(P, teachers, jobs, 8)
+    assert [len(r.checkpoints) for r in runs] == [3, 3, 3] and all(r.steps >= 20 for r in runs)
+    assert runs[1].result.config.q_targets == "standardized" and runs[0].result.config.loss_fn == "kl"
+    assert torch.equal(runs[0].checkpoints[-1][0].weight, torch.as_tensor(runs[0].result.final_state["0.weight"]))
+    pick_checkpoints(P, teachers, runs)
+    for run in runs:
+        assert len(run.val_returns) == 3 and run.val_returns[run.chosen] == max(run.val_returns)
+
+
+def test_a_budget_in_gradient_steps_sets_the_epochs_whatever_the_set_size():
+    small, large = P.setting_config(candidates("hard", GRID, 1, 0)[0], 0, 8, 100, 64), None
+    large = P.setting_config(candidates("hard", GRID, 1, 0)[0], 0, 8, 10_000, 64)
+    assert small.epochs == epochs_for(20, small) == 10 and large.epochs == 1  # 2 batches / epoch vs 141
 
 
 @pytest.mark.parametrize(
     ("change", "match"),
     [
-        ({"fair_seeds": [100, 1]}, "shares \\[100\\] with fair_selection_seeds"),
         ({"test_episodes": 15_000}, "overlap the test episodes"),
-        ({"fair_alphas": [1.0]}, "each alpha must be in \\(0, 1\\)"),
-        ({"fair_seeds": [3]}, "at least two seeds"),
+        ({"student_seeds": [3], "n_teachers": 1}, "two runs or more"),
+        ({"n_teachers": 5}, "n_teachers=5"),
     ],
 )
-def test_the_selection_keeps_its_seeds_and_episodes_apart(change, match):
+def test_the_protocol_keeps_its_episodes_apart_and_its_runs_many(change, match):
     with pytest.raises(ValueError, match=match):
-        SelectionParams(**change)
+        ProtocolParams(**change)

@@ -27,7 +27,7 @@ def test_a_missing_mode_is_reported_as_not_run_here(work):
     assert [r.mode for r in summary.results] == ["hard_only"] and summary.missing_modes == ["blended", "soft_only"]
     assert analysis.missing == {"comparison": ["blended", "soft_only"]}
     assert "not run in this work folder" in analysis.sections["comparison"].text
-    assert set(analysis.not_run) == {"seeds", "sweep", "real_task", "baselines", "fair", "sources"}
+    assert set(analysis.not_run) == {"seeds", "sweep", "real_task", "baselines", "fair", "budgets"}
 
 
 def test_a_result_of_other_settings_is_never_read(work):

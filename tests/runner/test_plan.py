@@ -29,11 +29,11 @@ def test_steps_names_notebooks_and_dependencies(plan):
         "baselines teachers",
         "baselines w=8",
         "fair w=8",
-        "sources w=8",
+        "budgets w=8",
         "analysis",
     ]
     step = {s.name: s for s in plan.steps}
-    assert step["sources w=8"].needs == ("fair w=8",)  # it reads the width's selected settings
+    assert step["budgets w=8"].needs == ("fair w=8",)  # it reads the width's selected settings
     assert step["baselines w=8"].parameters["scratch_width"] == 8 and step["baselines teachers"].needs == ()
     assert step["blended"].needs == ("world",) and step["seeds"].needs == ("world",) and step["real_task"].needs == ()
     assert step["fair w=8"].needs == () and step["fair w=8"].parameters["fair_width"] == 8
@@ -49,7 +49,7 @@ def test_steps_names_notebooks_and_dependencies(plan):
     )
     assert step["blended"].folder.parent == plan.work_dir / "comparison"
     assert step["blended"].upstream == {"world": step["world"].folder}  # the step it reads
-    assert step["sources w=8"].upstream == {"fair": step["fair w=8"].folder}
+    assert step["budgets w=8"].upstream == {"fair": step["fair w=8"].folder}
 
 
 def test_nothing_is_written(tmp_path):
@@ -94,10 +94,13 @@ def test_each_step_key_follows_what_its_notebook_reads(tmp_path):
     base = {s.name: s.key for s in plan_for(SMOKE, tmp_path).steps}
     alpha = {s.name: s.key for s in plan_for([*SMOKE, "-p", "alpha", "0.5"], tmp_path).steps}
     changed = {n for n in base if base[n] != alpha[n]}
-    # fair: blended's fixed alpha; sources: it trains at fair's settings; the DQN baselines read no alpha
-    assert changed == {"blended", "seeds", "real_task", "fair w=8", "sources w=8", "analysis"}
+    # fair searches blended's alpha on its own grid and budgets trains at fair's selection: neither reads
+    # the study's alpha; nor do the DQN baselines
+    assert changed == {"blended", "seeds", "real_task", "analysis"}
     epochs = {s.name: s.key for s in plan_for([*SMOKE, "-p", "epochs", "3"], tmp_path).steps}
-    assert {n for n in base if base[n] != epochs[n]} == set(base) - {"world", "baselines teachers", "baselines w=8"}
+    # fair and budgets train for a number of gradient steps (fair_steps), never for epochs
+    unchanged = {"world", "baselines teachers", "baselines w=8", "fair w=8", "budgets w=8"}
+    assert {n for n in base if base[n] != epochs[n]} == set(base) - unchanged
 
 
 def test_other_sources_leave_out_what_needs_synthetic_worlds(tmp_path):
@@ -139,7 +142,7 @@ def test_empty_lists_turn_experiments_off_without_notes(tmp_path):
 
 @pytest.mark.parametrize(
     "name",
-    ["mode", "sweep_temperature", "sweep_loss_fn", "fair_width", "sources_width", "baseline", "work_dir", "out_dir"],
+    ["mode", "sweep_temperature", "sweep_loss_fn", "fair_width", "budget_width", "baseline", "work_dir", "out_dir"],
 )
 def test_parameters_the_runner_sets_are_refused(tmp_path, name):
     with pytest.raises(ValueError, match=f"parameter {name}="):

@@ -276,7 +276,7 @@ def test_the_index_reads_in_order_with_every_figure_and_verdict(study):
         "real_task",
         "baselines",
         "fair",
-        "sources",
+        "budgets",
     ]
     for section in results["sections"]:
         assert section["title"] in index and section["verdict"][:60].replace("'", "&#x27;") in index, section["title"]

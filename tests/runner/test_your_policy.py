@@ -48,7 +48,7 @@ def test_every_real_task_section_runs_on_your_teacher(mine) -> None:
     # no independent teachers ship for your policy: the from-scratch baseline runs, with the task's recipe
     assert results["baselines"]["teachers"] is None and [g["width"] for g in results["baselines"]["scratch"]] == [8]
     assert results["baselines"]["scratch"][0]["env_id"] == "Acrobot-v1"
-    assert results["sources"]["widths"][0]["width"] == 8
+    assert results["budgets"]["widths"][0]["width"] == 8
     index = (out / "html" / "index.html").read_text()
     assert "A real teacher: Acrobot" in index and "Each objective at its best: Acrobot" in index
     assert "Your Acrobot teacher" in (out / "html" / "06_real_task.html").read_text()

@@ -9,7 +9,16 @@ distillation or of the task (Rusu et al. 2016 ran ten Atari games for the same r
 from __future__ import annotations
 
 from .page import render_markdown, write_summary
-from .sentences import scratch_sentence, verdict
+from .sentences import aggregate_sentence, scratch_sentence, verdict
 from .summary import LEVEL, load_study, summarize
 
-__all__ = ["LEVEL", "load_study", "render_markdown", "scratch_sentence", "summarize", "verdict", "write_summary"]
+__all__ = [
+    "LEVEL",
+    "aggregate_sentence",
+    "load_study",
+    "render_markdown",
+    "scratch_sentence",
+    "summarize",
+    "verdict",
+    "write_summary",
+]

@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 
 from ...core import progress
-from ...core.config import STUDENT_DROPOUT, ModesParams, ObjectiveParams, RunConfig, ScheduleParams
+from ...core.config import ModesParams, ObjectiveParams, RunConfig, ScheduleParams
 from ...core.data import World
-from ...core.networks import QNetwork
+from ...core.networks import QNetwork, build_student
 from ...core.training import TrainResult, train_student
 from ...records.atomic import atomic_torch_save
 from ...records.record import Record
@@ -99,7 +99,8 @@ def load_student(folder: str | Path, which: str = "final") -> tuple[QNetwork, Ru
     """A trained student from a step folder (``which``: final or best), in eval mode."""
     ckpt = torch.load(Path(folder) / f"{which}.pt", map_location="cpu", weights_only=True)
     config = RunConfig.from_params(ckpt["config"])
-    student = QNetwork(config.input_dim, config.student_width, config.output_dim, dropout=STUDENT_DROPOUT)
+    student = build_student(config.seed, config.input_dim, config.teacher_hidden, config.output_dim,
+                            config.student_width, kind=config.student_kind)  # fmt: skip
     student.load_state_dict(ckpt["state_dict"])
     return student.eval(), config
 

@@ -8,12 +8,18 @@ import numpy as np
 from distill_lib.experiments.fair import sentences, tables
 
 
-def _width(values_by_arm: dict[str, list[float]]) -> dict:
+def _width(values_by_objective: dict[str, list[float]]) -> dict:
+    """A width of the fair summary's shape: each objective's returns per teacher (here two teachers)."""
+    def per_teacher(v: list[float]) -> list[list[float]]:
+        half = len(v) // 2
+        return [v[:half], v[half:]] if half else [v]
+
     return {
         "width": 8,
-        "arms": [
-            {"arm": a, "fixed": False, "return_pct": {"mean": float(np.mean(v)), "values": v}}
-            for a, v in values_by_arm.items()
+        "episodes": {"transfer_steps": 5000},
+        "objectives": [
+            {"objective": o, "return_pct": {"mean": float(np.mean(v)), "values": per_teacher(v)}}
+            for o, v in values_by_objective.items()
         ],
     }
 
@@ -39,7 +45,7 @@ def test_tests_against_scratch_are_unpaired_holm_over_the_selected_objectives() 
 def test_rusu_sentence_places_each_width_against_the_claim() -> None:
     width = _width({"hard": [90.0, 92.0], "soft": [80.0, 82.0]}) | {"params_pct": 9.2}
     said = sentences.rusu_sentence([width])
-    assert "width 8 (9.2% of the parameters, inside their parameter range): best hard 91.0%." in said
+    assert "width 8 (9.2% of the parameters, inside their parameter range): best distilled hard 91.0%." in said
     tiny = _width({"hard": [60.0, 62.0]}) | {"params_pct": 1.4}
     said = sentences.rusu_sentence([tiny])
     assert "smaller than their students" in said and "61.0%, outside their score range" in said
