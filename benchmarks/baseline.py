@@ -18,12 +18,12 @@ BASE_COMMIT = "d9169b1"
 DEFAULT_BASE = Path("/tmp") / f"base_{BASE_COMMIT}"
 
 
-def ensure_base(base: Path) -> Path:
-    """``base/distill_lib`` as at ``BASE_COMMIT`` (extracted from this checkout's git the first time)."""
+def ensure_base(base: Path, commit: str = BASE_COMMIT) -> Path:
+    """``base/distill_lib`` as at ``commit`` (extracted from this checkout's git the first time)."""
     if not (base / "distill_lib").is_dir():
         base.mkdir(parents=True, exist_ok=True)
         archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", BASE_COMMIT, "distill_lib"], capture_output=True, check=True
+            ["git", "-C", str(ROOT), "archive", commit, "distill_lib"], capture_output=True, check=True
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
     return base

@@ -28,11 +28,14 @@ Dropout. The networks are ``QNetwork(4, hidden, 2, dropout=0.1)`` trained and us
 eval mode (dropout off): the teacher is always *used* that way, and dropout in the online
 network would add noise to the TD errors without a benefit we need.
 
-Checkpoint selection. DQN on CartPole oscillates (the greedy return can fall from 500 to
-~100 within a few thousand steps), so every ``eval_every`` environment steps each agent's
-greedy network plays ``eval_episodes`` selection episodes (seeds ``eval_seed + i``, disjoint
-from the test seeds of ``episodes.TEST_SEED``) and its best weights are kept (the first to
-reach the highest mean; ties keep the earlier checkpoint).
+Checkpoint selection (``rl.dqn_selection``). DQN on CartPole oscillates (the greedy return can
+fall from 500 to ~100 within a few thousand steps), so every ``eval_every`` environment steps
+each agent's greedy network plays ``eval_episodes`` selection episodes (seeds ``eval_seed + i``,
+disjoint from the test seeds of ``episodes.TEST_SEED``) and its best weights are kept (the
+first to reach the highest mean; ties keep the earlier checkpoint). Given ``budgets`` (env
+steps per agent, each ``<= total_steps``), the run is also read at each: the checkpoint it
+would have kept had it stopped there (one more selection evaluation where a budget ends off
+the ``eval_every`` grid; the full budget keeps the checkpoint of a run without budgets).
 
 Determinism: one thread; agent ``k``'s network is initialised after ``torch.manual_seed(seed_k)``;
 its environment ``j`` is reset once with ``seed_k + j`` and then continues its own generator
@@ -49,11 +52,11 @@ the gradient: agents trained now differ from agents trained then with the same s
 from __future__ import annotations
 
 import hashlib
-import math
 import platform
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +73,8 @@ from ..core.training import single_thread
 from ..records.atomic import atomic_torch_save, atomic_write_json
 from ..records.provenance import provenance
 from .bulk_envs import make_bulk
-from .dqn_config import DQNConfig, linear_epsilon
+from .dqn_config import DQNConfig, check_budgets, linear_epsilon
+from .dqn_selection import CheckpointSelection
 from .dqn_update import StackedQ, td_gradient
 from .episodes import TEST_EPISODES, TEST_SEED, mean_ci
 from .evaluation import closed_loop_returns
@@ -81,6 +85,7 @@ __all__ = [
     "TD_LOSSES",
     "DQNConfig",
     "StackedReplay",
+    "TrainedAgent",
     "agent_network",
     "linear_epsilon",
     "state_dict_digest",
@@ -164,19 +169,32 @@ def _crossed(step: int, width: int, every: int) -> bool:
     return step // every != (step - width) // every
 
 
+@dataclass(frozen=True)
+class TrainedAgent:
+    """One agent of ``train_dqn``: its kept checkpoint, its JSON-ready record, and its checkpoint at each budget."""
+
+    state: dict[str, torch.Tensor]  # the best checkpoint of the whole run (by selection return)
+    record: dict[str, Any]
+    budget_states: list[dict[str, torch.Tensor]]  # one per entry of record["budgets"], in that order
+
+
 def train_dqn(
-    configs: DQNConfig | Sequence[DQNConfig], progress: bool = True
-) -> list[tuple[dict[str, torch.Tensor], dict[str, Any]]]:
+    configs: DQNConfig | Sequence[DQNConfig], progress: bool = True, budgets: Sequence[int] = ()
+) -> list[TrainedAgent]:
     """Train one agent per config (configs equal but for the seed) on the configs' task, all at once.
 
     Returns, per config in order, the best checkpoint's state dict (by selection return)
     and a JSON-ready record: the config, the training episodes' returns and end steps (in
     the agent's environment steps), the selection evaluations with the mean TD loss since
-    the previous one, the best step, and the wall time of the whole stack.
+    the previous one, the best step, and the wall time of the whole stack. With ``budgets``
+    (env steps per agent, each in ``[1, total_steps]``; module docstring), also the state dict
+    kept at each budget (sorted), and ``record["budgets"]``: per budget its env steps, the
+    gradient steps taken, the kept checkpoint's step, selection return and digest.
     """
     configs = [configs] if isinstance(configs, DQNConfig) else list(configs)
     _check_stack(configs)
     c, n_agents = configs[0], len(configs)
+    budgets = check_budgets(budgets, c)
     env_task = task(c.env_id)
     n_envs, started = c.n_envs, time.perf_counter()
     with single_thread():
@@ -197,7 +215,8 @@ def train_dqn(
         # 2. stacked online and target networks, per-agent Adam and clipping
         layout = FlatLayout(nets[0].state_dict())
         flat = layout.flatten([net.state_dict() for net in nets])  # (K, P)
-        target_flat, best_flat = flat.clone(), flat.clone()
+        target_flat = flat.clone()
+        selection = CheckpointSelection(flat, budgets, n_envs)
         ln_eps = nets[0][1].eps
         online, target = (
             StackedQ(layout, flat, ln_eps),
@@ -212,8 +231,6 @@ def train_dqn(
         episode_return = np.zeros((n_agents, n_envs))
         autoreset = np.zeros((n_agents, n_envs), dtype=bool)  # the env resets on this step: no transition
         window_losses: list[torch.Tensor] = []
-        best_mean = np.full(n_agents, -math.inf)
-        best_step = np.full(n_agents, -1)
         n_vector = -(-c.total_steps // n_envs)
         bar = tqdm(total=n_vector * n_envs, disable=not progress, desc=f"DQN x{n_agents}", mininterval=1.0)
         n_updates = 0
@@ -259,10 +276,12 @@ def train_dqn(
             if _crossed(step, n_envs, c.target_update_every):
                 target_flat.copy_(flat)
 
-            # 6. greedy selection episodes; keep each agent's best checkpoint
-            if _crossed(step, n_envs, c.eval_every) or t == n_vector - 1:
+            # 6. greedy selection episodes (every eval_every env steps, at the end, where a budget ends); keep the best
+            regular = _crossed(step, n_envs, c.eval_every) or t == n_vector - 1
+            if regular or selection.budget_ends_at(step):
                 nets_now = _nets(c, layout, flat)
-                returns = closed_loop_returns(nets_now, c.eval_episodes, c.eval_seed, env_id=c.env_id).mean(1)
+                returns = closed_loop_returns(nets_now, c.eval_episodes, c.eval_seed, env_id=c.env_id).mean(1)  # (K,)
+            if regular:
                 window = np.stack([w.numpy() for w in window_losses]) if window_losses else None  # (W, K)
                 # each agent's mean over its own contiguous column: the same sum however many agents train
                 losses = [None if window is None else float(np.ascontiguousarray(window[:, k]).mean())
@@ -270,28 +289,31 @@ def train_dqn(
                 window_losses = []
                 for k in range(n_agents):
                     records[k]["evals"].append({"step": step, "mean_return": float(returns[k]), "mean_loss": losses[k]})
-                    if returns[k] > best_mean[k]:
-                        best_mean[k], best_step[k] = returns[k], step
-                        best_flat[k] = flat[k]
-                bar.set_postfix(eval_ret=f"{returns.mean():.0f}", best=f"{best_mean.mean():.0f}")
+                selection.offer(step, returns, flat)
+                bar.set_postfix(eval_ret=f"{returns.mean():.0f}", best=f"{selection.best_return.mean():.0f}")
+            if selection.budget_ends_at(step):
+                selection.close_budgets(step, returns, flat, n_updates)
             bar.update(n_envs)
             report_progress(f"DQN, {n_agents} agent{'s' * (n_agents > 1)}: environment steps", step, n_vector * n_envs)
         bar.close()
         envs.close()
 
     wall = time.perf_counter() - started
+    at_budgets = selection.budget_checkpoints()
     out = []
     for k, cfg in enumerate(configs):
-        state = layout.state_dict(best_flat, k)
+        state = layout.state_dict(selection.best_flat, k)
+        budget_states = [layout.state_dict(b.flat, k) for b in at_budgets]
         records[k].update(
             config=cfg.to_dict(),
-            best_step=int(best_step[k]),
-            best_selection_return=float(best_mean[k]),
+            best_step=int(selection.best_step[k]),
+            best_selection_return=float(selection.best_return[k]),
             state_sha256=state_dict_digest(state),
+            budgets=[b.agent_record(k, state_dict_digest(bs)) for b, bs in zip(at_budgets, budget_states, strict=True)],
             train_wall_time_s=wall,
             agents_trained_together=n_agents,
         )
-        out.append((state, records[k]))
+        out.append(TrainedAgent(state, records[k], budget_states))
     return out
 
 
@@ -340,10 +362,10 @@ def train_and_save(
     if len(paths) != len(configs):
         raise ValueError(f"{len(paths)} paths for {len(configs)} configs: give one file stem per config")
     records = []
-    for (state, record), stem in zip(train_dqn(configs, progress=progress), paths):
-        record = test_record(state, record)
+    for agent, stem in zip(train_dqn(configs, progress=progress), paths):
+        record = test_record(agent.state, agent.record)
         stem = Path(stem)
-        atomic_torch_save(stem.with_suffix(".pt"), state)
+        atomic_torch_save(stem.with_suffix(".pt"), agent.state)
         atomic_write_json(stem.with_suffix(".json"), record)
         records.append(record)
     return records

@@ -1,14 +1,31 @@
-"""What determines one DQN agent's training (``rl.dqn``): its validated config and exploration schedule."""
+"""What determines one DQN agent's training (``rl.dqn``): its validated config, exploration schedule and budgets.
+
+A *budget* is a number of environment steps per agent. A run of ``total_steps`` can be read
+at any smaller budget ``b`` (``rl.dqn_selection``): the checkpoint it would have kept had it
+stopped at ``b``. ``budget_grid`` is the study's log-spaced grid of budgets up to a run's
+``total_steps`` (1e3, 3e3, 1e4, ...), and ``gradient_steps`` what a budget costs in updates:
+``updates_per_step`` per vector step of ``n_envs`` env steps, from the first vector step that
+reaches ``learning_starts``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..core.schema import ParamError, Params, param
 from .episodes import TEST_EPISODES, TEST_SEED
 from .tasks import DEFAULT_ENV_ID, TEACHER_HIDDEN, TaskError, task
 
-__all__ = ["TASK_RECIPES", "DQNConfig", "linear_epsilon", "task_recipe"]
+__all__ = [
+    "TASK_RECIPES",
+    "DQNConfig",
+    "budget_grid",
+    "check_budgets",
+    "gradient_steps",
+    "linear_epsilon",
+    "task_recipe",
+]
 
 
 @dataclass(frozen=True)
@@ -81,6 +98,42 @@ def linear_epsilon(step: int, config: DQNConfig) -> float:
     duration = config.eps_fraction * config.total_steps
     progress = min(1.0, step / duration)
     return config.eps_start + progress * (config.eps_end - config.eps_start)
+
+
+def budget_grid(total_steps: int) -> list[int]:
+    """``1e3, 3e3, 1e4, 3e4, ...`` up to ``total_steps``, and ``total_steps`` itself: ``[1000, ..., 100000]`` for 100k."""
+    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
+        raise ValueError(f"total_steps={total_steps!r}: must be an integer >= 1")
+    grid, decade = [], 1_000
+    while decade <= total_steps:
+        grid += [b for b in (decade, 3 * decade) if b <= total_steps]
+        decade *= 10
+    return grid if grid and grid[-1] == total_steps else [*grid, total_steps]
+
+
+def check_budgets(budgets: Sequence[int], config: DQNConfig) -> list[int]:
+    """``budgets`` sorted, each an integer in ``[1, total_steps]`` (a run cannot be read past its end), no repeats."""
+    out = sorted(budgets)
+    for b in out:
+        if isinstance(b, bool) or not isinstance(b, int) or not 1 <= b <= config.total_steps:
+            raise ValueError(
+                f"budget {b!r}: must be an integer in [1, total_steps={config.total_steps}]; "
+                "train longer or give smaller budgets"
+            )
+    if len(set(out)) != len(out):
+        raise ValueError(f"budgets {out}: a budget is listed twice; give each once")
+    return out
+
+
+def gradient_steps(config: DQNConfig, env_steps: int) -> int:
+    """Gradient steps an agent has taken once ``env_steps`` env steps are done (rounded up to whole vector steps).
+
+    Vector step ``t`` (0-based) ends at env step ``(t + 1) n_envs`` and updates when that is at least
+    ``learning_starts``: ``updates_per_step * max(0, ceil(env_steps / n_envs) - ceil(learning_starts / n_envs) + 1)``.
+    """
+    vector_steps = -(-env_steps // config.n_envs)
+    first = -(-config.learning_starts // config.n_envs)  # the 1-based vector step of the first update
+    return config.updates_per_step * max(0, vector_steps - first + 1)
 
 
 #: Each known task's DQN recipe: the fields that differ from ``DQNConfig``'s defaults (CartPole's).

@@ -46,6 +46,7 @@ from .episodes import COLLECT_SEED, HELD_OUT_SEED, TEST_SEED, VALIDATION_SEED, B
 from .evaluation import closed_loop, closed_loop_returns
 from .exploration import collect_buffers, collect_states, score_floor
 from .tasks import load_teacher, pct_of_teacher
+from .tasks import task_teachers as shipped_teachers
 
 __all__ = [
     "Checkpointed",
@@ -169,9 +170,7 @@ def teacher_paths(p: EpisodeParams, n: int = MAX_TEACHERS) -> list[Path]:
     (``assets/<task>/independent/seed*.pt``, by seed), at most ``n``."""
     if p.teacher_checkpoint is not None:
         return [p.teacher_path]
-    folder = p.task.asset_dir / "independent"  # type: ignore[operator]
-    peers = sorted(folder.glob("seed*.pt"), key=lambda f: int(f.stem.removeprefix("seed")))
-    return [p.teacher_path, *peers][:n]
+    return shipped_teachers(p.env_id)[:n]
 
 
 def teacher_and_buffers(p: TaskBufferParams) -> tuple[QNetwork, torch.Tensor, torch.Tensor]:

@@ -28,6 +28,10 @@ A random floor is measured on the same test episodes as the teacher (``rl.explor
 
 Seeds are the same numbers on every task (they seed different environments): test episodes
 ``TEST_SEED + i``, DQN selection episodes from 20_000, state buffers from ``COLLECT_SEED``.
+
+A known task's teachers are four: the shipped ``teacher.pt`` (DQN seed 0) and its independent
+peers ``independent/seed<s>.pt`` (the same recipe with seeds 1-3, each reaching the bar), each
+with its record (``.json``) beside it; ``task_teachers`` lists them, the shipped one first.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from ..records.provenance import file_sha256
 __all__ = [
     "ASSETS",
     "DEFAULT_ENV_ID",
+    "INDEPENDENT",
     "KNOWN_TASKS",
     "Task",
     "TaskError",
@@ -56,6 +61,7 @@ __all__ = [
     "load_teacher",
     "pct_of_teacher",
     "task",
+    "task_teachers",
     "teacher_network",
 ]
 
@@ -65,6 +71,8 @@ DEFAULT_ENV_ID = "CartPole-v1"
 TEACHER_HIDDEN, TEACHER_DROPOUT = 64, 0.1
 #: the folder of the shipped teachers, one sub-folder per known task
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
+#: the sub-folder of a task's assets with the shipped teacher's independent peers: ``seed<s>.pt`` and ``seed<s>.json``
+INDEPENDENT = "independent"
 
 
 class TaskError(ValueError):
@@ -150,6 +158,18 @@ def task(env_id: str) -> Task:
     if not isinstance(act, gym.spaces.Discrete) or act.start != 0:
         raise TaskError(f"env_id={env_id!r} acts in {act}: a Q-network needs a Discrete action space from 0")
     return Task(env_id, int(obs.shape[0]), int(act.n), spec.max_episode_steps, spec.reward_threshold, None)
+
+
+def task_teachers(env_id: str) -> list[Path]:
+    """The checkpoints of the task's shipped teachers: ``teacher.pt``, then ``independent/seed<s>.pt`` by seed.
+
+    Raises ``TaskError`` for a task that ships no teacher (bring yours with ``teacher_checkpoint``).
+    """
+    t = task(env_id)
+    if t.asset_dir is None or t.teacher_file is None:
+        raise TaskError(f"env_id={env_id!r} has no shipped teachers: give your own with teacher_checkpoint")
+    peers = sorted((t.asset_dir / INDEPENDENT).glob("seed*.pt"), key=lambda f: int(f.stem.removeprefix("seed")))
+    return [t.teacher_file, *peers]
 
 
 def _first_line(e: BaseException) -> str:

@@ -21,7 +21,10 @@ from distill_lib.rl.dqn import (
     train_and_save,
     train_dqn,
 )
+from distill_lib.rl.dqn_config import budget_grid, gradient_steps, task_recipe
+from distill_lib.rl.dqn_selection import CheckpointSelection
 from distill_lib.rl.episodes import TEST_EPISODES
+from distill_lib.rl.evaluation import closed_loop_returns
 from distill_lib.rl.tasks import load_teacher
 
 #: A smoke-size run: 600 env steps in 4 envs, gradient steps from step 64, two selection evaluations.
@@ -131,29 +134,114 @@ def test_state_dict_digest_detects_one_bit() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_run() -> tuple[dict[str, torch.Tensor], dict]:
-    return train_dqn(TINY, progress=False)[0]
+    (agent,) = train_dqn(TINY, progress=False)
+    return agent.state, agent.record
+
+
+#: budgets of a TINY run: off the eval_every grid (100, a ragged 102 -> 104, 450), on it (300), the full run (600)
+BUDGETS = [100, 102, 300, 450, 600]
+
+
+@pytest.fixture(scope="module")
+def budget_run() -> dqn.TrainedAgent:
+    (agent,) = train_dqn(TINY, progress=False, budgets=BUDGETS)
+    return agent
 
 
 def test_train_dqn_is_bit_deterministic(tiny_run) -> None:
     state, record = tiny_run
-    (state2, record2),  = train_dqn(TINY, progress=False)  # fmt: skip
+    (again,) = train_dqn(TINY, progress=False)
     for name in state:
-        assert torch.equal(state[name], state2[name]), name
-    assert record["state_sha256"] == record2["state_sha256"]
-    assert record["episode_returns"] == record2["episode_returns"]
+        assert torch.equal(state[name], again.state[name]), name
+    assert record["state_sha256"] == again.record["state_sha256"]
+    assert record["episode_returns"] == again.record["episode_returns"]
     # A different seed gives different weights (the test above could not pass vacuously).
-    (other, _), = train_dqn(with_seed(TINY, 1), progress=False)  # fmt: skip
-    assert state_dict_digest(other) != record["state_sha256"]
+    (other,) = train_dqn(with_seed(TINY, 1), progress=False)
+    assert state_dict_digest(other.state) != record["state_sha256"]
 
 
-def test_an_agent_trained_among_others_is_the_agent_trained_alone(tiny_run) -> None:
-    _, alone = tiny_run
-    stacked = train_dqn([with_seed(TINY, 5), TINY, with_seed(TINY, 7)], progress=False)
-    _, among = stacked[1]
-    for key in ("state_sha256", "episode_returns", "episode_end_steps", "evals", "best_step"):
+def test_an_agent_trained_among_others_is_the_agent_trained_alone(budget_run) -> None:
+    alone = budget_run.record
+    stacked = train_dqn([with_seed(TINY, 5), TINY, with_seed(TINY, 7)], progress=False, budgets=BUDGETS)
+    among = stacked[1].record
+    for key in ("state_sha256", "episode_returns", "episode_end_steps", "evals", "best_step", "budgets"):
         assert among[key] == alone[key], key
-    assert stacked[0][1]["state_sha256"] != alone["state_sha256"]
+    assert stacked[0].record["state_sha256"] != alone["state_sha256"]
+    assert stacked[0].record["budgets"] != alone["budgets"]
     assert among["agents_trained_together"] == 3 and alone["agents_trained_together"] == 1
+
+
+def test_budgets_leave_the_run_and_its_full_checkpoint_as_they_were(tiny_run, budget_run) -> None:
+    state, record = tiny_run
+    assert budget_run.record["state_sha256"] == record["state_sha256"]
+    assert all(torch.equal(state[name], budget_run.state[name]) for name in state)
+    for key in ("episode_returns", "evals", "best_step", "best_selection_return"):
+        assert budget_run.record[key] == record[key], key  # the extra evaluations disturb nothing
+    full = budget_run.record["budgets"][-1]
+    assert full["steps"] == TINY.total_steps and full["state_sha256"] == record["state_sha256"]
+    assert full["best_step"] == record["best_step"] and full["selection_return"] == record["best_selection_return"]
+    assert record["budgets"] == [] and state_dict_digest(budget_run.budget_states[-1]) == record["state_sha256"]
+
+
+def test_each_budget_keeps_the_best_checkpoint_up_to_it(budget_run) -> None:
+    record, evals = budget_run.record, budget_run.record["evals"]
+    assert [b["steps"] for b in record["budgets"]] == BUDGETS
+    assert [b["env_steps"] for b in record["budgets"]] == [100, 104, 300, 452, 600]  # whole vector steps of 4
+    for b, state in zip(record["budgets"], budget_run.budget_states, strict=True):
+        assert state_dict_digest(state) == b["state_sha256"]
+        earlier = [e for e in evals if e["step"] <= b["env_steps"]]
+        best_regular = max((e["mean_return"] for e in earlier), default=-np.inf)
+        if b["best_step"] == b["env_steps"] and all(e["step"] != b["env_steps"] for e in earlier):
+            assert b["selection_return"] > best_regular  # the budget's own evaluation won, strictly
+        else:  # the first regular checkpoint with the highest return
+            first = next(e for e in earlier if e["mean_return"] == best_regular)
+            assert (b["best_step"], b["selection_return"]) == (first["step"], first["mean_return"])
+        # the selection return is that of the weights kept: replay the selection episodes
+        net = dqn.agent_network(TINY)
+        net.load_state_dict(state)
+        replay = closed_loop_returns([net], TINY.eval_episodes, TINY.eval_seed, env_id=TINY.env_id).mean()
+        assert replay == b["selection_return"]
+        assert b["gradient_steps"] == gradient_steps(TINY, b["env_steps"])
+
+
+def test_gradient_steps_count_the_updates_after_learning_starts() -> None:
+    # TINY: 4 envs, 1 update per vector step, learning from env step 64 = the end of vector step 16 (1-based)
+    assert [gradient_steps(TINY, s) for s in (4, 60, 64, 68, 100, 600)] == [0, 0, 1, 2, 10, 135]
+    lunar = task_recipe("LunarLander-v3")  # 2 updates per vector step of 4 envs from env step 1000
+    assert gradient_steps(lunar, 1_000) == 2 and gradient_steps(lunar, 300_000) == 2 * (75_000 - 250 + 1)
+
+
+def test_budget_grid_is_log_spaced_up_to_the_budget() -> None:
+    assert budget_grid(100_000) == [1_000, 3_000, 10_000, 30_000, 100_000]
+    assert budget_grid(300_000) == [1_000, 3_000, 10_000, 30_000, 100_000, 300_000]
+    assert budget_grid(200_000) == [1_000, 3_000, 10_000, 30_000, 100_000, 200_000]
+    assert budget_grid(400) == [400] and budget_grid(1_000) == [1_000]
+    with pytest.raises(ValueError, match=r"^total_steps=0: must be"):
+        budget_grid(0)
+
+
+@pytest.mark.parametrize(("budgets", "match"), [([700], r"budget 700: must be .*total_steps=600"), ([0], "budget 0"),
+                                                ([100, 100], "listed twice"), ([1.5], "budget 1.5")])  # fmt: skip
+def test_bad_budgets_are_refused_in_one_line(budgets: list, match: str) -> None:
+    with pytest.raises(ValueError, match=match) as caught:
+        train_dqn(TINY, progress=False, budgets=budgets)
+    assert "\n" not in str(caught.value)
+
+
+def test_checkpoint_selection_keeps_the_earlier_of_ties_and_a_budgets_own_evaluation_only_there() -> None:
+    flat = torch.zeros(2, 3)
+    selection = CheckpointSelection(flat, [6, 8, 12], n_envs=2)
+    for step, returns in [(4, [1.0, 5.0]), (6, [3.0, 5.0]), (8, [0.5, 9.0]), (12, [3.0, 0.0])]:
+        flat = torch.full((2, 3), float(step))  # the weights at this step
+        if step in (4, 8, 12):  # the regular evaluations
+            selection.offer(step, np.array(returns), flat)
+        if selection.budget_ends_at(step):
+            selection.close_budgets(step, np.array(returns), flat, gradient_steps=step)
+    at6, at8, at12 = selection.budget_checkpoints()
+    assert at6.best_step.tolist() == [6, 4] and at6.flat[:, 0].tolist() == [6.0, 4.0]  # agent 1 ties: the earlier
+    assert at8.best_step.tolist() == [4, 8] and at8.selection_return.tolist() == [1.0, 9.0]  # 6 was budget 6's only
+    assert at12.best_step.tolist() == [12, 8] and selection.best_step.tolist() == [12, 8]
+    assert not selection.budget_ends_at(10)
 
 
 def test_agents_trained_together_may_differ_only_in_seed() -> None:
@@ -176,7 +264,7 @@ def test_no_transition_crosses_an_autoreset(monkeypatch) -> None:
 
     monkeypatch.setattr(dqn.StackedReplay, "__init__", spy)
     config = DQNConfig.from_params(TINY.to_dict() | {"buffer_size": 1000})
-    ((_, record),) = train_dqn(config, progress=False)
+    record = train_dqn(config, progress=False)[0].record
     (buf,) = buffers
     n = int(buf.size[0])
     s, s_next = buf.obs[0, :n].double(), buf.next_obs[0, :n].double()

@@ -18,7 +18,7 @@ from distill_lib.rl.episodes import greedy_returns
 from distill_lib.rl.evaluation import closed_loop
 from distill_lib.rl.exploration import collect_buffers, collect_states, random_returns, score_floor
 from distill_lib.rl.rollouts import mixed_rollout_states
-from distill_lib.rl.tasks import KNOWN_TASKS, TaskError, TaskParams, load_teacher, task
+from distill_lib.rl.tasks import KNOWN_TASKS, TaskError, TaskParams, load_teacher, task, task_teachers
 
 OTHER_TASKS = ["Acrobot-v1", "LunarLander-v3"]
 
@@ -131,11 +131,12 @@ def test_random_returns_are_seeded_and_floors_follow_the_task() -> None:
 def test_dqn_trains_on_the_task_and_stacks_exactly(env_id: str) -> None:
     tiny = dict(total_steps=400, buffer_size=256, batch_size=32, learning_starts=64, eval_every=200, eval_episodes=1)
     configs = [DQNConfig(env_id=env_id, seed=s, **tiny) for s in (0, 1)]
-    stacked = dqn.train_dqn(configs, progress=False)
-    ((alone_state, alone),) = dqn.train_dqn(configs[1], progress=False)
-    assert stacked[1][1]["state_sha256"] == alone["state_sha256"] != stacked[0][1]["state_sha256"]
+    stacked = dqn.train_dqn(configs, progress=False, budgets=[100, 400])
+    (alone,) = dqn.train_dqn(configs[1], progress=False, budgets=[100, 400])
+    assert stacked[1].record["state_sha256"] == alone.record["state_sha256"] != stacked[0].record["state_sha256"]
+    assert stacked[1].record["budgets"] == alone.record["budgets"]
     net = dqn.agent_network(configs[0])
-    net.load_state_dict(alone_state)  # the task's dimensions
+    net.load_state_dict(alone.state)  # the task's dimensions
     assert (net.input_dim, net.output_dim) == (task(env_id).obs_dim, task(env_id).n_actions)
 
 
@@ -171,8 +172,8 @@ def test_each_shipped_teacher_meets_its_bar_and_its_record_is_its_own(env_id: st
     import json
 
     t = task(env_id)
-    files = [t.teacher_file, *sorted((t.asset_dir / "independent").glob("seed*.pt"))]
-    assert len(files) == 4  # the teacher and three independent peers
+    files = task_teachers(env_id)
+    assert files == [t.teacher_file, *(t.asset_dir / "independent" / f"seed{s}.pt" for s in (1, 2, 3))]  # shipped first
     for f in files:
         record = json.loads(f.with_suffix(".json").read_text())
         assert record["test_episodes"] == 100 and record["test_mean"] >= t.bar, f
@@ -185,3 +186,8 @@ def test_each_shipped_teacher_meets_its_bar_and_its_record_is_its_own(env_id: st
         np.testing.assert_array_equal(replay, record["test_returns"][:3])
     seeds = [json.loads(f.with_suffix(".json").read_text())["config"]["seed"] for f in files]
     assert seeds == [0, 1, 2, 3]
+
+
+def test_a_task_without_shipped_teachers_lists_none_in_one_line() -> None:
+    with pytest.raises(TaskError, match=r"^env_id='MountainCar-v0' has no shipped teachers: give your own"):
+        task_teachers("MountainCar-v0")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ..base import NOTEBOOK_DIR, Experiment
 from . import section, step
-from .params import BaselinesConfig, BaselineStepConfig, independent_teachers, teacher_recipe
+from .params import BaselinesConfig, BaselineStepConfig, independent_teachers, scratch_budgets, teacher_recipe
 from .section import runs_table
-from .step import BaselineRecord, BaselineRun, recipe_files, scratch_configs, unit_name
+from .step import BaselineRecord, BaselineRun, BudgetResult, recipe_files, scratch_configs, unit_name
 from .summary import BaselinesSummary, summarize_records
 
 __all__ = [
@@ -16,8 +16,10 @@ __all__ = [
     "BaselineStepConfig",
     "BaselinesConfig",
     "BaselinesSummary",
+    "BudgetResult",
     "independent_teachers",
     "runs_table",
+    "scratch_budgets",
     "scratch_configs",
     "teacher_recipe",
 ]

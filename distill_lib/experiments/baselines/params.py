@@ -8,6 +8,12 @@ Two questions a distilled student's numbers cannot answer alone:
   shipped ``teacher.json``, only ``hidden`` and ``seed`` changed; for your own teacher, the
   project's recipe for the task, ``rl.dqn_config.task_recipe``), once per ``scratch_seeds``,
   all seeds in one stacked run (``rl.dqn.train_dqn``). The seeds are not the teachers' (0-3).
+  *At matched budgets:* each run is also read at ``scratch_budgets`` env steps (default
+  1e3, 3e3, 1e4, ... up to the run's own budget: a learning curve), each budget's checkpoint
+  chosen by the rule every side of the comparison uses, the best of the run's checkpoints up to
+  that budget by greedy return on the selection episodes (``rl.dqn_selection``), and tested
+  as the full run is. A distilled student whose transfer set cost ``b`` env steps is compared
+  with DQN from scratch at budget ``b``, not with DQN at the teacher's whole budget.
 * *How much agreement is enough?* Independently trained networks of the teacher's
   architecture that solve the task as well disagree with it on some states (Stanton et al.
   2021, "Does Knowledge Distillation Really Work?", NeurIPS, use such models as the
@@ -30,9 +36,10 @@ from typing import Any
 from ...core.config import MAX_SEED
 from ...core.schema import param
 from ...records.atomic import read_json
-from ...rl.dqn_config import task_recipe
+from ...rl.dqn_config import budget_grid, task_recipe
 from ...rl.episodes import BufferParams, EpisodeParams
 from ...rl.students import ComparedWidths
+from ...rl.tasks import INDEPENDENT, task_teachers
 from ...rl.worlds import TaskSourceParams
 
 __all__ = [
@@ -41,22 +48,19 @@ __all__ = [
     "BaselineStepConfig",
     "BaselinesConfig",
     "independent_teachers",
+    "scratch_budgets",
+    "scratch_run_steps",
     "teacher_recipe",
     "teacher_seeds",
     "teacher_steps",
 ]
 
-#: the folder of a task's shipped independent teachers, beside its teacher: ``seed<s>.pt`` and ``seed<s>.json``
-INDEPENDENT = "independent"
-
 
 def independent_teachers(p: EpisodeParams | None = None) -> list[Path]:
-    """The independent teachers' checkpoints of the task's shipped teacher, by seed; none for your own teacher."""
+    """The independent teachers' checkpoints of the task's shipped teacher, by seed (``rl.tasks.task_teachers``
+    less the shipped one); none for your own teacher."""
     p = p or EpisodeParams()
-    if p.teacher_checkpoint is not None:
-        return []
-    folder = p.task.asset_dir / INDEPENDENT  # type: ignore[operator]
-    return sorted(folder.glob("seed*.pt"), key=lambda f: int(f.stem.removeprefix("seed")))
+    return [] if p.teacher_checkpoint is not None else task_teachers(p.env_id)[1:]
 
 
 def teacher_seeds(p: EpisodeParams | None = None) -> set[int]:
@@ -76,6 +80,16 @@ def teacher_recipe(p: EpisodeParams) -> dict[str, Any]:
 def teacher_steps(p: EpisodeParams | None = None) -> int:
     """The teacher's budget of environment steps (for your teacher: the task recipe's)."""
     return int(teacher_recipe(p or EpisodeParams())["total_steps"])
+
+
+def scratch_run_steps(p: BaselineParams) -> int:
+    """The env steps of each from-scratch run: ``scratch_steps``, or the teacher's budget."""
+    return p.scratch_steps if p.scratch_steps is not None else teacher_steps(p)
+
+
+def scratch_budgets(p: BaselineParams) -> list[int]:
+    """The budgets each from-scratch run is read at, ascending: ``scratch_budgets``, or ``rl.dqn_config.budget_grid``."""
+    return sorted(p.scratch_budgets) if p.scratch_budgets else budget_grid(scratch_run_steps(p))
 
 
 @dataclass(frozen=True)
@@ -98,15 +112,30 @@ class BaselineParams(BufferParams, EpisodeParams):
         high=10**9,
     )
 
+    scratch_budgets: list[int] | None = param(
+        None,
+        "env-step budgets at which each from-scratch run is read and tested, each <= its steps "
+        "(null: 1000, 3000, 10000, ... up to and including the run's steps)",
+        low=1,
+        high=10**9,
+        unique=True,
+        min_len=1,
+        max_len=50,
+    )
+
     def check(self) -> None:
         super().check()
         if len(self.scratch_seeds) == 1:
             raise self.fail("scratch_seeds", "needs at least two seeds for an interval (or none)")
+        if self.scratch_budgets and self.scratch_steps is not None and max(self.scratch_budgets) > self.scratch_steps:
+            raise self.fail("scratch_budgets", f"must each be <= scratch_steps={self.scratch_steps} (a run's length)")
 
     def check_files(self) -> None:
         super().check_files()
         if shared := sorted(set(self.scratch_seeds) & teacher_seeds(self)):
             raise self.fail("scratch_seeds", f"shares {shared} with the teachers' seeds: a width-64 run would be one")
+        if self.scratch_budgets and max(self.scratch_budgets) > (steps := scratch_run_steps(self)):
+            raise self.fail("scratch_budgets", f"must each be <= {steps:,}, the from-scratch runs' env steps")
 
 
 @dataclass(frozen=True)

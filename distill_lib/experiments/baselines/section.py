@@ -1,4 +1,9 @@
-"""The baselines as the report shows them: the table of groups and the sentences written from it."""
+"""The baselines as the report shows them: the table of groups and the sentences written from it.
+
+From scratch at matched budgets: a table of the test return per budget (rows) and width
+(columns), and per width one sentence saying at which budget the runs' mean test return first
+reaches the task's bar (the solved threshold the teacher had to reach), or that no budget does.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,19 @@ from ..base import Section
 from .step import BaselineRecord
 from .summary import BaselinesSummary
 
-__all__ = ["HEADER", "group_row", "interval_note", "runs_table", "scratch_sentence", "section", "teachers_sentence"]
+__all__ = [
+    "HEADER",
+    "bar_sentence",
+    "budget_table",
+    "first_at_bar",
+    "group_row",
+    "interval_note",
+    "runs_budget_table",
+    "runs_table",
+    "scratch_sentence",
+    "section",
+    "teachers_sentence",
+]
 
 
 def _seeds(seeds: list[int]) -> str:
@@ -77,6 +94,59 @@ def scratch_sentence(group: dict[str, Any]) -> str:
     )
 
 
+def budget_table(groups: list[dict[str, Any]]) -> str:
+    """Markdown: per budget, the env and gradient steps a run had spent, and per width the test return as a % of
+    the teacher's [95% CI over runs] with how many runs solve the task there."""
+    steps = sorted({b["steps"] for g in groups for b in g["budgets"]})
+    rows = []
+    for budget in steps:
+        at = [next((b for b in g["budgets"] if b["steps"] == budget), None) for g in groups]
+        first = next(b for b in at if b is not None)
+        cells = [
+            "-" if b is None else ci_text(b["return_pct"], 1) + ("" if b["solved"] is None else f"; {b['solved']} of {b['n']} solve")
+            for b in at
+        ]  # fmt: skip
+        rows.append([f"{first['env_steps']:,}", f"{first['gradient_steps']:,}", *cells])
+    header = ["env steps per run", "gradient steps per run"]
+    header += [f"width {g['width']}: test return, % [95% CI]" for g in groups]
+    return markdown_table(header, rows, align="r" * len(header))
+
+
+def first_at_bar(group: dict[str, Any]) -> dict[str, Any] | None:
+    """The smallest budget at which the runs' mean test return reaches the task's bar (None: none does, or no bar)."""
+    bar = group["solved_return"]
+    return None if bar is None else next((b for b in group["budgets"] if b["return"]["mean"] >= bar), None)
+
+
+def bar_sentence(group: dict[str, Any]) -> str:
+    """At which budget one width's DQN from scratch first reaches the bar (mean test return), or that it does not."""
+    budgets, bar = group["budgets"], group["solved_return"]
+    if not budgets:
+        return ""
+    last = budgets[-1]
+    if bar is None:
+        return (
+            f"Width {group['width']} from scratch: {task(group['env_id']).label} has no solved bar to reach (at "
+            f"{last['env_steps']:,} env steps, {last['return_pct']['mean']:.1f}% of the teacher's return)."
+        )
+    who = f"Width {group['width']} from scratch: the mean test return of its {group['n']} runs"
+    first = first_at_bar(group)
+    if first is None:
+        return (
+            f"{who} stays below the bar ({bar:g}) at every budget up to {last['env_steps']:,} env steps (there: "
+            f"{last['return']['mean']:.1f}, {last['return_pct']['mean']:.1f}% of the teacher's return; "
+            f"{last['solved']} of {last['n']} runs solve the task)."
+        )
+    smallest = " (the smallest budget measured)" if first is budgets[0] else ""
+    below = [b for b in budgets if b["steps"] > first["steps"] and b["return"]["mean"] < bar]
+    again = f", and falls below it again at {below[0]['env_steps']:,}" if below else ""
+    return (
+        f"{who} first reaches the bar ({bar:g}) at {first['env_steps']:,} env steps{smallest} "
+        f"({first['gradient_steps']:,} gradient steps; {first['solved']} of {first['n']} runs solve the task "
+        f"there){again}."
+    )
+
+
 def interval_note(summary: BaselinesSummary) -> str:
     """How the groups' intervals were made, and a warning where a group has few runs."""
     groups = ([summary.teachers] if summary.teachers else []) + summary.scratch
@@ -115,6 +185,18 @@ def section(summary: BaselinesSummary, others: dict[str, Any] | None = None) -> 
             "episodes), with only the width and the seed changed. "
             + " ".join(scratch_sentence(g) for g in summary.scratch)
         )
+    if any(g["budgets"] for g in summary.scratch):
+        lines += [
+            "",
+            "At matched budgets. Each from-scratch run is also read at smaller budgets of env steps: the checkpoint "
+            "it would have kept had it stopped there (the best on the selection episodes up to that budget, the rule "
+            "every side of the comparison uses), tested on the same test episodes. A budget is a point on the run's "
+            "learning curve: its exploration follows the full run's schedule, not that of a run planned for the "
+            "budget.",
+            "",
+            budget_table(summary.scratch),
+            " ".join(bar_sentence(g) for g in summary.scratch if g["budgets"]),
+        ]
     lines.append("")
     lines.append(
         "Return: greedy, on the same test episodes as the students, as a % of the teacher's. Agreement: the share of "
@@ -126,6 +208,7 @@ def section(summary: BaselinesSummary, others: dict[str, Any] | None = None) -> 
     verdict = " ".join(
         [teachers_sentence(summary.teachers).split(". ")[0] + "." if summary.teachers else ""]
         + [scratch_sentence(g) for g in summary.scratch]
+        + [bar_sentence(g) for g in summary.scratch if g["budgets"]]
     ).strip()
     return Section("Baselines: DQN from scratch and independent teachers", "\n".join(lines), verdict)
 
@@ -150,3 +233,13 @@ def runs_table(record: BaselineRecord) -> str:
     ]
     header = ["seed", "test return", "% of teacher", "solves", "agreement, teacher's states", "agreement, own states"]
     return markdown_table([*header, "kept checkpoint (env step)"], rows, align="rrrlrrr")
+
+
+def runs_budget_table(record: BaselineRecord) -> str:
+    """Markdown: every from-scratch run's test return at each budget, with the env step of the checkpoint kept."""
+    runs = sorted(record.runs, key=lambda r: r.seed)
+    if not runs or not runs[0].budgets:
+        return ""
+    header = ["seed"] + [f"{b.env_steps:,} env steps: return (kept step)" for b in runs[0].budgets]
+    rows = [[str(r.seed)] + [f"{b.return_mean:.1f} ({b.best_step:,})" for b in r.budgets] for r in runs]
+    return markdown_table(header, rows, align="r" * len(header))

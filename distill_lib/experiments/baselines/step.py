@@ -1,9 +1,18 @@
-"""The baselines' step: the independent teachers measured, or DQN trained from scratch at one width."""
+"""The baselines' step: the independent teachers measured, or DQN trained from scratch at one width.
+
+A from-scratch step trains its seeds in one stacked run, read at each of ``scratch_budgets``
+(``rl.dqn.train_dqn``'s budgets: per budget, the checkpoint the run would have kept had it
+stopped there), and measures every checkpoint it keeps, the full run's and each budget's, as a
+student is measured: greedy return on the test episodes (as a % of the teacher's on the same
+episodes, from the task's floor), agreement with the teacher on its held-out states and on the
+network's own states. A checkpoint kept at several budgets (same weights, same digest) is
+measured once.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +23,48 @@ from ...core.metrics import fidelity_metrics
 from ...core.networks import QNetwork
 from ...records.atomic import read_json
 from ...records.record import Record
-from ...rl.dqn import DQNConfig, agent_network, train_dqn
+from ...rl.dqn import DQNConfig, TrainedAgent, agent_network, train_dqn
 from ...rl.episodes import TEST_SEED
 from ...rl.evaluation import closed_loop, count_parameters
 from ...rl.exploration import score_floor
 from ...rl.students import teacher_and_buffers
 from ...rl.tasks import load_teacher, pct_of_teacher
 from ..base import Units
-from .params import BaselinesConfig, BaselineStepConfig, independent_teachers, teacher_recipe, teacher_steps
+from .params import (
+    BaselinesConfig,
+    BaselineStepConfig,
+    independent_teachers,
+    scratch_budgets,
+    teacher_recipe,
+    teacher_steps,
+)
 
-__all__ = ["BaselineRecord", "BaselineRun", "recipe_files", "run", "scratch_configs", "unit_name", "units"]
+__all__ = [
+    "BaselineRecord",
+    "BaselineRun",
+    "BudgetResult",
+    "recipe_files",
+    "run",
+    "scratch_configs",
+    "unit_name",
+    "units",
+]
+
+
+@dataclass(frozen=True)
+class BudgetResult(Record):
+    """One from-scratch run read at one budget: the checkpoint kept by then, its cost, its test numbers."""
+
+    steps: int  # the budget, in env steps per run
+    env_steps: int  # the env steps taken: the budget rounded up to whole vector steps
+    gradient_steps: int  # the gradient steps taken by then
+    best_step: int  # the env step of the checkpoint kept (best on the selection episodes up to the budget)
+    selection_return: float
+    return_mean: float
+    return_pct: float
+    held_out: dict[str, float]  # fidelity on the teacher's held-out states
+    own_agreement: float
+    state_sha256: str
 
 
 @dataclass(frozen=True)
@@ -36,6 +77,7 @@ class BaselineRun(Record):
     held_out: dict[str, float]  # fidelity on the teacher's held-out states
     own_agreement: float  # agreement with the teacher on the states it visits in its own test episodes
     training: dict[str, Any]  # best checkpoint step, selection return, weights' digest
+    budgets: list[BudgetResult] = field(default_factory=list)  # from scratch: the run read at each budget
 
 
 @dataclass(frozen=True)
@@ -65,23 +107,36 @@ def scratch_configs(p: BaselineStepConfig) -> list[DQNConfig]:
     return [DQNConfig.from_params(recipe | {"seed": s}) for s in p.scratch_seeds]
 
 
-def _networks(p: BaselineStepConfig) -> tuple[list[QNetwork], list[dict[str, Any]], dict[str, Any]]:
-    """The step's networks, their training records, and the recipe they share."""
+def _networks(p: BaselineStepConfig) -> tuple[dict[str, QNetwork], list[dict[str, Any]], dict[str, Any]]:
+    """The step's distinct networks by digest (every run's kept checkpoint and, from scratch, each budget's), the
+    runs' training records, and the recipe they share."""
     if p.baseline == "teachers":
         files = independent_teachers(p)
         if not files:
             raise FileNotFoundError(f"no independent teachers of {p.env_id}'s shipped teacher; retrain them (README)")
-        records = [read_json(f.with_suffix(".json")) for f in files]
-        return [load_teacher(p.env_id, f) for f in files], records, records[0]["config"]
+        records = [read_json(f.with_suffix(".json")) | {"budgets": []} for f in files]
+        nets = {r["state_sha256"]: load_teacher(p.env_id, f) for r, f in zip(records, files, strict=True)}
+        return nets, records, records[0]["config"]
     configs = scratch_configs(p)
-    recipe = configs[0].to_dict()
-    nets, records = [], []
-    for config, (state, record) in zip(configs, train_dqn(configs, progress=False), strict=True):
-        net = agent_network(config)
-        net.load_state_dict(state)
-        nets.append(net.eval())
-        records.append(record)
-    return nets, records, recipe
+    agents: list[TrainedAgent] = train_dqn(configs, progress=False, budgets=scratch_budgets(p))
+    nets = {}
+    for config, agent in zip(configs, agents, strict=True):
+        states = [agent.state, *agent.budget_states]
+        digests = [agent.record["state_sha256"]] + [b["state_sha256"] for b in agent.record["budgets"]]
+        for digest, state in zip(digests, states, strict=True):
+            if digest not in nets:
+                nets[digest] = agent_network(config)
+                nets[digest].load_state_dict(state)
+                nets[digest].eval()
+    return nets, [a.record for a in agents], configs[0].to_dict()
+
+
+@dataclass(frozen=True)
+class _Measured:
+    return_mean: float
+    return_pct: float
+    held_out: dict[str, float]
+    own_agreement: float
 
 
 def run(config: BaselineStepConfig, folder: Path | None = None) -> BaselineRecord:
@@ -98,23 +153,28 @@ def run(config: BaselineStepConfig, folder: Path | None = None) -> BaselineRecor
     seconds["train" if p.baseline == "scratch" else "load"] = time.perf_counter() - started
     progress.report(f"{p.baseline}: stages done", 1, 2)
     started = time.perf_counter()
-    loop = closed_loop(nets, p.test_episodes, TEST_SEED, reference=teacher, env_id=p.env_id)
-    runs = []
-    for net, record, ret, own in zip(nets, records, loop.returns, loop.agreement, strict=True):
+    # every distinct network at once: one stacked forward per step of the test episodes
+    loop = closed_loop(list(nets.values()), p.test_episodes, TEST_SEED, reference=teacher, env_id=p.env_id)
+    measured = {}
+    for (digest, net), ret, own in zip(nets.items(), loop.returns, loop.agreement, strict=True):
         with torch.no_grad():
             held = {k: v.item() for k, v in fidelity_metrics(net(x_held), q_held).items()}
         mean = float(ret.mean())
+        measured[digest] = _Measured(mean, pct_of_teacher(mean, float(teacher_test.mean()), floor), held, float(own))
+    runs = []
+    for record in records:
+        m = measured[record["state_sha256"]]
         training = {k: record[k] for k in ("best_step", "best_selection_return", "state_sha256")}
+        budgets = [BudgetResult(**b, **asdict(measured[b["state_sha256"]])) for b in record["budgets"]]
         seed = int(record["config"]["seed"])
-        pct = pct_of_teacher(mean, float(teacher_test.mean()), floor)
-        runs.append(BaselineRun(seed, mean, pct, held, float(own), training))
+        runs.append(BaselineRun(seed, m.return_mean, m.return_pct, m.held_out, m.own_agreement, training, budgets))
     seconds["evaluation"] = time.perf_counter() - started
     progress.report(f"{p.baseline}: stages done", 2, 2)
-    n_params, n_teacher = count_parameters(nets[0]), count_parameters(teacher)
+    n_params, n_teacher = count_parameters(next(iter(nets.values()))), count_parameters(teacher)
     return BaselineRecord(
         params=p.to_dict(),
         baseline=p.baseline,
-        width=nets[0].hidden_dim,
+        width=next(iter(nets.values())).hidden_dim,
         params_count=n_params,
         params_pct=100.0 * n_params / n_teacher,
         teacher={

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ...core.objectives import OBJECTIVES, VARIANTS
 from ...core.schema import param
+from ...rl.dqn_config import budget_grid, task_recipe
 from ...rl.students import ComparedWidths, ProtocolParams
 from ...rl.worlds import TaskSourceParams
 
@@ -16,8 +17,10 @@ __all__ = ["BudgetsConfig", "BudgetsParams", "BudgetsStepConfig"]
 class BudgetsParams(ProtocolParams):
     """The environment-step budgets, the objectives trained at each, and DAgger's rounds."""
 
-    budget_steps: list[int] = param(
-        [1000, 5000], "transfer-set sizes in environment steps (of the teacher's own, or DAgger's, episodes)",
+    budget_steps: list[int] | None = param(
+        [1000, 5000],
+        "transfer-set sizes in environment steps (of the teacher's own, or DAgger's, episodes); null: 1000, 3000, "
+        "10000, ... up to the env steps of the task's DQN recipe (the budget DQN from scratch gets)",
         low=10, high=10_000_000, unique=True, min_len=1, max_len=20,
     )  # fmt: skip
     budget_objectives: list[str] = param(
@@ -33,11 +36,17 @@ class BudgetsParams(ProtocolParams):
         0.5, "the teacher's share of the actions in round r is dagger_beta ** r", low=0.0, high=1.0
     )
 
+    def budgets(self) -> list[int]:
+        """``budget_steps`` ascending, or ``rl.dqn_config.budget_grid`` up to the task recipe's env steps."""
+        if self.budget_steps:
+            return sorted(self.budget_steps)
+        return budget_grid(task_recipe(self.env_id).total_steps)
+
     def check(self) -> None:
         super().check()
         if extra := sorted(set(self.dagger_objectives) - set(self.budget_objectives)):
             raise self.fail("dagger_objectives", f"{extra} not in budget_objectives: DAgger is compared with them")
-        if min(self.budget_steps) < 2 * (self.dagger_rounds + 1) and self.dagger_objectives:
+        if self.budget_steps and min(self.budget_steps) < 2 * (self.dagger_rounds + 1) and self.dagger_objectives:
             raise self.fail("budget_steps", f"each needs at least {2 * (self.dagger_rounds + 1)} states for DAgger")
 
 

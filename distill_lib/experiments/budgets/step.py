@@ -101,7 +101,7 @@ def measure(config: BudgetsStepConfig, selected: dict[str, Setting]) -> BudgetsR
     """Every budget, objective, source, teacher and seed at ``selected`` settings (steps 2-5 of the docstring)."""
     p, seconds = config, {}
     started = time.perf_counter()
-    budgets = sorted(p.budget_steps)
+    budgets = p.budgets()
     teachers = task_teachers(p, budgets[-1])
     seconds["teachers"] = time.perf_counter() - started
     runs: list[tuple[str, int, Checkpointed]] = []

@@ -5,14 +5,19 @@ from __future__ import annotations
 import copy
 import json
 
+import numpy as np
 import pytest
 
 from distill_lib.experiments import baselines
 from distill_lib.experiments.baselines import params, step
 from distill_lib.experiments.baselines import section as report
 from distill_lib.experiments.baselines import summary as baselines_summary
-from distill_lib.rl.episodes import EpisodeParams
-from distill_lib.rl.tasks import task
+from distill_lib.report.stats import mean_ci
+from distill_lib.rl.dqn import agent_network, state_dict_digest, train_dqn
+from distill_lib.rl.dqn_config import gradient_steps
+from distill_lib.rl.episodes import TEST_SEED, EpisodeParams
+from distill_lib.rl.evaluation import closed_loop
+from distill_lib.rl.tasks import load_teacher, task
 
 CARTPOLE = task("CartPole-v1")
 
@@ -28,9 +33,16 @@ SMOKE = {
 }
 
 
+#: the from-scratch step's runs: long enough to learn (the teacher's recipe updates from env step 1000)
+SCRATCH = SMOKE | {"scratch_steps": 1_600, "scratch_width": 8}
+#: its budgets, out of order (the step sorts them): before any update, off the eval grid, the full run
+BUDGETS = [1_600, 400, 1_200]
+
+
 @pytest.fixture(scope="module")
 def scratch() -> baselines.BaselineRecord:
-    return step.run(baselines.BaselineStepConfig.from_params(SMOKE | {"baseline": "scratch", "scratch_width": 8}))
+    settings = SCRATCH | {"baseline": "scratch", "scratch_budgets": BUDGETS}
+    return step.run(baselines.BaselineStepConfig.from_params(settings))
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +92,7 @@ def test_independent_teachers_are_shipped_and_solve_the_task() -> None:
 
 def test_scratch_step_trains_each_seed_and_measures_it(scratch) -> None:
     assert scratch.baseline == "scratch" and scratch.width == 8 and [r.seed for r in scratch.runs] == [10, 11]
-    assert scratch.recipe["total_steps"] == 400 and scratch.recipe["teacher_steps"] == 100_000
+    assert scratch.recipe["total_steps"] == 1_600 and scratch.recipe["teacher_steps"] == 100_000
     assert scratch.params_count == 8 * 8 + 12 * 8 + 2
     for r in scratch.runs:
         assert 0.0 <= r.own_agreement <= 1.0 and 0.0 <= r.held_out["action_agreement"] <= 1.0
@@ -108,3 +120,122 @@ def test_summary_and_section_follow_the_numbers(scratch, teachers) -> None:
     assert "Two policies that both solve" in report.teachers_sentence(solved)
     assert "2 of 3 independent teachers" in report.teachers_sentence(failed)
     assert "Two policies that both solve" not in report.teachers_sentence(failed)
+
+
+def test_scratch_budgets_default_to_the_log_grid_up_to_the_runs_steps() -> None:
+    assert params.scratch_budgets(params.BaselineParams()) == [1_000, 3_000, 10_000, 30_000, 100_000]  # CartPole
+    lunar = params.BaselineParams(env_id="LunarLander-v3")
+    assert params.scratch_budgets(lunar) == [1_000, 3_000, 10_000, 30_000, 100_000, 300_000]
+    assert params.scratch_budgets(params.BaselineParams(scratch_steps=400)) == [400]
+    assert params.scratch_budgets(params.BaselineParams(scratch_budgets=[5_000, 2_000])) == [2_000, 5_000]
+
+
+@pytest.mark.parametrize(
+    ("settings", "match"),
+    [
+        ({"scratch_budgets": [100, 500], "scratch_steps": 400}, r"must each be <= scratch_steps=400"),
+        ({"scratch_budgets": []}, "needs at least 1 entries"),
+        ({"scratch_budgets": [0]}, "outside"),
+        ({"scratch_budgets": [100, 100]}, "listed twice"),
+    ],
+)
+def test_bad_scratch_budgets_are_refused_naming_the_field(settings: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=rf"^scratch_budgets=.*{match}"):
+        params.BaselineParams(**settings)
+
+
+def test_scratch_budgets_past_the_teachers_budget_are_refused_before_the_study() -> None:
+    with pytest.raises(ValueError, match=r"^scratch_budgets=.*must each be <= 100,000, the from-scratch runs' env"):
+        params.BaselineParams(scratch_budgets=[1_000, 200_000]).check_files()  # the teacher's record says 100k
+
+
+def test_each_budgets_checkpoint_is_the_one_training_kept_and_is_measured_as_a_student(scratch) -> None:
+    configs = baselines.scratch_configs(baselines.BaselineStepConfig.from_params(SCRATCH))
+    agents = train_dqn(configs, progress=False, budgets=sorted(BUDGETS))  # the same runs again: bit-identical
+    teacher = load_teacher("CartPole-v1")
+    for run, agent in zip(scratch.runs, agents, strict=True):
+        assert [b.steps for b in run.budgets] == sorted(BUDGETS)
+        full = run.budgets[-1]  # the full run's budget is the run's kept checkpoint, measured once
+        assert full.state_sha256 == run.training["state_sha256"]
+        assert (full.return_mean, full.own_agreement, full.held_out) == (
+            run.return_mean,
+            run.own_agreement,
+            run.held_out,
+        )
+        for b, state in zip(run.budgets, agent.budget_states, strict=True):
+            assert b.state_sha256 == state_dict_digest(state) and b.best_step <= b.env_steps
+            assert b.gradient_steps == gradient_steps(configs[0], b.env_steps)
+            net = agent_network(configs[0])
+            net.load_state_dict(state)
+            loop = closed_loop([net], SMOKE["test_episodes"], TEST_SEED, reference=teacher)
+            assert b.return_mean == loop.returns[0].mean() and b.own_agreement == loop.agreement[0]
+            assert b.return_pct == pytest.approx(100 * b.return_mean / scratch.teacher["test_return"])
+    assert [b.gradient_steps for b in scratch.runs[0].budgets] == [0, 51, 151]  # vector steps 250-300, 250-400
+    assert len({b.state_sha256 for r in scratch.runs for b in r.budgets}) > len(scratch.runs)  # budgets kept others
+
+
+def test_the_summary_gives_each_budget_its_runs_and_intervals(scratch, teachers) -> None:
+    group = baselines_summary.summarize_record(scratch)
+    assert [b["steps"] for b in group["budgets"]] == sorted(BUDGETS)
+    assert baselines_summary.summarize_record(teachers)["budgets"] == []
+    for i, b in enumerate(group["budgets"]):
+        values = [r.budgets[i].return_pct for r in sorted(scratch.runs, key=lambda r: r.seed)]
+        assert b["return_pct"]["values"] == values and b["n"] == 2
+        assert b["return_pct"]["mean"] == pytest.approx(np.mean(values))
+        if len(set(values)) > 1:
+            assert (b["return_pct"]["low"], b["return_pct"]["high"]) == pytest.approx(
+                (mean_ci(values).low, mean_ci(values).high)
+            )
+        assert b["solved"] == sum(v >= CARTPOLE.bar for v in b["return"]["values"])
+        assert b["gradient_steps"] == scratch.runs[0].budgets[i].gradient_steps
+    assert json.loads(json.dumps(group, allow_nan=False)) == group
+
+
+def _budget(steps: int, mean: float, solved: int, n: int = 3) -> dict:
+    ci = {"mean": mean, "low": mean - 1.0, "high": mean + 1.0}
+    return {"steps": steps, "env_steps": steps, "gradient_steps": steps // 2, "n": n, "solved": solved,
+            "return": ci, "return_pct": ci | {"mean": mean / 5.0, "low": mean / 5.0 - 1, "high": mean / 5.0 + 1}}  # fmt: skip
+
+
+def _group(means: list[float], solved: list[int], bar: float | None = 475.0) -> dict:
+    budgets = [_budget(s, m, k) for s, m, k in zip([1_000, 3_000, 10_000, 30_000], means, solved)]
+    return {"width": 8, "n": 3, "env_id": "CartPole-v1", "solved_return": bar, "budgets": budgets}
+
+
+def test_the_bar_sentence_follows_the_numbers() -> None:
+    reached = _group([100.0, 480.0, 460.0, 490.0], [0, 2, 1, 3])
+    assert report.first_at_bar(reached)["steps"] == 3_000
+    said = report.bar_sentence(reached)
+    assert said.startswith("Width 8 from scratch: the mean test return of its 3 runs first reaches the bar (475) at "
+                           "3,000 env steps (1,500 gradient steps; 2 of 3 runs solve the task there)")  # fmt: skip
+    assert said.endswith(", and falls below it again at 10,000.") and "smallest" not in said
+    # flip the numbers: never at the bar, at the bar from the start and staying, no bar at all
+    never = report.bar_sentence(_group([100.0, 200.0, 300.0, 474.9], [0, 0, 1, 1]))
+    assert report.first_at_bar(_group([100.0, 200.0, 300.0, 474.9], [0, 0, 1, 1])) is None
+    assert never.startswith("Width 8 from scratch: the mean test return of its 3 runs stays below the bar (475) at "
+                            "every budget up to 30,000 env steps")  # fmt: skip
+    assert never.endswith("(there: 474.9, 95.0% of the teacher's return; 1 of 3 runs solve the task).")
+    early = report.bar_sentence(_group([475.0, 480.0, 490.0, 500.0], [2, 2, 3, 3]))
+    assert "at 1,000 env steps (the smallest budget measured)" in early and "falls below" not in early
+    no_bar = report.bar_sentence(_group([100.0, 200.0, 300.0, 400.0], [0, 0, 0, 0], bar=None))
+    assert "has no solved bar to reach (at 30,000 env steps, 80.0% of the teacher's return)" in no_bar
+    assert report.first_at_bar(_group([500.0] * 4, [3] * 4, bar=None)) is None
+    assert report.bar_sentence({"budgets": [], "solved_return": 475.0}) == ""
+
+
+def test_the_budget_table_has_a_row_per_budget_and_a_column_per_width() -> None:
+    wide, narrow = _group([100.0, 480.0, 460.0, 490.0], [0, 2, 1, 3]), _group([50.0, 60.0], [0, 0])
+    wide["width"] = 32
+    lines = report.budget_table([wide, narrow]).splitlines()
+    assert lines[0] == ("| env steps per run | gradient steps per run | width 32: test return, % [95% CI] | "
+                        "width 8: test return, % [95% CI] |")  # fmt: skip
+    assert lines[3] == "| 3,000 | 1,500 | 96.0 [95.0, 97.0]; 2 of 3 solve | 12.0 [11.0, 13.0]; 0 of 3 solve |"
+    assert lines[5] == "| 30,000 | 15,000 | 98.0 [97.0, 99.0]; 3 of 3 solve | - |" and len(lines) == 6
+
+
+def test_the_section_shows_the_budgets_when_they_ran(scratch, teachers) -> None:
+    summary = baselines_summary.summarize_records({"teachers": teachers, "w=8": scratch}, [])
+    text = report.section(summary).text
+    assert report.budget_table(summary.scratch) in text and report.bar_sentence(summary.scratch[0]) in text
+    assert report.runs_budget_table(scratch).count("\n") == 2 + len(scratch.runs)
+    assert report.runs_budget_table(teachers) == ""
