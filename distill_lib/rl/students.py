@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from ..core.config import (
     MAX_SEED,
@@ -35,6 +36,7 @@ from ..core.schema import Params, param
 from ..core.training import TrainResult, to_device, train_batched
 from .episodes import COLLECT_SEED, TEST_SEED, VALIDATION_SEED, BufferParams, EpisodeParams
 from .exploration import collect_buffers
+from .policies import describe
 
 __all__ = [
     "ComparedWidths",
@@ -142,7 +144,7 @@ class SelectionParams(TaskBufferParams, ScheduleParams, DeviceParams, AlphaParam
         )
 
 
-def teacher_and_buffers(p: TaskBufferParams) -> tuple[QNetwork, torch.Tensor, torch.Tensor]:
+def teacher_and_buffers(p: TaskBufferParams) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
     """The task's teacher (frozen) and its training and held-out states, ``(N, D)`` and ``(M, D)``."""
     teacher = p.load_teacher()
     train_states, held_out = collect_buffers(
@@ -152,12 +154,16 @@ def teacher_and_buffers(p: TaskBufferParams) -> tuple[QNetwork, torch.Tensor, to
 
 
 def train_students(
-    teacher: QNetwork, states: torch.Tensor, configs: list[RunConfig], device: str
+    teacher: nn.Module, states: torch.Tensor, configs: list[RunConfig], device: str
 ) -> tuple[list[TrainResult], list[QNetwork]]:
     """One student per config, all of one width, in one batched call; a seed's students share their
-    initialisation (``build_student(seed)``). Returns the results and the final students in eval mode."""
-    width, d, a = configs[0].student_width, teacher.input_dim, teacher.output_dim
-    initial = {c.seed: build_student(c.seed, d, teacher.hidden_dim, a, hidden_dim=width) for c in configs}
+    initialisation (``build_student(seed)``). Returns the results and the final students in eval mode.
+
+    The teacher is any module from states to Q-values (``rl.policies``): its state and action counts
+    come from its description, the students' width from the configs."""
+    desc = describe(teacher)
+    width, d, a = configs[0].student_width, desc.input_dim, desc.output_dim
+    initial = {c.seed: build_student(c.seed, d, c.teacher_hidden, a, hidden_dim=width) for c in configs}
     results = train_batched(*to_device(teacher, states, device), [initial[c.seed] for c in configs], configs)
     nets = []
     for result in results:
