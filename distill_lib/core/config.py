@@ -111,17 +111,22 @@ class TeacherWidthParams(Params):
     """The teacher's hidden width (the synthetic teacher's, or a checkpoint's)."""
 
     teacher_hidden: int = param(
-        64, "teacher hidden width (of the synthetic teacher, or of your teacher_checkpoint)", low=1, high=100_000
+        64,
+        "teacher hidden width: the synthetic teacher's, or your QNetwork teacher_checkpoint's with source file or "
+        "task (a real-task teacher_checkpoint's widths are read from the file: ignored there)",
+        low=1,
+        high=100_000,
     )
 
 
 @dataclass(frozen=True)
 class TeacherFileParams(Params):
-    """A teacher of your own, as a state-dict file."""
+    """A teacher of your own, as a file (the forms ``rl.policies`` reads)."""
 
     teacher_checkpoint: str | None = param(
         None,
-        "your teacher's state dict: with source=file the comparison's teacher, else the real task's (env_id)",
+        "your teacher: with source=file the comparison's (a QNetwork state dict), else the real task's (env_id): "
+        "a Stable-Baselines3 DQN .zip, a CleanRL or other MLP state dict, or a TorchScript file",
         path=True,
     )
 

@@ -47,6 +47,7 @@ from .evaluation import closed_loop, closed_loop_returns
 from .exploration import collect_buffers, collect_states, score_floor
 from .tasks import load_teacher, pct_of_teacher
 from .tasks import task_teachers as shipped_teachers
+from .policies import describe
 
 __all__ = [
     "Checkpointed",
@@ -173,7 +174,7 @@ def teacher_paths(p: EpisodeParams, n: int = MAX_TEACHERS) -> list[Path]:
     return shipped_teachers(p.env_id)[:n]
 
 
-def teacher_and_buffers(p: TaskBufferParams) -> tuple[QNetwork, torch.Tensor, torch.Tensor]:
+def teacher_and_buffers(p: TaskBufferParams) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
     """The task's teacher (frozen) and its training and held-out states, ``(N, D)`` and ``(M, D)``."""
     teacher = p.load_teacher()
     train_states, held_out = collect_buffers(
@@ -210,7 +211,8 @@ class TeacherData:
 
     @property
     def hidden(self) -> int:
-        return int(getattr(self.net, "hidden_dim", 0))
+        hidden = describe(self.net).hidden
+        return int(hidden[0]) if hidden else 0
 
     def describe(self) -> dict[str, object]:
         return {"index": self.index, "file": self.path.name, "hidden": self.hidden, "val_return": self.val_return,
@@ -223,7 +225,7 @@ def task_teachers(p: ProtocolParams, transfer_steps: int) -> list[TeacherData]:
     steps, its held-out states (episodes from ``HELD_OUT_SEED``) and its return on validation and test episodes."""
     out = []
     paths = p.teacher_files()[: p.n_teachers]
-    nets = [load_teacher(p.env_id, path, p.teacher_width) for path in paths]
+    nets = [load_teacher(p.env_id, path) for path in paths]
     val = closed_loop_returns(nets, p.val_episodes, VALIDATION_SEED, env_id=p.env_id).mean(1)
     test = closed_loop_returns(nets, p.test_episodes, TEST_SEED, env_id=p.env_id).mean(1)
     val_floor = score_floor(p.env_id, p.val_episodes, VALIDATION_SEED)
@@ -345,12 +347,15 @@ def measure_runs(p: ProtocolParams, teachers: list[TeacherData], runs: list[Chec
 
 
 def train_students(
-    teacher: QNetwork, states: torch.Tensor, configs: list[RunConfig], device: str
+    teacher: nn.Module, states: torch.Tensor, configs: list[RunConfig], device: str
 ) -> tuple[list[TrainResult], list[QNetwork]]:
     """One student per config, all of one width, in one batched call; a seed's students share their
-    initialisation (``build_student(seed)``). Returns the results and the final students in eval mode."""
-    width, d, a = configs[0].student_width, teacher.input_dim, teacher.output_dim
-    kind = configs[0].student_kind
-    initial = {c.seed: build_student(c.seed, d, teacher.hidden_dim, a, hidden_dim=width, kind=kind) for c in configs}
+    initialisation (``build_student(seed)``). Returns the results and the final students in eval mode.
+
+    The teacher is any module from states to Q-values (``rl.policies``): its state and action counts
+    come from its description, the students' width and kind from the configs."""
+    desc = describe(teacher)
+    width, d, a, kind = configs[0].student_width, desc.input_dim, desc.output_dim, configs[0].student_kind
+    initial = {c.seed: build_student(c.seed, d, c.teacher_hidden, a, hidden_dim=width, kind=kind) for c in configs}
     results = train_batched(*to_device(teacher, states, device), [initial[c.seed] for c in configs], configs)
     return results, [_network(r.final_state, r.config) for r in results]

@@ -19,6 +19,8 @@ The bars are gymnasium's ``reward_threshold`` of each environment (the mean retu
 of one dimension and a ``Discrete`` action space is accepted too (``task``): its bar is its
 ``reward_threshold`` (none if it has none), its floor the random policy's, and it has no
 shipped teacher (bring one with ``teacher_checkpoint``). Anything else fails with one line.
+A teacher of your own comes in any form ``rl.policies`` reads (a Stable-Baselines3 DQN ``.zip``,
+a CleanRL or other MLP state dict, a TorchScript file), its architecture read from the file.
 
 Return as a percentage of the teacher's. Rusu et al. (2016) report a student's score as a
 percentage of its teacher's; on tasks whose returns are negative the plain ratio is
@@ -42,13 +44,13 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import torch
+from torch import nn
 
 from ..core.config import TeacherFileParams, TeacherWidthParams
-from ..core.data import load_state_dict
-from ..core.networks import QNetwork, freeze
+from ..core.networks import QNetwork
 from ..core.schema import ParamError, param
 from ..records.provenance import file_sha256
+from .policies import describe, load_policy
 
 __all__ = [
     "ASSETS",
@@ -196,40 +198,21 @@ def teacher_network(env_id: str, hidden: int = TEACHER_HIDDEN) -> QNetwork:
     return QNetwork(t.obs_dim, hidden, t.n_actions, dropout=TEACHER_DROPOUT)
 
 
-def load_teacher(env_id: str, path: str | Path | None = None, hidden: int = TEACHER_HIDDEN) -> QNetwork:
-    """The teacher of ``env_id``, frozen: the shipped one, or the state dict at ``path``.
+def load_teacher(env_id: str, path: str | Path | None = None) -> nn.Module:
+    """The teacher of ``env_id``, frozen, with its ``description``: the shipped one, or your policy at ``path``.
 
-    ``path`` holds a ``state_dict()`` of ``QNetwork(obs_dim, hidden, n_actions)``, read and checked
-    as any teacher checkpoint is (``core.data.load_state_dict``: weights-only, dense real finite
-    tensors); the dimensions come from the environment. A file that does not fit the
-    architecture fails with one line naming the first mismatch.
+    ``path`` holds a policy in any form ``rl.policies.load_policy`` reads (a Stable-Baselines3 DQN
+    ``.zip``, a CleanRL or other MLP state dict, this project's ``QNetwork`` state dict, a
+    TorchScript file); its architecture is read from the file, its state and action counts must be
+    the environment's. A shipped teacher, and your ``QNetwork`` state dict, load as a ``QNetwork``.
+    A file that does not fit fails with one line saying what was found and what is accepted.
     """
     t = task(env_id)
     if path is None:
         if t.teacher_file is None:
             raise TaskError(f"env_id={env_id!r} has no shipped teacher: give your own with teacher_checkpoint")
         path = t.teacher_file
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no teacher checkpoint there")
-    state = load_state_dict(path, where=str(path))
-    net = teacher_network(env_id, hidden)
-    want = net.state_dict()
-    if not isinstance(state, dict) or set(state) != set(want):
-        got = sorted(state)[:4] if isinstance(state, dict) else type(state).__name__
-        raise ValueError(
-            f"{path}: holds {got}, not the state dict of QNetwork({t.obs_dim}, {hidden}, {t.n_actions}) "
-            f"(keys {sorted(want)[:4]}...; save net.state_dict())"
-        )
-    for name, tensor in want.items():
-        if not isinstance(state[name], torch.Tensor) or state[name].shape != tensor.shape:
-            shape = getattr(state[name], "shape", None)
-            raise ValueError(
-                f"{path}: {name} has shape {tuple(shape) if shape is not None else shape}, QNetwork({t.obs_dim}, "
-                f"{hidden}, {t.n_actions}) for {env_id} needs {tuple(tensor.shape)} (is teacher_hidden right?)"
-            )
-    net.load_state_dict(state)
-    return freeze(net)
+    return load_policy(path, t.obs_dim, t.n_actions, env_id)
 
 
 @dataclass(frozen=True)
@@ -251,8 +234,9 @@ class TaskParams(TeacherFileParams, TeacherWidthParams):
         if self.teacher_checkpoint is None and t.teacher_file is None:
             raise self.fail(
                 "teacher_checkpoint",
-                f"env_id={self.env_id!r} has no shipped teacher: give yours, a state dict of "
-                f"QNetwork({t.obs_dim}, teacher_hidden, {t.n_actions})",
+                f"env_id={self.env_id!r} has no shipped teacher: give yours ({t.obs_dim} state variables, "
+                f"{t.n_actions} actions), a Stable-Baselines3 DQN .zip, a CleanRL or other MLP state dict, "
+                "or a TorchScript file",
             )
 
     def check_files(self) -> None:
@@ -279,19 +263,28 @@ class TaskParams(TeacherFileParams, TeacherWidthParams):
 
     @property
     def teacher_width(self) -> int:
-        """The teacher's hidden width: ``teacher_hidden`` for your checkpoint, 64 for a shipped teacher."""
+        """The teacher width the students' configs carry (``RunConfig.teacher_hidden``), known before any file
+        is read: 64 for a shipped teacher, ``teacher_hidden`` for yours. The students' widths are given
+        explicitly, so it decides nothing; what your teacher is, is read from its file (``teacher_fields``)."""
         return self.teacher_hidden if self.teacher_checkpoint else TEACHER_HIDDEN
 
-    def load_teacher(self) -> QNetwork:
-        """The teacher, frozen: ``QNetwork(obs_dim, teacher_width, n_actions)``."""
-        return load_teacher(self.env_id, self.teacher_path, self.teacher_width)
+    def load_teacher(self) -> nn.Module:
+        """The teacher, frozen, with its ``description`` (``rl.policies``)."""
+        return load_teacher(self.env_id, self.teacher_path)
 
-    def teacher_fields(self, teacher: QNetwork) -> dict[str, Any]:
-        """What a record says about its teacher: task, file (content hash), shipped or yours, width."""
+    def teacher_fields(self, teacher: nn.Module) -> dict[str, Any]:
+        """What a record says about its teacher: task, file (content hash), shipped or yours, what it is.
+
+        ``hidden`` is its hidden width (``64``; ``"120-84"`` where the layers differ), ``format`` and
+        ``layers`` (``"4-64-64-2"``) are ``rl.policies.describe``'s.
+        """
+        desc = describe(teacher)
         return {
             "env_id": self.env_id,
             "file": self.teacher_path.name,
             "shipped": self.teacher_checkpoint is None,
             "sha256": file_sha256(self.teacher_path),
-            "hidden": teacher.hidden_dim,
+            "hidden": desc.width,
+            "format": desc.format,
+            "layers": desc.layers,
         }

@@ -24,6 +24,7 @@ from ..core.networks import build_student, build_teacher
 from ..core.schema import ParamError, Params, param
 from .episodes import COLLECT_SEED, BufferParams
 from .exploration import collect_states
+from .policies import describe
 from .tasks import TaskParams
 
 __all__ = ["SOURCES", "SourceParams", "TaskSourceParams", "WorldParams", "build_world"]
@@ -79,6 +80,8 @@ class WorldParams(TaskSourceParams, BufferParams, SizeParams, SeedParams):
     def check_files(self) -> None:
         """Your states and teacher must be readable, of the configured sizes and finite, before anything runs."""
         super().check_files()
+        if self.source == "task" and self.teacher_checkpoint is not None:
+            self._check_world_teacher()
         if self.source != "file":
             return
         try:
@@ -89,6 +92,17 @@ class WorldParams(TaskSourceParams, BufferParams, SizeParams, SeedParams):
             check_teacher_outputs(teacher, states, f"teacher_checkpoint={self.teacher_checkpoint!r}")
         except ValueError as err:
             raise ParamError(str(err).splitlines()[0]) from None
+
+    def _check_world_teacher(self) -> None:
+        """With ``source='task'`` your teacher is saved into the world (``World``), which holds this project's
+        ``QNetwork(input_dim, teacher_hidden, output_dim)``: any other form is studied by the real-task parts."""
+        desc = describe(self.load_teacher())
+        if desc.format != "qnetwork" or desc.hidden != (self.teacher_hidden,) * 2:
+            raise ParamError(
+                f"teacher_checkpoint: source='task' puts your teacher into the comparison's world, a QNetwork of "
+                f"teacher_hidden={self.teacher_hidden}; {self.teacher_checkpoint} is {desc} (set teacher_hidden to "
+                "its width if it is a QNetwork; any other teacher is studied by the real-task parts, source synthetic)"
+            )
 
     def inputs(self) -> list[Path]:
         """The files whose content decides the world."""

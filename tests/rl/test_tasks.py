@@ -143,24 +143,22 @@ def test_dqn_trains_on_the_task_and_stacks_exactly(env_id: str) -> None:
 def test_your_checkpoint_loads_and_bad_ones_fail_in_one_line(tmp_path) -> None:
     plain = plain_qnetwork(6, 32, 3)
     torch.save(plain.state_dict(), tmp_path / "mine.pt")
-    teacher = load_teacher("Acrobot-v1", tmp_path / "mine.pt", hidden=32)
+    teacher = load_teacher("Acrobot-v1", tmp_path / "mine.pt")  # the width is read from the shapes
     x = torch.randn(5, 6)
     torch.testing.assert_close(teacher(x), plain.eval()(x), rtol=0, atol=0)
+    assert isinstance(teacher, QNetwork) and teacher.hidden_dim == 32
     assert not any(p.requires_grad for p in teacher.parameters()) and not teacher.training
-    params = TaskParams(env_id="Acrobot-v1", teacher_checkpoint=str(tmp_path / "mine.pt"), teacher_hidden=32)
-    assert params.teacher_width == 32 and params.load_teacher().hidden_dim == 32
+    params = TaskParams(env_id="Acrobot-v1", teacher_checkpoint=str(tmp_path / "mine.pt"), teacher_hidden=64)
+    fields = params.teacher_fields(params.load_teacher())  # teacher_hidden is not the file's width: ignored
+    assert (fields["hidden"], fields["format"], fields["layers"]) == (32, "qnetwork", "6-32-32-3")
     cases = {
-        "wrong width": (lambda: load_teacher("Acrobot-v1", tmp_path / "mine.pt", hidden=64), r"0.weight has shape \(32, 6\).*needs \(64, 6\).*teacher_hidden"),
-        "wrong task": (lambda: load_teacher("LunarLander-v3", tmp_path / "mine.pt", hidden=32), r"needs \(32, 8\)"),
+        "wrong task": (lambda: load_teacher("LunarLander-v3", tmp_path / "mine.pt"), r"maps 6 state variables to 3 actions; LunarLander-v3 has 8 and 4"),
         "missing": (lambda: load_teacher("Acrobot-v1", tmp_path / "none.pt"), r"no teacher checkpoint there"),
     }  # fmt: skip
     torch.save({"model": plain.state_dict()}, tmp_path / "wrapped.pt")
-    cases["wrapped"] = (
-        lambda: load_teacher("Acrobot-v1", tmp_path / "wrapped.pt", 32),
-        r"holds \['model'\].*state_dict",
-    )
+    cases["wrapped"] = (lambda: load_teacher("Acrobot-v1", tmp_path / "wrapped.pt"), r"holds \['model'\].*state_dict")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    cases["junk"] = (lambda: load_teacher("Acrobot-v1", tmp_path / "junk.pt", 32), r"not a loadable weights-only")
+    cases["junk"] = (lambda: load_teacher("Acrobot-v1", tmp_path / "junk.pt"), r"not a loadable weights-only")
     for name, (call, match) in cases.items():
         with pytest.raises((ValueError, FileNotFoundError), match=match) as caught:
             call()

@@ -40,3 +40,22 @@ def test_your_files_are_checked_before_a_study_not_by_the_config(tmp_path):
     torch.save(build_teacher(0, 8, 16, 4).state_dict(), teacher)
     params.check_files()  # now both are fine
     assert build_world(params).states.shape == (5, 8)
+
+
+def test_a_task_world_takes_your_teacher_only_as_a_qnetwork_of_teacher_hidden(tmp_path):
+    """The world saves its teacher as a QNetwork state dict of ``teacher_hidden``: another width or form is refused
+    before the study starts, not when the comparison reads the world back."""
+    from conftest import plain_qnetwork
+    from torch import nn
+
+    sizes = dict(source="task", input_dim=4, output_dim=2, buffer_episodes=1)
+    torch.save(plain_qnetwork(4, 32, 2).state_dict(), tmp_path / "q32.pt")
+    WorldParams(**sizes, teacher_hidden=32, teacher_checkpoint=str(tmp_path / "q32.pt")).check_files()
+    with pytest.raises(
+        ParamError, match=r"a QNetwork of teacher_hidden=64; .*q32.pt is this project's QNetwork \(4-32"
+    ):
+        WorldParams(**sizes, teacher_hidden=64, teacher_checkpoint=str(tmp_path / "q32.pt")).check_files()
+    mlp = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 2))
+    torch.save(mlp.state_dict(), tmp_path / "mlp.pt")
+    with pytest.raises(ParamError, match=r"mlp.pt is an MLP state dict \(4-32-32-2.*studied by the real-task parts"):
+        WorldParams(**sizes, teacher_hidden=32, teacher_checkpoint=str(tmp_path / "mlp.pt")).check_files()
