@@ -1,6 +1,6 @@
 """Tests of distill_lib.runner.studies: ``distill-study tasks`` reads only complete studies of distinct tasks.
 
-The committed studies (``reports/``, ``reports/tasks/<env_id>/``) are the good input; each
+The committed full-grid studies (``reports/full/``, ``reports/full/tasks/<env_id>/``) are the good input; each
 bad case is one of them damaged the way the adversarial run did, and must be refused in
 one line naming the file and what is missing (exit 2), where it used to give a traceback
 or a summary of an unfinished study.
@@ -19,7 +19,8 @@ from distill_lib.core.schema import ParamError
 from distill_lib.runner.cli import main
 from distill_lib.runner.studies import validate_task_studies
 
-COMMITTED = [ROOT / "reports", ROOT / "reports" / "tasks" / "Acrobot-v1", ROOT / "reports" / "tasks" / "LunarLander-v3"]
+FULL = ROOT / "reports" / "full"
+COMMITTED = [FULL, FULL / "tasks" / "Acrobot-v1", FULL / "tasks" / "LunarLander-v3"]
 
 
 def _copy(tmp_path: Path, source: Path = COMMITTED[1]) -> Path:
@@ -112,7 +113,7 @@ def test_a_complete_study_json_is_accepted(tmp_path):
 
 
 def test_one_study_per_task(tmp_path):
-    _refused([COMMITTED[0], ROOT / "reports" / "full"], "both studies of CartPole-v1")
+    _refused([ROOT / "reports", FULL], "both studies of CartPole-v1")
     _refused([COMMITTED[1], COMMITTED[1]], "given twice")
     _refused([tmp_path / "nowhere"], str(tmp_path / "nowhere" / "results.json"), "no results.json")
 

@@ -34,7 +34,7 @@ class RealTaskConfig(DeviceParams, AlphaParams, ScheduleParams, ObjectiveParams,
         max_len=100,
     )
     real_task_seeds: list[int] = param(
-        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [0, 1, 2, 3, 4, 5],
         "student seeds of the real-task section",
         low=0,
         high=MAX_SEED,

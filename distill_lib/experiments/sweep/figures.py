@@ -32,7 +32,7 @@ def heatmaps(summary: SweepSummary) -> Figure:
         ax.set_xticks(range(len(alphas)), [f"{a:g}" for a in alphas], fontsize=9)
         ax.set_yticks(range(len(temps)), [f"{t:g}" for t in temps], fontsize=9)
         mse = summary.mse_row
-        title = label + (f"\n(MSE on Q: {mse[label]:.3f})" if mse and label in mse else "")
+        title = label + (f"\n(MSE on raw Q: {mse[label]:.3f})" if mse and label in mse else "")
         ax.set_xlabel("alpha (weight of the soft term)", fontsize=10)
         ax.set_ylabel("temperature", fontsize=10)
         ax.set_title(title, fontsize=11)

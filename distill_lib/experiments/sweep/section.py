@@ -28,7 +28,7 @@ def section(summary: SweepSummary, others: dict[str, Any] | None = None) -> Sect
             )
     if summary.mse_row:
         lines.append(
-            "- MSE on Q-values (no temperature): " + ", ".join(f"{k} {v:.4f}" for k, v in summary.mse_row.items()) + "."
+            "- MSE on raw (unscaled) Q-values, no temperature: " + ", ".join(f"{k} {v:.4f}" for k, v in summary.mse_row.items()) + "."
         )
     lines.append(
         f"- Each cell: {len(summary.seeds)} world seeds ({', '.join(map(str, summary.seeds))}); values are seed means."
@@ -58,7 +58,7 @@ def verdict(summary: SweepSummary) -> str:
     if summary.mse_row:
         mse = summary.mse_row
         text += (
-            f" MSE on Q-values agrees {mse['top-1 agreement']:.3f} of the time and matches the distribution to "
+            f" MSE on raw (unscaled) Q-values agrees {mse['top-1 agreement']:.3f} of the time and matches the distribution to "
             f"{mse['prob. similarity (T = 1)']:.3f}."
         )
     return text
