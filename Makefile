@@ -5,8 +5,8 @@
 #                cross-task summary of all three tasks (reports/tasks/; about 27 minutes)
 # make full    - the full grid (params/full.yaml): CartPole into reports/full/, the other tasks into
 #                reports/full/tasks/<env_id>/, their summary into reports/full/tasks/ (about 2.5-3 hours:
-#                CartPole 17 minutes, Acrobot and LunarLander about 2.3 hours together; see README)
-# make readme  - rewrite the README's results blocks from reports/results.json (and reports/full/, reports/tasks/)
+#                CartPole 17 minutes, Acrobot and LunarLander about 2.3 hours together; docs/full-grid.md)
+# make readme  - rewrite the generated blocks of README.md and docs/results.md from reports/ (and reports/full/, tasks/)
 # make report-check - screenshots of every page of reports/html/ (needs chromium)
 # make lab     - JupyterLab on the notebooks
 # make bench   - every speed figure in one run: the runner against a plain single-process loop, batched

@@ -1,13 +1,19 @@
-"""The README's numbers, written from the committed results: never typed by hand.
+"""The README's and docs/results.md's numbers, written from the committed results: never typed by hand.
 
-Two marked blocks of ``README.md`` are generated from ``reports/results.json``: the results
-table (``<!-- results-table -->``: each section's headline table) and the findings
-(``<!-- findings -->``: each section's verdict, and the machine and commit they came from).
-A third, ``<!-- full-findings -->``, comes from the full grid's ``reports/full/results.json``
-(``make full``) where the README has it, and a fourth, ``<!-- tasks-findings -->``, from the
-cross-task summary (``reports/full/tasks/tasks.json`` from ``make full`` where it exists, else
-``reports/tasks/tasks.json`` from ``make tasks``). ``make study`` and ``make full`` rewrite them;
-``make readme`` does it alone, and a test fails when the README and the results disagree.
+Marked blocks (``<!-- name -->`` ... ``<!-- /name -->``) of two pages are generated:
+
+- ``README.md``: ``answer``, the across-tasks answer in at most ten lines (the cross-task
+  figure, the verdict with its n and its correction, DQN from scratch, the pooled aggregate and
+  what a few tasks cannot tell), from the cross-task summary (``reports/full/tasks/tasks.json``
+  from ``make full`` where it exists, else ``reports/tasks/tasks.json`` from ``make tasks``).
+- ``docs/results.md``: ``tasks-findings`` (the cross-task table and its verdict), ``findings``
+  (each section's verdict of ``reports/results.json``, and the machine and commit they came
+  from), ``full-findings`` (the full grid's ``reports/full/results.json``, ``make full``) and
+  ``results-table`` (each section's headline table).
+
+Each page's links are written relative to that page. ``make study``, ``make tasks`` and
+``make full`` rewrite the blocks; ``make readme`` does it alone, ``--check`` only says whether
+both pages are current, and a test fails when a page and the results disagree.
 
     python -m distill_lib.runner.readme [--check]
 """
@@ -24,27 +30,37 @@ from typing import Any
 from ..experiments.base import PROJECT_ROOT
 from ..records.atomic import atomic_write_text
 
-__all__ = ["BLOCKS", "render", "rewrite", "tasks_summary"]
+__all__ = ["ANSWER_LINES", "BLOCKS", "PAGES", "answer", "render", "rewrite", "tasks_summary"]
 
-#: the marked blocks, in README order (the last only where the README has it)
-BLOCKS = ("results-table", "findings", "full-findings", "tasks-findings")
-#: the blocks a README may leave out (the full grid's)
-OPTIONAL = ("full-findings", "tasks-findings")
+#: every generated block, in the order ``render`` returns them
+BLOCKS = ("answer", "tasks-findings", "findings", "full-findings", "results-table")
+#: page (relative to the project root) -> (the blocks it must have, the blocks it may leave out)
+PAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "README.md": (("answer",), ()),
+    "docs/results.md": (("findings", "results-table"), ("tasks-findings", "full-findings")),
+}
+#: the most lines the README's answer block may take
+ANSWER_LINES = 10
 #: where the cross-task summaries are (``make full``, ``make tasks``), the first that exists quoted
 TASKS_SUMMARIES = ("reports/full/tasks", "reports/tasks")
-#: the full grid's sections the README quotes
-FULL_SECTIONS = ("real_task", "baselines", "fair", "sources")
+#: the full grid's sections the results page quotes
+FULL_SECTIONS = ("real_task", "baselines", "fair", "budgets")
 
 
-def _origin(results: dict[str, Any], what: str, path: str) -> str:
+def _prefix(page: str) -> str:
+    """What turns a path from the project root into a link from ``page`` (``../`` from ``docs/``)."""
+    return "../" * page.count("/")
+
+
+def _origin(results: dict[str, Any], what: str, path: str, up: str) -> str:
     p = results.get("provenance", {})
     cpu = p.get("cpu") or {}
     machine = f"{cpu.get('model') or 'an unnamed CPU'} ({cpu.get('torch_capability') or 'unknown'} kernels)"
     commit = (p.get("commit") or "an unknown commit")[:7] + (" with uncommitted changes" if p.get("dirty") else "")
     return (
-        f"(Generated from [`{path}/results.json`]({path}/results.json) by `make readme`: {what} "
+        f"(Generated from [`{path}/results.json`]({up}{path}/results.json) by `make readme`: {what} "
         f"at commit {commit}, on {machine}, torch {p.get('versions', {}).get('torch', '?')}. The tables and "
-        f"the reasoning behind each sentence are in [`{path}/results.md`]({path}/results.md).)"
+        f"the reasoning behind each sentence are in [`{path}/results.md`]({up}{path}/results.md).)"
     )
 
 
@@ -53,42 +69,70 @@ def _verdicts(sections: list[dict[str, Any]]) -> list[str]:
     return [f"- **{s['title']}.** " + s["verdict"].replace("\n\n", "\n\n  ") for s in sections if s.get("verdict")]
 
 
+def _tasks_origin(tasks: dict[str, Any], up: str) -> str:
+    p, where = tasks.get("provenance", {}), tasks.get("_path", "reports/tasks")
+    grid = "full-grid" if where.startswith("reports/full") else "default-grid"
+    return (
+        f"(Generated from [`{where}/tasks.json`]({up}{where}/tasks.json) by `make readme`: one {grid} study per "
+        f"task, summarised at commit {(p.get('commit') or '?')[:7]}; the page, with its figures, is "
+        f"[`{where}/index.html`]({up}{where}/index.html).)"
+    )
+
+
+def answer(tasks: dict[str, Any] | None, up: str = "") -> str:
+    """The README's answer: the cross-task figure, then one line per sentence (the verdict with its n and its
+    correction, DQN from scratch, the pooled aggregate, what a few tasks cannot tell), then where it came from."""
+    if tasks is None:
+        return "The cross-task summary has not been made in this checkout: `make tasks` (or `make full`)."
+    from ..experiments.across_tasks import aggregate_sentence, scratch_sentence, verdict
+    from ..experiments.across_tasks.sentences import context_sentences
+
+    context = context_sentences(tasks)
+    # the verdict ends with the context sentences; the answer keeps its head and picks its context
+    head = verdict(tasks).removesuffix(" " + " ".join(context))
+    lines = [head, scratch_sentence(tasks), aggregate_sentence(tasks), context[-1]]
+    where = tasks.get("_path", "reports/tasks")
+    figure = f"![Return against student size, per task, with DQN from scratch]({up}{where}/tasks_returns.png)"
+    return "\n".join([figure, "", *(line for line in lines if line), "", _tasks_origin(tasks, up)])
+
+
 def render(
-    results: dict[str, Any], full: dict[str, Any] | None = None, tasks: dict[str, Any] | None = None
+    results: dict[str, Any],
+    full: dict[str, Any] | None = None,
+    tasks: dict[str, Any] | None = None,
+    page: str = "docs/results.md",
 ) -> dict[str, str]:
-    """The text of each block from the default study's ``results.json``, the full grid's and the cross-task summary."""
+    """The text of each block (``BLOCKS``) for ``page``, from the default study's ``results.json``, the full grid's
+    and the cross-task summary."""
+    up = _prefix(page)
     sections = results.get("sections", [])
     tables = "".join(s["headline"] for s in sections if s.get("headline"))
-    lines = [_origin(results, "the default study", "reports"), "", *_verdicts(sections)]
+    lines = [_origin(results, "the default study", "reports", up), "", *_verdicts(sections)]
     if full is None:
-        full_text = "The full grid has not been run in this checkout: `make full` (see its time below)."
+        full_text = "The full grid has not been run in this checkout: `make full` (its time: docs/full-grid.md)."
     else:
         chosen = [s for s in full.get("sections", []) if s.get("experiment") in FULL_SECTIONS]
-        full_text = "\n".join([_origin(full, "the full grid", "reports/full"), "", *_verdicts(chosen)])
+        full_text = "\n".join([_origin(full, "the full grid", "reports/full", up), "", *_verdicts(chosen)])
     if tasks is None:
-        tasks_text = "The cross-task summary has not been made in this checkout: `make tasks` (see its time below)."
+        tasks_text = (
+            "The cross-task summary has not been made in this checkout: `make tasks` (its time: docs/full-grid.md)."
+        )
     else:
         from ..experiments.across_tasks import render_markdown
 
-        p, where = tasks.get("provenance", {}), tasks.get("_path", "reports/tasks")
-        grid = "full-grid" if where.startswith("reports/full") else "default-grid"
-        origin = (
-            f"(Generated from [`{where}/tasks.json`]({where}/tasks.json) by `make readme`: one {grid} study per "
-            f"task, summarised at commit {(p.get('commit') or '?')[:7]}; the page, with its figure, is "
-            f"[`{where}/index.html`]({where}/index.html).)"
-        )
         body = render_markdown(tasks).split("\n", 2)[2]  # without its title
-        tasks_text = origin + "\n\n" + body.rstrip("\n")
+        tasks_text = _tasks_origin(tasks, up) + "\n\n" + body.rstrip("\n")
     return {
-        "results-table": tables.rstrip("\n"),
+        "answer": answer(tasks, up),
+        "tasks-findings": tasks_text,
         "findings": "\n".join(lines),
         "full-findings": full_text,
-        "tasks-findings": tasks_text,
+        "results-table": tables.rstrip("\n"),
     }
 
 
 def tasks_summary(root: Path = PROJECT_ROOT) -> dict[str, Any] | None:
-    """The cross-task summary the README quotes: the full grid's where it has been made, else the default grid's."""
+    """The cross-task summary the pages quote: the full grid's where it has been made, else the default grid's."""
     for where in TASKS_SUMMARIES:
         if (root / where / "tasks.json").is_file():
             return json.loads((root / where / "tasks.json").read_text(encoding="utf-8")) | {"_path": where}
@@ -96,40 +140,60 @@ def tasks_summary(root: Path = PROJECT_ROOT) -> dict[str, Any] | None:
 
 
 def _block(name: str) -> re.Pattern[str]:
-    return re.compile(rf"(<!-- {name} -->\n)(.*?)(\n<!-- /{name} -->)", re.S)
+    # the block's text may be empty (two marker lines in a row): a new page starts so
+    return re.compile(rf"(<!-- {name} -->\n)(?:.*?\n)?(<!-- /{name} -->)", re.S)
 
 
 def rewrite(
-    readme: str, results: dict[str, Any], full: dict[str, Any] | None = None, tasks: dict[str, Any] | None = None
+    text: str,
+    results: dict[str, Any],
+    full: dict[str, Any] | None = None,
+    tasks: dict[str, Any] | None = None,
+    page: str = "docs/results.md",
 ) -> str:
-    """``readme`` with every marked block replaced by its rendering; raises if a required block is missing."""
-    for name, text in render(results, full, tasks).items():
+    """``text`` (of ``page``, a key of ``PAGES``) with each of its marked blocks replaced by its rendering; raises if
+    a block the page must have is missing, or the page has a block that is not its own."""
+    if page not in PAGES:
+        raise ValueError(f"page={page!r}: the generated pages are {', '.join(PAGES)}")
+    required, optional = PAGES[page]
+    for name, rendered in render(results, full, tasks, page).items():
         pattern = _block(name)
-        if not pattern.search(readme):
-            if name in OPTIONAL:
+        if name not in required + optional:
+            if pattern.search(text):
+                raise ValueError(f"{page} has a <!-- {name} --> block; it belongs on another page ({', '.join(PAGES)})")
+            continue
+        if not pattern.search(text):
+            if name in optional:
                 continue
-            raise ValueError(f"README.md has no <!-- {name} --> ... <!-- /{name} --> block")
-        readme = pattern.sub(lambda m, text=text: m.group(1) + text + m.group(3), readme)
-    return readme
+            raise ValueError(f"{page} has no <!-- {name} --> ... <!-- /{name} --> block; add the two marker lines")
+        text = pattern.sub(lambda m, rendered=rendered: m.group(1) + rendered + "\n" + m.group(2), text)
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m distill_lib.runner.readme", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only say whether README.md is up to date (exit 1 if not)")
+    parser.add_argument(
+        "--check", action="store_true", help="only say whether the pages are up to date (exit 1 if not)"
+    )
     args = parser.parse_args(argv)
-    readme_path, results_path = PROJECT_ROOT / "README.md", PROJECT_ROOT / "reports" / "results.json"
+    results = json.loads((PROJECT_ROOT / "reports" / "results.json").read_text(encoding="utf-8"))
     full_path = PROJECT_ROOT / "reports" / "full" / "results.json"
-    readme = readme_path.read_text(encoding="utf-8")
     full = json.loads(full_path.read_text(encoding="utf-8")) if full_path.is_file() else None
     tasks = tasks_summary()
-    updated = rewrite(readme, json.loads(results_path.read_text(encoding="utf-8")), full, tasks)
+    stale = []
+    for page in PAGES:
+        path = PROJECT_ROOT / page
+        text = path.read_text(encoding="utf-8")
+        updated = rewrite(text, results, full, tasks, page)
+        if updated == text:
+            continue
+        stale.append(page)
+        if not args.check:
+            atomic_write_text(path, updated)
+            print(f"{page}: results blocks rewritten from reports/")
     if args.check:
-        print("README.md is up to date" if updated == readme else "README.md differs from reports/results.json")
-        return 0 if updated == readme else 1
-    if updated != readme:
-        atomic_write_text(readme_path, updated)
-        print("README.md: results blocks rewritten from reports/results.json")
-    return 0
+        print(f"{', '.join(stale)} differ(s) from reports/: run make readme" if stale else "the pages are up to date")
+    return 1 if args.check and stale else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

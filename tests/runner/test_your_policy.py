@@ -1,4 +1,4 @@
-"""Your own policy end to end: the README's command for each form a DQN policy comes in (a Stable-Baselines3 zip,
+"""Your own policy end to end: docs/your-policy.md's command for each form a DQN policy comes in (a Stable-Baselines3 zip,
 a CleanRL checkpoint, TorchScript, a plain PyTorch state dict) runs the study to the end on it; an untrained
 teacher is refused before anything runs."""
 
@@ -113,22 +113,22 @@ def test_a_random_weights_teacher_is_refused_with_exit_2_and_one_line(tmp_path: 
     assert not (tmp_path / "o").exists()
 
 
-# The README's command for each form ------------------------------------------------------------------
+# docs/your-policy.md's command for each form ---------------------------------------------------------
 
 
-def readme_command(file_name: str) -> list[str]:
-    """The arguments after ``distill-study`` of the README's command for a teacher file called ``file_name``."""
-    section = (ROOT / "README.md").read_text().split("### Other tasks, and your own policy")[1].split("\n### ")[0]
+def page_command(file_name: str) -> list[str]:
+    """The arguments after ``distill-study`` of docs/your-policy.md's command for a teacher file called ``file_name``."""
+    section = (ROOT / "docs" / "your-policy.md").read_text().split("\n## Your own DQN\n")[1].split("\n## ")[0]
     lines = [line for line in section.splitlines()
              if line.startswith(".venv/bin/distill-study run") and f"teacher_checkpoint {file_name} " in line]  # fmt: skip
-    assert len(lines) == 1, f"the README shows no single command for {file_name}"
+    assert len(lines) == 1, f"docs/your-policy.md shows no single command for {file_name}"
     return shlex.split(lines[0])[1:]
 
 
-def run_readme_command(file_name: str, path: Path, out: Path, size: list[str]) -> tuple[dict, str]:
-    """The README's command with ``path`` for its file, ``out`` for its folder and ``size`` (params files, -p) after
+def run_page_command(file_name: str, path: Path, out: Path, size: list[str]) -> tuple[dict, str]:
+    """docs/your-policy.md's command with ``path`` for its file, ``out`` for its folder and ``size`` (params files, -p) after
     ``run``; returns the results and stderr."""
-    args = readme_command(file_name)
+    args = page_command(file_name)
     assert args[0] == "run" and args[args.index("-o") + 1].startswith("build/")
     args[args.index(file_name)] = str(path)
     args[args.index("-o") + 1] = str(out)
@@ -205,8 +205,8 @@ def recorded_teacher(out: Path, experiment: str) -> dict:
     return record["record"]["teacher"]
 
 
-def test_the_readme_command_for_a_stable_baselines3_zip_runs_the_smoke_study(sb3_zip: Path, tmp_path: Path) -> None:
-    results, _ = run_readme_command("sb3_dqn.zip", sb3_zip, tmp_path / "out", SMOKE)
+def test_the_page_command_for_a_stable_baselines3_zip_runs_the_smoke_study(sb3_zip: Path, tmp_path: Path) -> None:
+    results, _ = run_page_command("sb3_dqn.zip", sb3_zip, tmp_path / "out", SMOKE)
     teacher = recorded_teacher(tmp_path / "out", "real_task")
     assert (teacher["format"], teacher["layers"], teacher["hidden"]) == ("sb3", "4-64-64-2", 64)
     assert teacher["file"] == "sb3_dqn.zip" and teacher["shipped"] is False and teacher["params"] == 4_610
@@ -215,18 +215,18 @@ def test_the_readme_command_for_a_stable_baselines3_zip_runs_the_smoke_study(sb3
     assert {"training", "world"} <= set(results["seeds"]) and results["sweep"]  # the whole smoke-size study ran
 
 
-def test_the_readme_command_for_a_cleanrl_checkpoint_runs_the_study(tmp_path: Path) -> None:
+def test_the_page_command_for_a_cleanrl_checkpoint_runs_the_study(tmp_path: Path) -> None:
     torch.save(cleanrl_network().state_dict(), tmp_path / "dqn.cleanrl_model")
-    results, _ = run_readme_command("dqn.cleanrl_model", tmp_path / "dqn.cleanrl_model", tmp_path / "out", REAL_ONLY)
+    results, _ = run_page_command("dqn.cleanrl_model", tmp_path / "dqn.cleanrl_model", tmp_path / "out", REAL_ONLY)
     teacher = recorded_teacher(tmp_path / "out", "real_task")
     assert (teacher["format"], teacher["hidden"], teacher["layers"]) == ("cleanrl", "120-84", "4-120-84-2")
     assert results["real_task"]["teacher"]["return_mean"] == 500.0  # the controller balances the pole every time
     assert [w["width"] for w in results["fair"]["widths"]] == [8]
 
 
-def test_the_readme_command_for_a_torchscript_teacher_runs_the_study(tmp_path: Path) -> None:
+def test_the_page_command_for_a_torchscript_teacher_runs_the_study(tmp_path: Path) -> None:
     torch.jit.save(torch.jit.script(ScriptedController()), tmp_path / "q_net_script.pt")
-    results, _ = run_readme_command("q_net_script.pt", tmp_path / "q_net_script.pt", tmp_path / "out", REAL_ONLY)
+    results, _ = run_page_command("q_net_script.pt", tmp_path / "q_net_script.pt", tmp_path / "out", REAL_ONLY)
     teacher = recorded_teacher(tmp_path / "out", "real_task")
     assert (teacher["format"], teacher["hidden"], teacher["params"]) == ("torchscript", "unknown", 4)
     assert results["real_task"]["teacher"]["return_mean"] == 500.0
