@@ -175,7 +175,7 @@ def train(
     for teacher in teacher_list:
         teacher.eval()  # the teacher is frozen: dropout off, always
     # The seed-compatible path runs with the original's two threads: MKL's matrix products split their sums
-    # by thread for some batch shapes, which shapes depending on the CPU kind (README, "Reproducibility").
+    # by thread for some batch shapes, which shapes depending on the CPU kind (docs/design.md, "Reproducibility").
     threads = ORIGINAL_THREADS if streams == "global" else 1
     with single_thread(threads) if states.device.type == "cpu" else contextlib.nullcontext():
         # 1. the split (the global path first seeds random, numpy and torch with seed + 30000)

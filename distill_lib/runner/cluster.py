@@ -57,7 +57,7 @@ _LOCAL = re.compile(r"local(?::(\d+))?")
 CONNECT_TIMEOUT_S = 20.0
 #: a worker thread takes one step at a time: with Dask's default saturation (1.1) a second step waits on
 #: a busy worker (and dies with it) while another worker may be idle. Set it on your own scheduler
-#: too: DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION=1.0 (README).
+#: too: DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION=1.0 (docs/cluster.md).
 SCHEDULER_CONFIG = {"distributed.scheduler.worker-saturation": 1.0}
 
 

@@ -50,7 +50,7 @@ class RunnerParams(Params):
         set_by="choose the output folder with -o",
     )
     plugins: list[str] = param(
-        [], "modules that add experiments (each defines EXPERIMENT; see README)", unique=True, max_len=100
+        [], "modules that add experiments (each defines EXPERIMENT; see docs/design.md)", unique=True, max_len=100
     )
 
 
