@@ -45,9 +45,9 @@ from ..core.training import TrainResult, to_device, train_batched
 from .episodes import COLLECT_SEED, HELD_OUT_SEED, TEST_SEED, VALIDATION_SEED, BufferParams, EpisodeParams
 from .evaluation import closed_loop, closed_loop_returns
 from .exploration import collect_buffers, collect_states, score_floor
-from .policies import describe
 from .tasks import load_teacher, pct_of_teacher
 from .tasks import task_teachers as shipped_teachers
+from .policies import describe
 
 __all__ = [
     "Checkpointed",
