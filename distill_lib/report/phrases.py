@@ -9,10 +9,12 @@ from typing import Any
 from ..core.config import STUDENT_DROPOUT, TEACHER_DROPOUT
 
 __all__ = [
+    "counted",
     "rank_modes",
     "ranking_text",
     "scale_phrase",
     "solved_clause",
+    "solved_count",
     "spread_text",
     "students_phrase",
     "students_sentence",
@@ -25,6 +27,11 @@ STUDENT_FAMILIES = {
     "study": f"the study's students (LayerNorm, dropout {STUDENT_DROPOUT:g})",
     "plain": "plain MLP students (Linear-ReLU, no LayerNorm or dropout)",
 }
+
+
+def counted(n: int, noun: str) -> str:
+    """``n`` and the noun in its number: "1 run", "2 runs" (``noun`` singular, plural by an "s")."""
+    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def teacher_phrase(teacher: dict[str, Any], start: bool = False) -> str:
@@ -102,6 +109,11 @@ def spread_text(pcts: list[float]) -> str:
     return f"{lo:.1f}%" if round(lo, 1) == round(hi, 1) else f"{lo:.1f}-{hi:.1f}%"
 
 
+def solved_count(solved: int, n: int) -> str:
+    """ "3 of 5 runs solve", "1 of 2 runs solves", "1 of 1 run solves": the counts as they were."""
+    return f"{solved} of {counted(n, 'run')} solve{'s' * (solved == 1)}"
+
+
 def solved_clause(group: dict[str, Any]) -> str:
     """ "; 3 of 5 runs solve the task", or nothing where the task has no solved bar."""
-    return "" if group["solved"] is None else f"; {group['solved']} of {group['n']} runs solve the task"
+    return "" if group["solved"] is None else f"; {solved_count(group['solved'], group['n'])} the task"
