@@ -81,7 +81,7 @@ def test_every_objective_is_evaluated_under_every_teacher_with_fresh_seeds(playe
 
 
 def test_selection_and_checkpoints_use_validation_episodes_the_test_only_measures(played):
-    record, calls = played
+    _record, calls = played
     teachers = [c for c in calls if c[0] == 2]  # the two teachers' own returns come first
     assert teachers[:2] == [(2, 2, VALIDATION_SEED), (2, 3, TEST_SEED)]
     rest = calls[2:]
