@@ -213,7 +213,10 @@ class DeviceParams(Params):
     comparison always runs on the CPU: its numbers are the original's)."""
 
     device: str = param(
-        "cpu", "cpu, or cuda when torch sees a GPU: batched training and closed-loop evaluation", choices=_devices
+        "cpu",
+        "where batched training and closed-loop evaluation run",
+        choices=_devices,
+        said="cpu, or cuda where torch sees a GPU",
     )
 
 

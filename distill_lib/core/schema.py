@@ -65,6 +65,7 @@ class Rule:
     max_len: int | None = None  # lists: at most this many entries (what a study can run; the planner stays quick)
     path: bool = False  # a file the step reads (hashed into its content key)
     set_by: str = ""  # set by the runner for each step, not by the user: what to use instead
+    said: str = ""  # callable choices: them in words, true on any machine (not just the values read here)
 
     def allowed(self) -> tuple[Any, ...] | None:
         if self.choices is None:
@@ -72,7 +73,10 @@ class Rule:
         return tuple(self.choices() if callable(self.choices) else self.choices)
 
     def describe(self) -> str:
-        """The rule in words, e.g. ``in (0, 1]`` or ``>= 1`` (empty when there is none)."""
+        """The rule in words, e.g. ``in (0, 1]`` or ``>= 1`` (empty when there is none); choices read
+        from the machine are described by ``said`` (``one of cpu, or cuda where torch sees a GPU``)."""
+        if self.said:
+            return "one of " + self.said
         if self.allowed() is not None:
             return "one of " + ", ".join(map(str, self.allowed()))
         lo, hi = _number(self.low), _number(self.high)

@@ -49,12 +49,12 @@ from typing import Literal
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .config import RunConfig
 from .losses import per_student_loss
 from .metrics import action_agreement, fidelity_metrics, prob_similarity
 from .module_student import ModuleStudent
+from .progress import terminal_bar
 from .q_targets import QScale
 from .stacked import StackedStudents
 from .streams import GlobalDraws, StudentStreams
@@ -104,8 +104,9 @@ class TrainResult:
 
 @contextlib.contextmanager
 def epoch_progress(config: RunConfig) -> Iterator[Callable[[dict[str, float]], None]]:
-    """A progress bar over epochs (tqdm) whose callback shows the latest agreement and loss."""
-    bar = tqdm(total=config.epochs, desc=f"{config.mode} (alpha={config.alpha:g})", unit="epoch")
+    """A progress bar over epochs (``progress.terminal_bar``: on a terminal only) whose callback shows the
+    latest agreement and loss."""
+    bar = terminal_bar(total=config.epochs, desc=f"{config.mode} (alpha={config.alpha:g})", unit="epoch")
 
     def on_epoch(record: dict[str, float]) -> None:
         bar.set_postfix(agree=f"{record['action_agreement']:.3f}", val_loss=f"{record['val_loss']:.4f}", refresh=False)
@@ -160,7 +161,7 @@ def train(
         streams: ``"global"`` (seed-compatible; one module student) or ``"per_student"``.
         stacked: hold the students in one flat buffer (``stacked.StackedStudents``), or
             train one ``nn.Module`` (``module_student.ModuleStudent``).
-        progress: show a tqdm bar over epochs.
+        progress: show a bar over epochs on a terminal (``progress.terminal_bar``; none in a notebook).
         on_epoch: called after each epoch with the students' records.
         snapshot_epochs: epochs (0-based) after which every student's weights are kept
             (``TrainResult.snapshots``).
@@ -195,7 +196,7 @@ def train(
         snapshots: list[dict[int, dict[str, torch.Tensor]]] = [{} for _ in range(n_students)]
         best_val_loss, best_epoch = [float("inf")] * n_students, [-1] * n_students
 
-        for epoch in tqdm(range(ref.epochs), disable=not progress, desc=f"{n_students} students", unit="epoch"):
+        for epoch in terminal_bar(range(ref.epochs), shown=progress, desc=f"{n_students} students", unit="epoch"):
             temperature = net.per_student(temperatures)
             # 3. this epoch's batch order and dropout masks (None: nn.Dropout draws them in the forward)
             order = draws.order(n_train)  # (S, n_train)

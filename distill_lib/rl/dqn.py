@@ -64,10 +64,10 @@ import gymnasium
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from ..core.networks import QNetwork, freeze
 from ..core.progress import report as report_progress
+from ..core.progress import terminal_bar
 from ..core.stacked import FlatAdam, FlatLayout, clip_per_student_
 from ..core.training import single_thread
 from ..records.atomic import atomic_torch_save, atomic_write_json
@@ -232,7 +232,7 @@ def train_dqn(
         autoreset = np.zeros((n_agents, n_envs), dtype=bool)  # the env resets on this step: no transition
         window_losses: list[torch.Tensor] = []
         n_vector = -(-c.total_steps // n_envs)
-        bar = tqdm(total=n_vector * n_envs, disable=not progress, desc=f"DQN x{n_agents}", mininterval=1.0)
+        bar = terminal_bar(total=n_vector * n_envs, shown=progress, desc=f"DQN x{n_agents}", mininterval=1.0)
         n_updates = 0
         for t in range(n_vector):
             step = (t + 1) * n_envs  # each agent's environment steps after this vector step

@@ -180,16 +180,19 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def _cmd_params() -> int:
-    """Every parameter, grouped by the experiment that reads it first, with its default and meaning."""
+    """Every parameter, grouped by the experiment that reads it first (one named after an experiment that
+    reads it, e.g. ``fair_widths``, under that one), with its default and meaning."""
     from ..experiments import EXPERIMENTS
     from .params import RunnerParams
 
     groups: list[tuple[str, dict]] = [("runner", RunnerParams.specs())]
     groups += [(f"{e.name}: {e.title}", {**e.params.specs(), **e.step_type.specs()}) for e in EXPERIMENTS.values()]
+    home = {n: t for t, specs in reversed(groups) for n in specs}  # the first group that reads it ...
+    home |= {n: t for t, specs in groups for n in specs if n.startswith(t.split(":")[0] + "_")}  # ... or its namesake
     shown: set[str] = set()
     rows = []
     for title, specs in groups:
-        names = [n for n in specs if n not in shown]
+        names = [n for n in specs if n not in shown and home[n] == title]
         if names:
             rows.append((title, None))
             rows += [(n, specs[n]) for n in names]

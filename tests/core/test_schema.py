@@ -84,6 +84,21 @@ def test_from_params_ignores_other_keys_and_specs_describe_every_field():
     assert specs["seeds"].type_name == "list of integer"
 
 
+def test_choices_read_from_the_machine_are_described_as_on_any_machine():
+    machine = ["cpu"]  # what this machine offers; a GPU machine adds "cuda"
+
+    @dataclass(frozen=True)
+    class Where(Params):
+        device: str = param("cpu", "where", choices=lambda: tuple(machine), said="cpu, or cuda where there is a GPU")
+
+    rule = Where.specs()["device"].rule
+    assert rule.describe() == "one of cpu, or cuda where there is a GPU"  # not "one of cpu"
+    with pytest.raises(ParamError, match="device='cuda': must be one of cpu, or cuda where there is a GPU"):
+        Where(device="cuda")  # the machine's values still decide
+    machine.append("cuda")
+    assert Where(device="cuda").device == "cuda" and rule.describe() == "one of cpu, or cuda where there is a GPU"
+
+
 @pytest.mark.parametrize(
     "name, raw, expected",
     [

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 from distill_lib.report.phrases import (
+    counted,
     rank_modes,
     ranking_text,
     scale_phrase,
     solved_clause,
+    solved_count,
     spread_text,
+    students_phrase,
+    students_sentence,
     teacher_phrase,
 )
 
@@ -46,3 +52,21 @@ def test_spreads_and_solved_runs():
     assert (
         solved_clause({"solved": 3, "n": 5}) == "; 3 of 5 runs solve the task" and solved_clause({"solved": None}) == ""
     )
+
+
+def test_counts_are_said_in_their_number():
+    assert [counted(n, "run") for n in (0, 1, 2, 3)] == ["0 runs", "1 run", "2 runs", "3 runs"]
+    assert solved_count(1, 1) == "1 of 1 run solves" and solved_count(1, 3) == "1 of 3 runs solves"
+    assert solved_count(2, 3) == "2 of 3 runs solve" and solved_count(0, 2) == "0 of 2 runs solve"
+
+
+def test_the_students_family_is_named_from_the_recorded_kind():
+    plain = "plain MLP students (Linear-ReLU, no LayerNorm or dropout)"
+    study = "the study's students (LayerNorm, dropout 0.05)"
+    assert students_phrase("plain") == plain and students_phrase("study") == study and students_phrase(None) == study
+    assert students_sentence({"a": "plain", "b": "plain"}) == f"The students are {plain}."
+    assert students_sentence({"CartPole": "plain", "Acrobot": "study", "LunarLander": "plain"}) == (
+        f"The students are {plain} (CartPole, LunarLander) and {study} (Acrobot)."
+    )
+    with pytest.raises(ValueError, match="student_kind='wide': must be one of study, plain"):
+        students_phrase("wide")

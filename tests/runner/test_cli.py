@@ -338,6 +338,31 @@ def test_params_lists_the_bounds(capsys):
     assert "at most 1000 entries" in line
 
 
+def _listing(capsys) -> dict[str, dict[str, str]]:
+    """``distill-study params`` as group (the experiment's name) -> parameter name -> its line."""
+    assert main(["params"]) == 0
+    groups: dict[str, dict[str, str]] = {}
+    for line in capsys.readouterr().out.splitlines():
+        if line and not line.startswith(" "):
+            group = groups.setdefault(line.split(":")[0], {})
+        elif line.strip():
+            group[line.split()[0]] = line
+    return groups
+
+
+def test_params_lists_a_shared_parameter_under_its_namesake(capsys):
+    groups = _listing(capsys)
+    assert "fair_widths" in groups["fair"] and "fair_widths" not in groups["baselines"]
+    assert "scratch_seeds" in groups["baselines"] and "n_teachers" in groups["fair"]  # the rest stays put
+    assert sum(name in g for g in groups.values() for name in ("fair_widths", "device", "seed")) == 3  # once each
+
+
+def test_params_says_the_devices_of_any_machine_not_this_one(capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    line = _listing(capsys)["seeds"]["device"]
+    assert "(one of cpu, or cuda where torch sees a GPU)" in line and not line.endswith("(one of cpu)")
+
+
 @pytest.mark.parametrize("args", [["-p", "lr", "-1e-3"], ["-p", "lr=-1e-3"], ["--param", "lr", "-1e-3"]])
 def test_a_negative_value_reaches_its_check(capsys, tmp_path, args):
     _fails(capsys, tmp_path / "out", *args, expect=["lr=-0.001: must be in (0, 1]"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...report.literature import RUSU_PARAMS_PCT, RUSU_SCORE_PCT
+from ...report.phrases import students_sentence
 from ...rl.tasks import task
 from .summary import power
 
@@ -169,8 +170,16 @@ def rusu_sentence(summary: dict[str, Any]) -> str:
 
 
 def context_sentences(summary: dict[str, Any]) -> list[str]:
-    """DQN from scratch, the data budgets, the pooled aggregate, Rusu's claim, and what a few tasks cannot show."""
-    parts = [scratch_sentence(summary), reach_sentence(summary), aggregate_sentence(summary), rusu_sentence(summary)]
+    """The students' family, DQN from scratch, the data budgets, the pooled aggregate, Rusu's claim, and what a few
+    tasks cannot show."""
+    kinds = {task(t["env_id"]).label: t.get("student_kind") for t in summary["tasks"]}
+    parts = [
+        students_sentence(kinds),
+        scratch_sentence(summary),
+        reach_sentence(summary),
+        aggregate_sentence(summary),
+        rusu_sentence(summary),
+    ]
     parts.append(
         "These are three classic-control tasks, each distilled from a few teachers trained by one recipe: they can "
         "show a ranking that changes with the task, not that one holds on every task or every kind of teacher."

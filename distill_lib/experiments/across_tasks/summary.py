@@ -155,6 +155,9 @@ def summarize(studies: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 "teachers": len(first[env_id]["teachers"]),
                 "teacher_returns": [t["test_return"] for t in first[env_id]["teachers"]],
                 "n_seeds": first[env_id]["n_seeds"],
+                "student_kind": first[env_id].get(
+                    "student_kind", "study"
+                ),  # as the study's fair comparison recorded it
                 "candidates": {o["objective"]: o["candidates"] for o in first[env_id]["objectives"]},
                 "commit": results["provenance"].get("commit"),
                 "code_hash": results["provenance"].get("code_hash"),

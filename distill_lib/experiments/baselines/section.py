@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...report.phrases import solved_clause
+from ...report.phrases import counted, solved_clause, solved_count, teacher_shape_phrase
 from ...report.tables import ci_text, markdown_table
 from ...rl.tasks import task
 from ..base import Section
@@ -129,32 +129,36 @@ def bar_sentence(group: dict[str, Any]) -> str:
             f"Width {group['width']} from scratch: {task(group['env_id']).label} has no solved bar to reach (at "
             f"{last['env_steps']:,} env steps, {last['return_pct']['mean']:.1f}% of the teacher's return)."
         )
-    who = f"Width {group['width']} from scratch: the mean test return of its {group['n']} runs"
+    who = f"Width {group['width']} from scratch: the mean test return of its {counted(group['n'], 'run')}"
     first = first_at_bar(group)
     if first is None:
         return (
             f"{who} stays below the bar ({bar:g}) at every budget up to {last['env_steps']:,} env steps (there: "
             f"{last['return']['mean']:.1f}, {last['return_pct']['mean']:.1f}% of the teacher's return; "
-            f"{last['solved']} of {last['n']} runs solve the task)."
+            f"{solved_count(last['solved'], last['n'])} the task)."
         )
     smallest = " (the smallest budget measured)" if first is budgets[0] else ""
     below = [b for b in budgets if b["steps"] > first["steps"] and b["return"]["mean"] < bar]
     again = f", and falls below it again at {below[0]['env_steps']:,}" if below else ""
     return (
         f"{who} first reaches the bar ({bar:g}) at {first['env_steps']:,} env steps{smallest} "
-        f"({first['gradient_steps']:,} gradient steps; {first['solved']} of {first['n']} runs solve the task "
+        f"({first['gradient_steps']:,} gradient steps; {solved_count(first['solved'], first['n'])} the task "
         f"there){again}."
     )
 
 
 def interval_note(summary: BaselinesSummary) -> str:
-    """How the groups' intervals were made, and a warning where a group has few runs."""
+    """How the groups' intervals were made, and a warning where a group has few runs (the counts said are the
+    groups' own: "with 2 runs each", or "2 to 3 runs per group" where they differ)."""
     groups = ([summary.teachers] if summary.teachers else []) + summary.scratch
-    fewest = min(g["n"] for g in groups)
+    fewest, most = min(g["n"] for g in groups), max(g["n"] for g in groups)
     if fewest < 2:
         return "Intervals: 95% t-intervals over runs (a group of one run has none)."
-    few = f" (with {fewest} runs, wide)" if fewest <= 5 else ""
-    return f"Intervals: 95% t-intervals over runs{few}."
+    if fewest > 5:
+        return "Intervals: 95% t-intervals over runs."
+    each = " each" if len(groups) > 1 else ""
+    counts = f"with {fewest} runs{each}" if fewest == most else f"{fewest} to {most} runs per group"
+    return f"Intervals: 95% t-intervals over runs ({counts}: wide)."
 
 
 def section(summary: BaselinesSummary, others: dict[str, Any] | None = None) -> Section:
@@ -182,7 +186,8 @@ def section(summary: BaselinesSummary, others: dict[str, Any] | None = None) -> 
         lines.append("")
         lines.append(
             f"DQN from scratch uses the teacher's own recipe {same}; each run keeps its best checkpoint on the selection "
-            "episodes), with only the width and the seed changed. "
+            f"episodes), with only the width and the seed changed: its networks are {teacher_shape_phrase()} at each "
+            "width, whichever family the distilled students are. "
             + " ".join(scratch_sentence(g) for g in summary.scratch)
         )
     if any(g["budgets"] for g in summary.scratch):

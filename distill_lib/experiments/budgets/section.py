@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...report.phrases import students_sentence
 from ...report.tables import ci_text, markdown_table
 from ..base import Section
 from .figures import figure_budgets
@@ -33,7 +34,8 @@ def section(summary: BudgetsSummary, others: dict[str, Any] | None = None) -> Se
     if not summary.widths:
         return Section(title, "Not finished: " + ", ".join(summary.missing), "")
     baselines = (others or {}).get("baselines")
-    lines, verdict = [], []
+    lines = [students_sentence({f"width {w['width']}": w.get("student_kind") for w in summary.widths}), ""]
+    verdict = []
     for width in summary.widths:
         scratch = scratch_curve(baselines, width["width"])
         said = [curve_sentence(width), reach_sentence(width, scratch), matched_sentence(width, scratch),

@@ -15,6 +15,7 @@ from itertools import product
 from typing import Any
 
 from ...report.hierarchical import hierarchical_difference
+from ...report.phrases import counted
 from ...report.stats import MeanCI, comparison_record, difference_phrase, holm_family, paired_difference
 from ...report.unpaired import unpaired_difference
 
@@ -126,6 +127,6 @@ def dagger_sentence(width: dict[str, Any]) -> str:
             found.append(
                 f"{o} at {b:,} steps: {difference_phrase('DAgger - teacher states', entry, 1.0, ' points', 3)}"
             )
-    head = f"DAgger ({width['dagger']['rounds']} rounds, beta {width['dagger']['beta']:g}) against the teacher's own states at equal size (paired, Holm over {len(family)})"
+    head = f"DAgger ({counted(width['dagger']['rounds'], 'round')}, beta {width['dagger']['beta']:g}) against the teacher's own states at equal size (paired, Holm over {len(family)})"
     said = "; ".join(found) if found else "no detectable difference"
     return f"{head}: {said}{'' if not found or not none else '; none elsewhere'}."

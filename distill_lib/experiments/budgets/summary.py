@@ -65,6 +65,7 @@ def summarize_record(record: BudgetsRecord) -> dict[str, Any]:
     return {
         "width": record.width,
         "env_id": record.env_id,
+        "student_kind": record.params.get("student_kind", "study"),
         "n_teachers": len(record.teachers),
         "n_seeds": len(seeds),
         "budgets": record.budgets,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...report.phrases import students_sentence
 from ...rl.tasks import task
 from ..base import Section
 from .figures import figure_decision, figure_profiles
@@ -28,7 +29,8 @@ def section(summary: FairSummary, others: dict[str, Any] | None = None) -> Secti
         return Section("Each objective at its best", "Not finished: " + ", ".join(summary.missing), "")
     first = summary.widths[0]
     baselines = (others or {}).get("baselines")
-    lines = [tuning_sentence(first), "", sharpness_sentence(first), ""]
+    kinds = {f"width {w['width']}": w.get("student_kind") for w in summary.widths}
+    lines = [students_sentence(kinds) + " " + tuning_sentence(first), "", sharpness_sentence(first), ""]
     for width in summary.widths:
         lines += [decision_table(width, baselines), "", width_sentences(width), ""]
         if (scratch := scratch_group(baselines, width["width"])) is not None:

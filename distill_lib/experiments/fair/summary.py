@@ -124,6 +124,7 @@ def summarize_record(record: FairRecord) -> dict[str, Any]:
         "params": record.params_count,
         "params_pct": record.params_pct,
         "env_id": record.env_id,
+        "student_kind": record.params.get("student_kind", "study"),
         "n_teachers": len(record.teachers),
         "n_seeds": len(record.seeds),
         "teachers": record.teachers,

@@ -12,6 +12,7 @@ from ...core.config import (
     ObjectiveParams,
     RunConfig,
     ScheduleParams,
+    StudentKindParams,
     alpha_for,
 )
 from ...core.schema import param
@@ -22,7 +23,9 @@ __all__ = ["RealTaskConfig", "RealTaskStudyConfig"]
 
 
 @dataclass(frozen=True)
-class RealTaskConfig(DeviceParams, AlphaParams, ScheduleParams, ObjectiveParams, EpisodeParams, BufferParams):
+class RealTaskConfig(
+    StudentKindParams, DeviceParams, AlphaParams, ScheduleParams, ObjectiveParams, EpisodeParams, BufferParams
+):
     """Widths, seeds and episodes of the real-task section (an empty width list turns it off)."""
 
     real_task_widths: list[int] = param(

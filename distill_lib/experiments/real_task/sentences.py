@@ -13,7 +13,14 @@ from typing import Any
 import scipy.stats
 
 from ...report.literature import RUSU_PARAMS_PCT, RUSU_SCORE_PCT
-from ...report.phrases import rank_modes, ranking_text, scale_phrase, spread_text, teacher_phrase
+from ...report.phrases import (
+    rank_modes,
+    ranking_text,
+    scale_phrase,
+    spread_text,
+    students_sentence,
+    teacher_phrase,
+)
 from ...report.stats import difference_phrase
 from .summary import RealTaskSummary
 
@@ -36,12 +43,14 @@ def _at(summary: RealTaskSummary, width: int, metric: str, scale: float = 1.0) -
 
 
 def teacher_sentence(summary: RealTaskSummary) -> str:
-    """The teacher: its size and its return, with the scale the percentages are measured on."""
+    """The teacher: its size and its return, with the scale the percentages are measured on; then which
+    family the students are (``student_kind``)."""
     t = summary.teacher
     return (
         f"{teacher_phrase(t, start=True)} (width {t['hidden']}, {t['params']:,} parameters) returns "
         f"{t['return_mean']:.1f} on average over {t['episodes']} test episodes (95% CI "
-        f"[{t['return_ci'][0]:.1f}, {t['return_ci'][1]:.1f}]; {scale_phrase(t)})."
+        f"[{t['return_ci'][0]:.1f}, {t['return_ci'][1]:.1f}]; {scale_phrase(t)}). "
+        + students_sentence({"": summary.student_kind})
     )
 
 

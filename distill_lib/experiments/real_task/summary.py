@@ -48,6 +48,7 @@ class RealTaskSummary(Record):
     buffer: dict[str, Any]
     rows: list[dict[str, Any]]
     pairs: dict[str, dict[str, Any]]
+    student_kind: str = "study"  # the students' family (``RunConfig.student_kind``), as the step recorded it
 
     def to_json(self) -> dict[str, Any]:
         return {"real_task": {name: getattr(self, name) for name in self.__dataclass_fields__}}
@@ -118,4 +119,5 @@ def summarize_record(record: RealTaskRecord) -> RealTaskSummary:
         buffer=dict(record.buffer),
         rows=rows,
         pairs=pairs,
+        student_kind=record.params.get("student_kind", "study"),
     )

@@ -53,7 +53,11 @@ def test_one_holm_family_over_all_tasks_decides_the_leaders() -> None:
     b = study("Acrobot-v1", {"hard": 90, "hinton": 95, "rusu": 99, "mse": 10}, {"hinton - hard": (5, 1, 9, 0.02)})
     s = at.summarize({"a": a, "b": b})
     assert [t["p_holm"] for t in s["tests"]] == [0.04, 0.04] and s["family"].startswith("every pair")
-    assert (s["tests"][1]["difference"], s["tests"][1]["low"], s["tests"][1]["high"]) == (-5, -9, -1)  # as hard - hinton
+    assert (s["tests"][1]["difference"], s["tests"][1]["low"], s["tests"][1]["high"]) == (
+        -5,
+        -9,
+        -1,
+    )  # as hard - hinton
     assert s["reversals"] == [{"a": "hard", "b": "hinton", "a_above_on": "CartPole-v1", "b_above_on": "Acrobot-v1"}]
     leaders = {c["task"]: c["leaders"] for c in s["leaders"]}
     assert leaders == {"CartPole-v1": ["hard", "rusu", "mse"], "Acrobot-v1": ["hinton", "rusu", "mse"]}
@@ -73,7 +77,11 @@ def test_no_ordering_is_claimed_where_means_and_tests_disagree() -> None:
     s = at.summarize({"a": wide})
     assert s["tests"][0]["sign"] == 0 and all(c["leaders"] == list(OBJ) for c in s["leaders"])
     text = at.verdict(s)
-    assert "hard above" not in text and "hinton above" not in text and "lead (no objective ordered above) in every cell" in text
+    assert (
+        "hard above" not in text
+        and "hinton above" not in text
+        and "lead (no objective ordered above) in every cell" in text
+    )
     scratch = at.scratch_sentence(s)
     assert "detectably above every objective" not in scratch  # 58% vs hinton 60 and mse 55: means only
     assert "at least one objective is detectably above it at CartPole width 8" in scratch  # hard 95 vs 58: tested
@@ -140,3 +148,29 @@ def test_a_family_too_large_for_its_runs_says_it_cannot_rank() -> None:
     text = at.verdict(summary)
     assert "these runs cannot order the objectives across tasks" in text and "smallest p-value is 0.12" in text
     assert "lead (no objective ordered above)" not in text
+
+
+@pytest.mark.parametrize(
+    "kinds, family",
+    [
+        (
+            (None, None),
+            "The students are the study's students (LayerNorm, dropout 0.05).",
+        ),  # recorded before the choice
+        (("plain", "plain"), "The students are plain MLP students (Linear-ReLU, no LayerNorm or dropout)."),
+        (
+            ("plain", "study"),
+            "The students are plain MLP students (Linear-ReLU, no LayerNorm or dropout) (CartPole) and the study's "
+            "students (LayerNorm, dropout 0.05) (Acrobot).",
+        ),
+    ],
+)
+def test_the_verdict_names_the_students_family_each_study_recorded(kinds, family) -> None:
+    means = {"hard": 90, "hinton": 80, "rusu": 99, "mse": 10}
+    studies = {}
+    for env_id, kind in zip(("CartPole-v1", "Acrobot-v1"), kinds, strict=True):
+        results = study(env_id, means, {})
+        if kind is not None:
+            results["fair"]["widths"][0]["student_kind"] = kind
+        studies[env_id] = results
+    assert family in at.verdict(at.summarize(studies))

@@ -214,7 +214,7 @@ def test_the_bar_sentence_follows_the_numbers() -> None:
     assert report.first_at_bar(_group([100.0, 200.0, 300.0, 474.9], [0, 0, 1, 1])) is None
     assert never.startswith("Width 8 from scratch: the mean test return of its 3 runs stays below the bar (475) at "
                             "every budget up to 30,000 env steps")  # fmt: skip
-    assert never.endswith("(there: 474.9, 95.0% of the teacher's return; 1 of 3 runs solve the task).")
+    assert never.endswith("(there: 474.9, 95.0% of the teacher's return; 1 of 3 runs solves the task).")
     early = report.bar_sentence(_group([475.0, 480.0, 490.0, 500.0], [2, 2, 3, 3]))
     assert "at 1,000 env steps (the smallest budget measured)" in early and "falls below" not in early
     no_bar = report.bar_sentence(_group([100.0, 200.0, 300.0, 400.0], [0, 0, 0, 0], bar=None))
@@ -239,3 +239,39 @@ def test_the_section_shows_the_budgets_when_they_ran(scratch, teachers) -> None:
     assert report.budget_table(summary.scratch) in text and report.bar_sentence(summary.scratch[0]) in text
     assert report.runs_budget_table(scratch).count("\n") == 2 + len(scratch.runs)
     assert report.runs_budget_table(teachers) == ""
+
+
+def _summary(teachers_n: int | None, scratch_ns: list[int]) -> baselines_summary.BaselinesSummary:
+    teachers = None if teachers_n is None else {"n": teachers_n}
+    return baselines_summary.BaselinesSummary(teachers, [{"n": n} for n in scratch_ns], [])
+
+
+@pytest.mark.parametrize(
+    "teachers_n, scratch_ns, said",
+    [
+        (None, [1], "Intervals: 95% t-intervals over runs (a group of one run has none)."),
+        (3, [1, 2], "Intervals: 95% t-intervals over runs (a group of one run has none)."),
+        (None, [2], "Intervals: 95% t-intervals over runs (with 2 runs: wide)."),
+        (None, [2, 2], "Intervals: 95% t-intervals over runs (with 2 runs each: wide)."),
+        (3, [2, 2], "Intervals: 95% t-intervals over runs (2 to 3 runs per group: wide)."),  # not "with 3 runs"
+        (3, [3], "Intervals: 95% t-intervals over runs (with 3 runs each: wide)."),
+        (None, [6, 10], "Intervals: 95% t-intervals over runs."),
+    ],
+)
+def test_the_interval_note_says_the_run_counts_there_were(teachers_n, scratch_ns, said) -> None:
+    assert report.interval_note(_summary(teachers_n, scratch_ns)) == said
+
+
+@pytest.mark.parametrize("n, runs", [(1, "its 1 run "), (2, "its 2 runs "), (3, "its 3 runs ")])
+def test_the_bar_sentence_counts_the_runs_there_were(n, runs) -> None:
+    group = _group([100.0, 480.0, 490.0, 490.0], [0, 1, 1, 1]) | {"n": n}
+    for b in group["budgets"]:
+        b["n"], b["solved"] = n, min(b["solved"], n)
+    said = report.bar_sentence(group)
+    assert runs in said and "1 runs" not in said
+    assert ("1 of 1 run solves the task" in said) == (n == 1) and ("1 of 2 runs solves" in said) == (n == 2)
+
+
+def test_the_section_names_the_network_dqn_trains(scratch) -> None:
+    text = report.section(baselines_summary.summarize_records({"w=8": scratch}, [])).text
+    assert "its networks are the teachers' network (LayerNorm, dropout 0.1) at each width" in text

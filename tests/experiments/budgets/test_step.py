@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -37,7 +39,9 @@ def test_every_budget_objective_teacher_and_seed_trains_at_the_selected_settings
     assert teacher == [(o, b, t, s) for b in (100, 300) for o in ("hard", "mse") for t in (0, 1) for s in (0, 1)]
     dagger = [(r.objective, r.budget) for r in record.runs if r.source == "dagger"]
     assert sorted(set(dagger)) == [("hard", 100), ("hard", 300)]
-    assert {r.steps for r in record.runs} == {r.steps for r in record.runs if r.budget == 100}  # same steps at every budget
+    assert {r.steps for r in record.runs} == {
+        r.steps for r in record.runs if r.budget == 100
+    }  # same steps at every budget
 
 
 def test_a_smaller_transfer_set_is_a_prefix_of_a_larger_one():
@@ -64,7 +68,9 @@ def test_reach_and_matched_sentences_follow_the_numbers(record):
     easy = [{"budget": 300, "return_pct": {"mean": -1e9, "values": [1.0, 2.0]}}]
     assert "hard 100" in sentences.reach_sentence(width, easy)
     assert "Holm over 2 budgets" in sentences.matched_sentence(width, scratch)
-    assert "DAgger (1 rounds" in sentences.dagger_sentence(width)
+    assert "DAgger (1 round, beta" in sentences.dagger_sentence(width)  # not "1 rounds"
+    two = width | {"dagger": width["dagger"] | {"rounds": 2}}
+    assert "DAgger (2 rounds, beta" in sentences.dagger_sentence(two)
     text = section.section(budgets.BudgetsSummary([width], [])).text
     assert "100 env steps" in text and "300 env steps" in text
 
@@ -81,3 +87,16 @@ def test_its_widths_are_among_the_fair_ones_and_dagger_among_its_objectives():
     with pytest.raises(ValueError, match=r"^dagger_objectives=.*not in budget_objectives"):
         budgets.BudgetsConfig.from_params({"budget_objectives": ["mse"], "dagger_objectives": ["hard"]})
     assert list(step.units(budgets.BudgetsConfig.from_params({"fair_widths": [8]})).steps) == ["w=8"]
+
+
+@pytest.mark.parametrize(
+    "kind, family",
+    [
+        ("study", "The students are the study's students (LayerNorm, dropout 0.05)."),
+        ("plain", "The students are plain MLP students (Linear-ReLU, no LayerNorm or dropout)."),
+    ],
+)
+def test_the_section_names_the_students_family_the_step_recorded(record, kind, family):
+    flipped = dataclasses.replace(record, params={**record.params, "student_kind": kind})
+    text = section.section(budgets.BudgetsSummary([budgets.summarize_record(flipped)], [])).text
+    assert text.startswith(family) and ("plain MLP" in text) == (kind == "plain")

@@ -4,6 +4,7 @@ the summary's intervals and claims, the report."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -80,7 +81,7 @@ def test_every_objective_is_evaluated_under_every_teacher_with_fresh_seeds(playe
 
 
 def test_selection_and_checkpoints_use_validation_episodes_the_test_only_measures(played):
-    record, calls = played
+    _record, calls = played
     teachers = [c for c in calls if c[0] == 2]  # the two teachers' own returns come first
     assert teachers[:2] == [(2, 2, VALIDATION_SEED), (2, 3, TEST_SEED)]
     rest = calls[2:]
@@ -174,6 +175,21 @@ def test_section_and_figures(played):
     assert "Not finished: w=4" in part.text and "candidates each" in part.text
     assert "selected" in tables.candidates_table(summary.widths[0])
     assert isinstance(part.figures["fair_returns.png"](), Figure)
+
+
+@pytest.mark.parametrize(
+    "kind, family",
+    [
+        ("study", "The students are the study's students (LayerNorm, dropout 0.05)."),
+        ("plain", "The students are plain MLP students (Linear-ReLU, no LayerNorm or dropout)."),
+    ],
+)
+def test_the_section_names_the_students_family_the_step_recorded(played, kind, family):
+    record, _ = played
+    assert record.params["student_kind"] == "study"  # the step records it
+    flipped = dataclasses.replace(record, params={**record.params, "student_kind": kind})
+    text = fair_section.section(fair_summary.summarize_records([flipped], [])).text
+    assert text.startswith(family) and ("plain MLP" in text) == (kind == "plain")
 
 
 def test_units_per_width_and_none_for_a_file_teacher():

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from distill_lib.experiments import real_task
 from distill_lib.experiments.base import step_key
 from distill_lib.experiments.comparison import ResultRow
-from distill_lib.experiments.real_task import figures, sentences, step, tables
+from distill_lib.experiments.real_task import figures, section, sentences, step, tables
 from distill_lib.report.phrases import rank_modes
 from distill_lib.rl.episodes import TEST_SEED, EpisodeParams, mean_ci
 from distill_lib.rl.exploration import collect_buffers
@@ -109,6 +109,7 @@ def test_key_changes_with_each_parameter_and_only_with_them(tmp_path, monkeypatc
         "temperature": 2.0,
         "epochs": 3,
         "max_grad_norm": None,
+        "student_kind": "plain",
     }
     keys = {
         name: step_key(real_task.EXPERIMENT, "real_task", {**SMOKE, name: value}) for name, value in changes.items()
@@ -175,8 +176,11 @@ def test_summary_means_and_paired_tests_come_from_the_runs(record):
     assert single.pairs == {} and all(r["return_pct"]["low"] is None for r in single.rows)
 
 
-def _fake(returns: dict[str, float], agreement: dict[str, float], widths=(32,)) -> real_task.RealTaskSummary:
-    """A summary of chosen per-mode values (three seeds, +-1 point around them)."""
+def _fake(
+    returns: dict[str, float], agreement: dict[str, float], widths=(32,), seeds=(0, 1, 2), **recorded
+) -> real_task.RealTaskSummary:
+    """A summary of chosen per-mode values (three seeds, +-1 point around them); ``recorded``: the step's
+    parameters (``student_kind``) and the teacher's ``shipped``."""
     runs = [
         real_task.RealTaskRun(
             w, s, m, {"hard_only": 0.0, "blended": 0.7, "soft_only": 1.0}[m], _hand_count(w),
@@ -184,16 +188,16 @@ def _fake(returns: dict[str, float], agreement: dict[str, float], widths=(32,)) 
             {}, 1, [500.0], 500.0, [500.0, 500.0], returns[m] + (s - 1), [0.0, 0.0],
         )
         for w in widths
-        for s in (0, 1, 2)
+        for s in seeds
         for m in MODE_ORDER
     ]  # fmt: skip
     students = [{"width": w, "params": _hand_count(w), "params_pct": 100 * _hand_count(w) / 4866} for w in widths]
     teacher = {"params": 4866, "hidden": 64, "return_mean": 500.0, "return_ci": [500.0, 500.0], "returns": [500.0] * 4,
-               "shipped": True}  # fmt: skip
+               "shipped": recorded.pop("shipped", True)}  # fmt: skip
     loop = {"max_steps": 500, "score_floor": 0.0, "floor_rule": "fixed", "solved_return": 475.0}
     modes = {"soft_only": 1.0, "blended": 0.7, "hard_only": 0.0}  # JSON order: sorted by name, not alpha
     rec = real_task.RealTaskRecord(
-        {}, "", "CartPole-v1", list(widths), [0, 1, 2], modes, teacher, {}, loop, students, runs, {}
+        recorded, "", "CartPole-v1", list(widths), list(seeds), modes, teacher, {}, loop, students, runs, {}
     )
     return real_task.summarize_record(rec)
 
@@ -220,6 +224,48 @@ def test_interpretation_ranks_the_modes_from_the_numbers():
 
     tie = _fake(dict.fromkeys(MODE_ORDER, 100.0), {"hard_only": 0.9, "blended": 0.8, "soft_only": 0.7})
     assert "return as a tie between all modes (100.0%)" in sentences.interpretation(tie)
+
+
+RETURNS, AGREEMENT = {"hard_only": 80.0, "blended": 90.0, "soft_only": 99.0}, dict.fromkeys(MODE_ORDER, 0.9)
+
+
+@pytest.mark.parametrize(
+    "recorded, said",
+    [
+        ({}, "The shipped CartPole teacher (width 64, 4,866 parameters) returns 500.0"),
+        ({"shipped": False}, "Your CartPole teacher (width 64, 4,866 parameters) returns 500.0"),
+    ],
+)
+def test_the_teacher_is_named_with_the_right_article(recorded, said):
+    text = sentences.interpretation(_fake(RETURNS, AGREEMENT, **recorded))
+    assert text.startswith(said) and "The your" not in text and "the your" not in text
+
+
+@pytest.mark.parametrize(
+    "kind, family",
+    [
+        (None, "The students are the study's students (LayerNorm, dropout 0.05)."),  # a record from before the choice
+        ("study", "The students are the study's students (LayerNorm, dropout 0.05)."),
+        ("plain", "The students are plain MLP students (Linear-ReLU, no LayerNorm or dropout)."),
+    ],
+)
+def test_the_section_names_the_students_family_the_step_recorded(kind, family):
+    summary = _fake(RETURNS, AGREEMENT, **({} if kind is None else {"student_kind": kind}))
+    text = section.section(summary).text
+    other = "plain MLP" if kind != "plain" else "the study's students"
+    assert family in text and other not in text
+
+
+@pytest.mark.parametrize(
+    "seeds, said", [((0,), "means over 1 seed)"), ((0, 1), "means over 2 seeds)"), ((0, 1, 2), "means over 3 seeds)")]
+)
+def test_the_seed_count_said_is_the_count_there_was(seeds, said):
+    summary = _fake(RETURNS, AGREEMENT, seeds=seeds)
+    assert summary.n_seeds == len(seeds)
+    for text in (sentences.interpretation(summary), sentences.short_verdict(summary)):
+        assert said in text and "1 seeds" not in text
+    one = "With one seed there is no interval and no paired test"
+    assert (one in sentences.interpretation(summary)) == (len(seeds) == 1)
 
 
 def test_paired_tests_are_one_holm_family_and_few_seeds_are_said():
