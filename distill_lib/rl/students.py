@@ -45,9 +45,9 @@ from ..core.training import TrainResult, to_device, train_batched
 from .episodes import COLLECT_SEED, HELD_OUT_SEED, TEST_SEED, VALIDATION_SEED, BufferParams, EpisodeParams
 from .evaluation import closed_loop, closed_loop_returns
 from .exploration import collect_buffers, collect_states, score_floor
+from .policies import describe
 from .tasks import load_teacher, pct_of_teacher
 from .tasks import task_teachers as shipped_teachers
-from .policies import describe
 
 __all__ = [
     "Checkpointed",
@@ -286,7 +286,9 @@ def train_settings(
         n_states = len(data[0])
         configs = [p.setting_config(jobs[j][0], jobs[j][2], width, n_states, teachers[jobs[j][1]].hidden) for j in idx]
         d, a = p.task.obs_dim, p.task.n_actions
-        students = [build_student(c.seed, d, c.teacher_hidden, a, hidden_dim=width, kind=c.student_kind) for c in configs]
+        students = [
+            build_student(c.seed, d, c.teacher_hidden, a, hidden_dim=width, kind=c.student_kind) for c in configs
+        ]
         nets = [teachers[jobs[j][1]].net for j in idx]
         snaps = _snapshot_epochs(configs[0].epochs, p.snapshots)
         stacked = torch.stack(data)  # (S, N, D)

@@ -22,7 +22,9 @@ from distill_lib.rl.students import (
 )
 from distill_lib.rl.tasks import load_teacher
 
-P = ProtocolParams(n_teachers=2, student_seeds=[0, 1], val_episodes=2, snapshots=3, test_episodes=3, held_out_episodes=1)
+P = ProtocolParams(
+    n_teachers=2, student_seeds=[0, 1], val_episodes=2, snapshots=3, test_episodes=3, held_out_episodes=1
+)
 GRID = SearchGrid([0.003], [20], [1.0], [0.1], [0.5])
 
 

@@ -113,7 +113,9 @@ def _networks(p: BaselineStepConfig) -> tuple[dict[str, QNetwork], list[dict[str
     if p.baseline == "teachers":
         files = independent_teachers(p)
         if not files:
-            raise FileNotFoundError(f"no independent teachers of {p.env_id}'s shipped teacher; retrain them (make teachers; docs/your-policy.md)")
+            raise FileNotFoundError(
+                f"no independent teachers of {p.env_id}'s shipped teacher; retrain them (make teachers; docs/your-policy.md)"
+            )
         records = [read_json(f.with_suffix(".json")) | {"budgets": []} for f in files]
         nets = {r["state_sha256"]: load_teacher(p.env_id, f) for r, f in zip(records, files, strict=True)}
         return nets, records, records[0]["config"]

@@ -28,7 +28,9 @@ def section(summary: SweepSummary, others: dict[str, Any] | None = None) -> Sect
             )
     if summary.mse_row:
         lines.append(
-            "- MSE on raw (unscaled) Q-values, no temperature: " + ", ".join(f"{k} {v:.4f}" for k, v in summary.mse_row.items()) + "."
+            "- MSE on raw (unscaled) Q-values, no temperature: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in summary.mse_row.items())
+            + "."
         )
     lines.append(
         f"- Each cell: {len(summary.seeds)} world seeds ({', '.join(map(str, summary.seeds))}); values are seed means."

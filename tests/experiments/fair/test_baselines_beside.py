@@ -10,6 +10,7 @@ from distill_lib.experiments.fair import sentences, tables
 
 def _width(values_by_objective: dict[str, list[float]]) -> dict:
     """A width of the fair summary's shape: each objective's returns per teacher (here two teachers)."""
+
     def per_teacher(v: list[float]) -> list[list[float]]:
         half = len(v) // 2
         return [v[:half], v[half:]] if half else [v]
