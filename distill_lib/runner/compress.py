@@ -42,7 +42,7 @@ import numpy as np
 from torch import nn
 
 from ..core.objectives import Setting, candidates
-from ..core.schema import ParamError, Params, param
+from ..core.schema import ParamError
 from ..experiments import EXPERIMENTS
 from ..experiments.fair.params import FairParams
 from ..experiments.fair.step import Candidate, FairRun, _evidence, _fair_run, select
@@ -50,14 +50,13 @@ from ..records.record import Record
 from ..report.stats import mean_ci
 from ..rl.evaluation import count_parameters
 from ..rl.students import TeacherData, measure_runs, pick_checkpoints, task_teachers, train_settings
-from .compress_command import DEFAULT_KEEP, DEFAULT_WIDTHS
+from .compress_target import CompressTarget
 from .inputs import check_better_than_chance
 from .params import layer_params, read_sources, specs_of
 
 __all__ = [
     "CONFIDENCE",
     "CompressRecord",
-    "CompressTarget",
     "WidthResult",
     "compress",
     "compress_config",
@@ -69,38 +68,6 @@ __all__ = [
 CONFIDENCE = 0.95
 #: what compress sets unless a params file or -p says otherwise: the plain MLP users deploy
 COMPRESS_DEFAULTS: dict[str, Any] = {"student_kind": "plain"}
-
-
-@dataclass(frozen=True)
-class CompressTarget(Params):
-    """What is asked: the widths to try and the share of the teacher's return the student must keep."""
-
-    widths: list[int] = param(
-        DEFAULT_WIDTHS,
-        "student widths to try (hidden units per layer)",
-        low=1,
-        high=100_000,
-        unique=True,
-        min_len=1,
-        max_len=50,
-    )
-    keep: float = param(
-        DEFAULT_KEEP,
-        "share of the teacher's return the 95% interval's lower end must reach",
-        low=0.0,
-        high=1.0,
-        low_open=True,
-    )
-    all_widths: bool = param(False, "train and measure every width, not only up to the first that keeps the share")
-
-    @property
-    def threshold(self) -> float:
-        """The bar in return % of the teacher's: ``100 * keep``."""
-        return 100.0 * self.keep
-
-    def kept(self, low: float) -> bool:
-        """Whether a width whose interval's lower end is ``low`` (return %) keeps the share: ``low >= 100 keep``."""
-        return low >= self.threshold
 
 
 @dataclass(frozen=True)

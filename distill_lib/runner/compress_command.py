@@ -17,6 +17,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from .compress_target import CompressTarget
+
 __all__ = ["COMPRESS_EXIT_CODES", "DEFAULT_KEEP", "DEFAULT_WIDTHS", "add_compress_parser", "run_compress"]
 
 #: what each exit status of ``distill-study compress`` means
@@ -27,10 +29,8 @@ COMPRESS_EXIT_CODES = {
     3: "no width keeps the share: nothing is delivered (no_student.md says so)",
     130: "interrupted: nothing was written",
 }
-#: the widths tried unless --widths says otherwise (the real-task experiment's)
-DEFAULT_WIDTHS = [32, 16, 8, 4]
-#: the share of the teacher's return the interval's lower end must reach unless --keep says otherwise
-DEFAULT_KEEP = 0.95
+#: the widths tried and the share kept unless --widths and --keep say otherwise
+DEFAULT_WIDTHS, DEFAULT_KEEP = CompressTarget().widths, CompressTarget().keep
 
 
 def _share(text: str) -> float:
@@ -107,7 +107,7 @@ def run_compress(args: argparse.Namespace, argv: list[str], overrides: list[tupl
     """
     from ..core.schema import ParamError
     from ..rl.students import teacher_states
-    from .compress import CompressTarget, compress, compress_config
+    from .compress import compress, compress_config
     from .model_card import check_out_dir, write_outputs
 
     def say(line: str) -> None:
