@@ -19,7 +19,7 @@ from distill_lib.report.stats import mean_ci
 from distill_lib.rl.episodes import HELD_OUT_SEED, TEST_SEED
 from distill_lib.rl.exploration import collect_states
 from distill_lib.rl.tasks import load_teacher
-from distill_lib.runner.compress import WidthResult, compress_config, deliverable_run, pick_width
+from distill_lib.runner.compress import CompressRecord, WidthResult, compress_config, deliverable_run, pick_width
 from distill_lib.runner.compress_target import CompressTarget
 
 HARD = Setting("hard", 0.0, 1.0, "kl", "raw", 1e-3, 100)
@@ -128,6 +128,7 @@ def test_compress_writes_a_student_plain_torch_runs_with_the_runs_numbers_on_its
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
     record = json.loads((out / "compress.json").read_text())
     card = json.loads((out / "model_card.json").read_text())
+    assert CompressRecord.from_json(record).to_json() == record  # the record reads back as the run's type
 
     # the rule, on the run's own numbers: widths from the smallest up, stopping at the first that keeps 50%
     tried = [r["width"] for r in record["results"]]
