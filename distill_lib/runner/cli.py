@@ -4,12 +4,15 @@
                       [--jobs N] [--cluster local[:N] | tcp://HOST:PORT]
     distill-study params        # list every parameter, its default and meaning
     distill-study tasks OUTDIR... -o SUMMARY   # the objectives across tasks: one study per env_id
+    distill-study compress [-f FILE.yaml ...] [-p NAME VALUE ...] [--widths W ...] [--keep SHARE] -o OUTDIR
+                                # the smallest student that keeps a share of the teacher's return
 
 Exit status (``EXIT_CODES``): 0 the study is complete; 1 a step failed (after the others
 and the report have finished) or the runner hit a fault such as a full or read-only disk;
 2 bad input (nothing ran: a parameter, a file, an output folder in use by another run);
 130 interrupted (resume by running the same command again). Every refusal is one line on
-stderr (argparse's own included: no usage dump); ``--debug`` shows the traceback.
+stderr (argparse's own included: no usage dump); ``--debug`` shows the traceback. ``compress`` has
+its own (``runner.compress_command.COMPRESS_EXIT_CODES``): 3 when no width keeps the share (nothing is delivered).
 
 ``-p NAME VALUE`` takes the next word as the value whatever it looks like, so a negative
 number passes (``-p lr -1e-3``, as ``-p lr=-1e-3``): argparse alone would take ``-1e-3``
@@ -23,6 +26,8 @@ import os
 import sys
 import warnings
 from typing import NoReturn
+
+from .compress_command import add_compress_parser, run_compress
 
 __all__ = ["EXIT_CODES", "build_parser", "main", "param_pairs"]
 
@@ -162,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show Python tracebacks on errors"
     )
+    add_compress_parser(sub)
     return parser
 
 
@@ -287,8 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     # OpenMP thread sleeps rather than spins (spinning made it 10-40x slower on a busy 2-core machine).
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    args = build_parser().parse_args(param_pairs(sys.argv[1:] if argv is None else list(argv)))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(param_pairs(argv))
     try:
+        if args.command == "compress":
+            return run_compress(args, argv, _overrides(args.overrides))
         if args.command == "params":
             return _cmd_params()
         if args.command == "tasks":
