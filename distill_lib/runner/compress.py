@@ -45,7 +45,7 @@ from ..core.objectives import Setting, candidates
 from ..core.schema import ParamError
 from ..experiments import EXPERIMENTS
 from ..experiments.fair.params import FairParams
-from ..experiments.fair.step import Candidate, FairRun, _evidence, _fair_run, select
+from ..experiments.fair.step import Candidate, FairRun, candidate_evidence, fair_run, select
 from ..records.record import Record
 from ..report.stats import mean_ci
 from ..rl.evaluation import count_parameters
@@ -139,7 +139,7 @@ def _select(p: FairParams, teacher: TeacherData, width: int) -> tuple[dict[str, 
     jobs = [(s, teacher.index, seed) for settings in grid.values() for s in settings for seed in p.fair_selection_seeds]
     runs = train_settings(p, [teacher], jobs, width)
     pick_checkpoints(p, [teacher], runs)
-    evidence = _evidence(grid, runs)
+    evidence = candidate_evidence(grid, runs)
     return evidence, select(evidence)
 
 
@@ -154,7 +154,7 @@ def _width(
     runs = train_settings(p, [teacher], jobs, width)
     pick_checkpoints(p, [teacher], runs)
     measured = measure_runs(p, [teacher], runs)
-    records = [_fair_run(r, m) for r, m in zip(runs, measured, strict=True)]
+    records = [fair_run(r, m) for r, m in zip(runs, measured, strict=True)]
     ci = mean_ci([r.return_pct for r in records], confidence=CONFIDENCE)
     n_params, n_teacher = count_parameters(runs[0].net), count_parameters(teacher.net)
     result = WidthResult(

@@ -53,7 +53,17 @@ from ...rl.students import Checkpointed, measure_runs, pick_checkpoints, task_te
 from ..base import Units
 from .params import FairConfig, FairStepConfig
 
-__all__ = ["Candidate", "FairRecord", "FairRun", "run", "unit_name", "units"]
+__all__ = [
+    "Candidate",
+    "FairRecord",
+    "FairRun",
+    "candidate_evidence",
+    "fair_run",
+    "run",
+    "select",
+    "unit_name",
+    "units",
+]
 
 
 @dataclass(frozen=True)
@@ -104,7 +114,7 @@ class FairRecord(Record):
     seconds: dict[str, float]
 
 
-def _evidence(grid: dict[str, list[Setting]], runs: list[Checkpointed]) -> dict[str, list[Candidate]]:
+def candidate_evidence(grid: dict[str, list[Setting]], runs: list[Checkpointed]) -> dict[str, list[Candidate]]:
     """Each candidate's validation returns (its runs' chosen checkpoints), in grid order per objective."""
     out = {}
     for objective, settings in grid.items():
@@ -120,7 +130,7 @@ def select(evidence: dict[str, list[Candidate]]) -> dict[str, Setting]:
     return {obj: max(cands, key=lambda c: c.val_pct).setting for obj, cands in evidence.items()}
 
 
-def _fair_run(run: Checkpointed, measured: dict[str, Any]) -> FairRun:
+def fair_run(run: Checkpointed, measured: dict[str, Any]) -> FairRun:
     """An evaluated run as the record keeps it: its chosen checkpoint's validation and test numbers."""
     return FairRun(
         objective=run.setting.objective,
@@ -163,7 +173,7 @@ def run(config: FairStepConfig, folder: Path | None = None) -> FairRecord:
             for seed in p.fair_selection_seeds]  # fmt: skip
     runs = train_settings(p, teachers, jobs, p.fair_width)
     pick_checkpoints(p, teachers, runs)
-    evidence = _evidence(grid, runs)
+    evidence = candidate_evidence(grid, runs)
     selected = select(evidence)
     seconds["selection"] = time.perf_counter() - started
 
@@ -174,7 +184,7 @@ def run(config: FairStepConfig, folder: Path | None = None) -> FairRecord:
     runs = train_settings(p, teachers, jobs, p.fair_width)
     pick_checkpoints(p, teachers, runs)
     measured = measure_runs(p, teachers, runs)
-    records = [_fair_run(r, m) for r, m in zip(runs, measured, strict=True)]
+    records = [fair_run(r, m) for r, m in zip(runs, measured, strict=True)]
     seconds["evaluation"] = time.perf_counter() - started
     progress.report(f"width {p.fair_width}: stages done", 2, 2)
 
