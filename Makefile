@@ -76,6 +76,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_batched.py
 	$(PY) benchmarks/bench_closed_loop.py
 	$(PY) benchmarks/bench_dqn.py
+	$(PY) benchmarks/bench_objectives.py
 
 bench-batched: $(STAMP)
 	$(PY) benchmarks/bench_batched.py

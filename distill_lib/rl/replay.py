@@ -58,7 +58,13 @@ class StackedReplay:
         terminated: np.ndarray,
         valid: np.ndarray,
     ) -> None:
-        """Store the ``valid`` ``(K, M)`` rows of one vector step (obs ``(K, M, D)``), oldest overwritten first."""
+        """Store the ``valid`` ``(K, M)`` rows of one vector step (obs ``(K, M, D)``), oldest overwritten first.
+
+        A step with no valid row (every environment of every agent resetting at once: episodes that all
+        end at the time limit together, as on Acrobot before any agent reaches the goal) stores nothing.
+        """
+        if not valid.any():
+            return
         rank = np.cumsum(valid, axis=1) - 1  # (K, M) the row's place among its agent's valid rows
         slot = (self._next[:, None] + rank) % self.capacity  # (K, M)
         k, m = np.nonzero(valid)

@@ -124,6 +124,20 @@ def test_stacked_replay_keeps_each_agents_valid_rows_in_its_own_ring() -> None:
     torch.testing.assert_close(term, (r == 21).float())
 
 
+def test_a_vector_step_where_every_environment_resets_stores_nothing() -> None:
+    """Acrobot's untrained agents all hit the time limit together: the next step has no valid row at all."""
+    buf = StackedReplay(n_agents=2, capacity=4, obs_dim=3)
+    obs = np.ones((2, 2, 3), np.float32)
+    buf.add(obs, np.zeros((2, 2), np.int64), np.ones((2, 2)), obs, np.zeros((2, 2), bool), np.ones((2, 2), bool))
+    before = (buf.rows.clone(), buf.size.copy())
+    buf.add(2 * obs, np.ones((2, 2), np.int64), np.zeros((2, 2)), obs, np.zeros((2, 2), bool), np.zeros((2, 2), bool))
+    assert torch.equal(buf.rows, before[0]) and buf.size.tolist() == before[1].tolist() == [2, 2]
+    buf.add(
+        3 * obs, np.ones((2, 2), np.int64), np.full((2, 2), 3.0), obs, np.zeros((2, 2), bool), np.ones((2, 2), bool)
+    )
+    assert buf.size.tolist() == [4, 4] and sorted(buf.rewards[0].tolist()) == [1.0, 1.0, 3.0, 3.0]
+
+
 def test_state_dict_digest_detects_one_bit() -> None:
     torch.manual_seed(0)
     state = QNetwork(4, 8, 2, 0.1).state_dict()
