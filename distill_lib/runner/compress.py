@@ -139,7 +139,7 @@ def _select(p: FairParams, teacher: TeacherData, width: int) -> tuple[dict[str, 
     jobs = [(s, teacher.index, seed) for settings in grid.values() for s in settings for seed in p.fair_selection_seeds]
     runs = train_settings(p, [teacher], jobs, width)
     pick_checkpoints(p, [teacher], runs)
-    evidence = candidate_evidence(grid, runs)
+    evidence = candidate_evidence(grid, runs, [teacher])
     return evidence, select(evidence)
 
 

@@ -90,8 +90,10 @@ def tuning_sentence(width: dict[str, Any]) -> str:
     return (
         f"Every objective chose its settings (its own, and its learning rate and gradient steps) from {how}, "
         f"each candidate trained under every teacher with {len(sel)} selection seed{'s' * (len(sel) != 1)} and "
-        f"scored by greedy return on {width['episodes']['validation']} validation episodes; each run's checkpoint "
-        "was picked the same way; the test episodes and the evaluation seeds played no part in either."
+        f"scored by greedy return on {width['episodes']['validation']} validation episodes (ties, as at the task's "
+        "ceiling, broken by action agreement with the teacher on its held-out states); each run's checkpoint was "
+        "picked by the same return (ties: the later one); the test episodes and the evaluation seeds played no part "
+        "in either."
     )
 
 

@@ -20,7 +20,10 @@ Protocol, one step per student width (``fair_width``):
    i)``, disjoint from the test episodes and the buffers') stands for the run
    (``rl.students.pick_checkpoints``): the rule DQN from scratch's checkpoints follow too.
 4. Selection: a candidate's score is its runs' mean validation return as a % of their teachers'
-   (from the task's floor); per objective the best candidate wins (ties: the first in grid order).
+   (from the task's floor); per objective the best candidate wins. Ties are common where students
+   reach the task's ceiling (CartPole's 500 in every validation episode, for a short and a long
+   run alike); they are broken by the runs' mean action agreement with their teacher on its
+   held-out states (never the test episodes), then by grid order.
 5. Evaluation: fresh students (``student_seeds`` under every teacher, disjoint from the selection
    seeds) of each objective at its selected settings; a (teacher, seed)'s students share their
    initialisation and random stream, so objectives are compared on paired runs. Each run's test
@@ -49,7 +52,7 @@ from ...core.objectives import Setting, candidates
 from ...records.record import Record
 from ...rl.episodes import HELD_OUT_SEED, TEST_SEED, VALIDATION_SEED
 from ...rl.evaluation import count_parameters
-from ...rl.students import Checkpointed, measure_runs, pick_checkpoints, task_teachers, train_settings
+from ...rl.students import Checkpointed, TeacherData, measure_runs, pick_checkpoints, task_teachers, train_settings
 from ..base import Units
 from .params import FairConfig, FairStepConfig
 
@@ -73,6 +76,7 @@ class Candidate(Record):
     setting: Setting
     val_pcts: list[float]  # one per (teacher, selection seed), teacher-major
     val_pct: float  # their mean: the selection score
+    agreement: float = 0.0  # the runs' mean action agreement on their teachers' held-out states: the tie-break
 
 
 @dataclass(frozen=True)
@@ -114,20 +118,36 @@ class FairRecord(Record):
     seconds: dict[str, float]
 
 
-def candidate_evidence(grid: dict[str, list[Setting]], runs: list[Checkpointed]) -> dict[str, list[Candidate]]:
-    """Each candidate's validation returns (its runs' chosen checkpoints), in grid order per objective."""
+def candidate_evidence(
+    grid: dict[str, list[Setting]], runs: list[Checkpointed], teachers: list[TeacherData]
+) -> dict[str, list[Candidate]]:
+    """Each candidate's validation returns (its runs' chosen checkpoints) and their held-out agreement with their
+    teachers, in grid order per objective."""
+    agreement = []
+    for r in runs:
+        t = teachers[r.teacher]
+        with torch.no_grad():
+            agreement.append(float((r.net(t.held_out).argmax(-1) == t.q_held.argmax(-1)).float().mean()))
     out = {}
     for objective, settings in grid.items():
         out[objective] = []
         for setting in settings:
-            pcts = [max(r.val_returns or []) for r in runs if r.setting == setting]
-            out[objective].append(Candidate(setting, pcts, float(np.mean(pcts))))
+            mine = [i for i, r in enumerate(runs) if r.setting == setting]
+            pcts = [max(runs[i].val_returns or []) for i in mine]
+            out[objective].append(
+                Candidate(setting, pcts, float(np.mean(pcts)), float(np.mean([agreement[i] for i in mine])))
+            )
     return out
 
 
 def select(evidence: dict[str, list[Candidate]]) -> dict[str, Setting]:
-    """Per objective the candidate with the highest mean validation return (ties: the first in grid order)."""
-    return {obj: max(cands, key=lambda c: c.val_pct).setting for obj, cands in evidence.items()}
+    """Per objective the candidate with the highest mean validation return; ties broken by held-out agreement,
+    then by grid order (the first)."""
+    out = {}
+    for obj, cands in evidence.items():
+        best = max(range(len(cands)), key=lambda i: (cands[i].val_pct, cands[i].agreement, -i))
+        out[obj] = cands[best].setting
+    return out
 
 
 def fair_run(run: Checkpointed, measured: dict[str, Any]) -> FairRun:
@@ -173,7 +193,7 @@ def run(config: FairStepConfig, folder: Path | None = None) -> FairRecord:
             for seed in p.fair_selection_seeds]  # fmt: skip
     runs = train_settings(p, teachers, jobs, p.fair_width)
     pick_checkpoints(p, teachers, runs)
-    evidence = candidate_evidence(grid, runs)
+    evidence = candidate_evidence(grid, runs, teachers)
     selected = select(evidence)
     seconds["selection"] = time.perf_counter() - started
 

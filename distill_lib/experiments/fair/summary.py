@@ -133,7 +133,7 @@ def summarize_record(record: FairRecord) -> dict[str, Any]:
         "sharpness": record.sharpness,
         "soft_share": record.soft_share,
         "candidates": [
-            {"objective": c.setting.objective, "label": c.setting.label, "val_pct": c.val_pct}
+            {"objective": c.setting.objective, "label": c.setting.label, "val_pct": c.val_pct, "agreement": c.agreement}
             for cands in record.candidates.values()
             for c in cands
         ],

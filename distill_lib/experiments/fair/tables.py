@@ -73,13 +73,16 @@ def _baseline_row(name: str, settings: str, group: dict[str, Any]) -> list[str]:
 
 
 def candidates_table(width: dict[str, Any]) -> str:
-    """Markdown: every candidate's validation return (% of the teacher's), the selected ones marked."""
+    """Markdown: every candidate's validation return (% of the teacher's) and held-out agreement (the tie-break),
+    the selected ones marked."""
     chosen = {o["label"] for o in width["objectives"]}
     rows = [
-        [c["objective"], c["label"], f"{c['val_pct']:.1f}", "selected" if c["label"] in chosen else ""]
+        [c["objective"], c["label"], f"{c['val_pct']:.1f}", "-" if c.get("agreement") is None else
+         f"{c['agreement']:.3f}", "selected" if c["label"] in chosen else ""]
         for c in width["candidates"]
-    ]
-    return markdown_table(["objective", "candidate", "validation return, %", ""], rows, align="llrl")
+    ]  # fmt: skip
+    head = ["objective", "candidate", "validation return, %", "held-out agreement (ties)", ""]
+    return markdown_table(head, rows, align="llrrl")
 
 
 def versus_scratch(width: dict[str, Any], scratch: dict[str, Any]) -> dict[str, dict[str, Any]]:

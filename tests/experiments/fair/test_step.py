@@ -210,3 +210,16 @@ def test_units_per_width_and_none_for_a_file_teacher():
 def test_bad_parameters_are_refused_by_name(change, match):
     with pytest.raises(ValueError, match=match):
         fair.FairStepConfig.from_params({**SMOKE, **change})
+
+
+def test_ties_on_validation_are_broken_by_held_out_agreement_then_grid_order():
+    from distill_lib.core.objectives import SearchGrid, search_space
+
+    short, long_, other = search_space("mse", SearchGrid([0.001], [1000, 3000, 10000], [1.0], [0.1], [0.5]))
+    at_ceiling = [step.Candidate(short, [100.0], 100.0, 0.80), step.Candidate(long_, [100.0], 100.0, 0.93),
+                  step.Candidate(other, [99.0], 99.0, 0.99)]  # fmt: skip
+    assert step.select({"mse": at_ceiling}) == {"mse": long_}  # tied: the closer copy of the teacher
+    level = [dataclasses.replace(c, agreement=0.9) for c in at_ceiling]
+    assert step.select({"mse": level}) == {"mse": short}  # tied on both: the first in grid order
+    better = [*at_ceiling[:2], step.Candidate(other, [100.5], 100.5, 0.5)]
+    assert step.select({"mse": better}) == {"mse": other}  # validation return decides before agreement
