@@ -42,6 +42,7 @@ from ..core.networks import QNetwork, build_student
 from ..core.objectives import Setting
 from ..core.schema import Params, param
 from ..core.training import TrainResult, to_device, train_batched
+from ..records.provenance import file_sha256
 from .episodes import COLLECT_SEED, HELD_OUT_SEED, TEST_SEED, VALIDATION_SEED, BufferParams, EpisodeParams
 from .evaluation import closed_loop, closed_loop_returns
 from .exploration import collect_buffers, collect_states, score_floor
@@ -215,7 +216,9 @@ class TeacherData:
         return int(hidden[0]) if hidden else 0
 
     def describe(self) -> dict[str, object]:
-        return {"index": self.index, "file": self.path.name, "hidden": self.hidden, "val_return": self.val_return,
+        desc = describe(self.net)
+        return {"index": self.index, "file": self.path.name, "sha256": file_sha256(self.path), "format": desc.format,
+                "layers": desc.layers, "hidden": desc.width, "val_return": self.val_return,
                 "test_return": self.test_return, "val_floor": self.val_floor, "test_floor": self.test_floor,
                 "transfer_states": len(self.states), "held_out_states": len(self.held_out)}  # fmt: skip
 
@@ -284,7 +287,10 @@ def train_settings(
     for idx in groups.values():
         data = [states[j] if states is not None else teachers[jobs[j][1]].states for j in idx]
         n_states = len(data[0])
-        configs = [p.setting_config(jobs[j][0], jobs[j][2], width, n_states, teachers[jobs[j][1]].hidden) for j in idx]
+        configs = [
+            p.setting_config(jobs[j][0], jobs[j][2], width, n_states, teachers[jobs[j][1]].hidden or p.teacher_width)
+            for j in idx
+        ]
         d, a = p.task.obs_dim, p.task.n_actions
         students = [
             build_student(c.seed, d, c.teacher_hidden, a, hidden_dim=width, kind=c.student_kind) for c in configs

@@ -55,7 +55,8 @@ def test_every_real_task_section_runs_on_your_teacher(mine) -> None:
     assert section["teacher"]["shipped"] is False and section["teacher"]["score_floor"] == -500.0
     assert section["widths"] == [8] and section["n_seeds"] == 2
     assert [w["width"] for w in results["fair"]["widths"]] == [8]
-    assert results["fair"]["widths"][0]["teacher"]["env_id"] == "Acrobot-v1"
+    fair = results["fair"]["widths"][0]
+    assert fair["env_id"] == "Acrobot-v1" and [t["file"] for t in fair["teachers"]] == ["my_dqn.pt"]
     # no independent teachers ship for your policy: the from-scratch baseline runs, with the task's recipe
     assert results["baselines"]["teachers"] is None and [g["width"] for g in results["baselines"]["scratch"]] == [8]
     assert results["baselines"]["scratch"][0]["env_id"] == "Acrobot-v1"
@@ -205,12 +206,18 @@ def recorded_teacher(out: Path, experiment: str) -> dict:
     return record["record"]["teacher"]
 
 
+def fair_teachers(out: Path) -> list[dict]:
+    """The teachers as the fair comparison's first step record lists them (``rl.students.TeacherData.describe``)."""
+    record = json.loads(next((out / "work" / "fair").glob("*/record.json")).read_text())
+    return record["record"]["teachers"]
+
+
 def test_the_page_command_for_a_stable_baselines3_zip_runs_the_smoke_study(sb3_zip: Path, tmp_path: Path) -> None:
     results, _ = run_page_command("sb3_dqn.zip", sb3_zip, tmp_path / "out", SMOKE)
     teacher = recorded_teacher(tmp_path / "out", "real_task")
     assert (teacher["format"], teacher["layers"], teacher["hidden"]) == ("sb3", "4-64-64-2", 64)
     assert teacher["file"] == "sb3_dqn.zip" and teacher["shipped"] is False and teacher["params"] == 4_610
-    assert recorded_teacher(tmp_path / "out", "fair")["format"] == "sb3"
+    assert fair_teachers(tmp_path / "out")[0]["format"] == "sb3"
     assert results["real_task"]["teacher"]["hidden"] == 64 and results["real_task"]["widths"] == [8]
     assert {"training", "world"} <= set(results["seeds"]) and results["sweep"]  # the whole smoke-size study ran
 
@@ -230,4 +237,4 @@ def test_the_page_command_for_a_torchscript_teacher_runs_the_study(tmp_path: Pat
     teacher = recorded_teacher(tmp_path / "out", "real_task")
     assert (teacher["format"], teacher["hidden"], teacher["params"]) == ("torchscript", "unknown", 4)
     assert results["real_task"]["teacher"]["return_mean"] == 500.0
-    assert results["sources"]["widths"][0]["width"] == 8
+    assert results["budgets"]["widths"][0]["width"] == 8
