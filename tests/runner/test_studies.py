@@ -24,7 +24,8 @@ FULL = ROOT / "reports" / "full"
 COMMITTED = [FULL, *sorted(p.parent for p in (FULL / "tasks").glob("*/results.json"))]
 
 
-def _copy(tmp_path: Path, source: Path = COMMITTED[1]) -> Path:
+def _copy(tmp_path: Path, source: Path | None = None) -> Path:
+    source = source or COMMITTED[-1]
     dest = tmp_path / source.name
     dest.mkdir()
     shutil.copy(source / "results.json", dest / "results.json")
@@ -114,7 +115,7 @@ def test_a_complete_study_json_is_accepted(tmp_path):
 
 def test_one_study_per_task(tmp_path):
     _refused([ROOT / "reports", FULL], "both studies of CartPole-v1")
-    _refused([COMMITTED[1], COMMITTED[1]], "given twice")
+    _refused([COMMITTED[-1], COMMITTED[-1]], "given twice")
     _refused([tmp_path / "nowhere"], str(tmp_path / "nowhere" / "results.json"), "no results.json")
 
 

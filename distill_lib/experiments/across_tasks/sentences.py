@@ -53,6 +53,10 @@ def leaders_sentence(summary: dict[str, Any]) -> str:
     return f"No objective leads in every cell; cells led: {counts}."
 
 
+def _widths(widths: list[int]) -> str:
+    return ", ".join(map(str, widths))
+
+
 def verdict(summary: dict[str, Any]) -> str:
     """The answer in a few sentences, each from its test."""
     parts = [_head(summary)]
@@ -73,6 +77,13 @@ def verdict(summary: dict[str, Any]) -> str:
         parts.append(f"the ranking does not hold across tasks: {said}.")
     else:
         parts.append("no pair of objectives is ordered one way on one task and the other way on another.")
+    if changes := summary.get("width_changes"):
+        said = "; ".join(
+            f"{c['b']} above {c['a']} at {task(c['task']).label} width {_widths(c['b_above_at'])}, below it at "
+            f"width {_widths(c['a_above_at'])}"
+            for c in changes
+        )
+        parts.append(f"Within a task the order can change with the student's width: {said}.")
     parts.append(leaders_sentence(summary))
     return " ".join(parts + context_sentences(summary))
 
@@ -180,8 +191,11 @@ def context_sentences(summary: dict[str, Any]) -> list[str]:
         aggregate_sentence(summary),
         rusu_sentence(summary),
     ]
+    n = len(summary["tasks"])
+    count = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}.get(n, str(n))
     parts.append(
-        "These are three classic-control tasks, each distilled from a few teachers trained by one recipe: they can "
-        "show a ranking that changes with the task, not that one holds on every task or every kind of teacher."
+        f"These are {count} small gymnasium task{'s' * (n != 1)}, each distilled from a few teachers trained by one "
+        "recipe: they can show a ranking that changes with the task, not that one holds on every task or every kind "
+        "of teacher."
     )
     return [p for p in parts if p]

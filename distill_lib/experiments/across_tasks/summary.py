@@ -173,6 +173,7 @@ def summarize(studies: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "leaders": _leaders(rows, tests, objectives),
         "power": power(tests),
         "reversals": _reversals(tests, objectives),
+        "width_changes": _width_changes(tests, objectives),
         "scratch_tests": _scratch_tests(by_task),
         "aggregate": _aggregate(by_task, objectives),
         "rusu": _rusu(rows, objectives),
@@ -226,12 +227,35 @@ def power(tests: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _reversals(tests: list[dict[str, Any]], objectives: list[str]) -> list[dict[str, Any]]:
-    """Pairs ordered one way on one task and the other way on another (at any widths)."""
+    """Pairs ordered only one way on one task and only the other way on another (at any widths there).
+
+    A pair ordered both ways within one task changes with the width, not with the task
+    (``_width_changes``); it is not called a reversal across tasks.
+    """
     out = []
     for a, b in combinations(objectives, 2):
-        ways = {t["sign"]: t for t in tests if (t["a"], t["b"]) == (a, b) and t["sign"] != 0}
-        if len(ways) == 2 and ways[1]["task"] != ways[-1]["task"]:
-            out.append({"a": a, "b": b, "a_above_on": ways[1]["task"], "b_above_on": ways[-1]["task"]})
+        signs: dict[str, set[int]] = {}
+        for t in tests:
+            if (t["a"], t["b"]) == (a, b) and t["sign"] != 0:
+                signs.setdefault(t["task"], set()).add(t["sign"])
+        above = [task for task, s in signs.items() if s == {1}]
+        below = [task for task, s in signs.items() if s == {-1}]
+        if above and below:
+            out.append({"a": a, "b": b, "a_above_on": above[0], "b_above_on": below[0]})
+    return out
+
+
+def _width_changes(tests: list[dict[str, Any]], objectives: list[str]) -> list[dict[str, Any]]:
+    """Pairs ordered one way at some widths of a task and the other way at others: ``{"a", "b", "task",
+    "a_above_at", "b_above_at"}`` (widths, largest first)."""
+    out = []
+    for a, b in combinations(objectives, 2):
+        for task in dict.fromkeys(t["task"] for t in tests):
+            mine = [t for t in tests if (t["a"], t["b"], t["task"]) == (a, b, task) and t["sign"] != 0]
+            up = sorted((t["width"] for t in mine if t["sign"] == 1), reverse=True)
+            down = sorted((t["width"] for t in mine if t["sign"] == -1), reverse=True)
+            if up and down:
+                out.append({"a": a, "b": b, "task": task, "a_above_at": up, "b_above_at": down})
     return out
 
 

@@ -174,3 +174,26 @@ def test_the_verdict_names_the_students_family_each_study_recorded(kinds, family
             results["fair"]["widths"][0]["student_kind"] = kind
         studies[env_id] = results
     assert family in at.verdict(at.summarize(studies))
+
+
+def test_an_order_that_changes_with_the_width_within_a_task_is_not_a_reversal_across_tasks() -> None:
+    """mse above hard at CartPole's width 64 and below it at width 8, hard above mse on Acrobot: the order changes
+    with the width (said so), not with the task (no reversal claimed)."""
+    a = study("CartPole-v1", {"hard": 95, "hinton": 90, "rusu": 94, "mse": 40}, {"hard - mse": (55, 40, 70, 0.001)})
+    wide = json.loads(json.dumps(a["fair"]["widths"][0])) | {"width": 64, "params_pct": 100.0}
+    wide["pairs"] = {"mse - hard": {"difference": {"mean": 3, "low": 1, "high": 5}, "p_value": 0.001, "p_floor": 0.0,
+                                    "n": 6}}  # fmt: skip
+    a["fair"]["widths"].insert(0, wide)
+    b = study("Acrobot-v1", {"hard": 99, "hinton": 95, "rusu": 99, "mse": 20}, {"hard - mse": (79, 60, 90, 0.001)})
+    s = at.summarize({"a": a, "b": b})
+    assert s["reversals"] == []
+    assert s["width_changes"] == [
+        {"a": "hard", "b": "mse", "task": "CartPole-v1", "a_above_at": [8], "b_above_at": [64]}
+    ]
+    said = at.verdict(s)
+    assert "no pair of objectives is ordered one way on one task and the other way on another" in said
+    assert (
+        "the order can change with the student's width: mse above hard at CartPole width 64, below it at width 8"
+        in said
+    )
+    assert "These are two small gymnasium tasks" in said
