@@ -4,8 +4,8 @@
 # make tasks   - the default study's real-task parts on Acrobot and LunarLander (reports/tasks/<env_id>/) and the
 #                cross-task summary of all three tasks (reports/tasks/; about 27 minutes)
 # make full    - the full grid (params/full.yaml): CartPole into reports/full/, the other tasks into
-#                reports/full/tasks/<env_id>/, their summary into reports/full/tasks/ (about 2.5-3 hours:
-#                CartPole 17 minutes, Acrobot and LunarLander about 2.3 hours together; docs/full-grid.md)
+#                reports/full/tasks/<env_id>/, their summary into reports/full/tasks/ (CartPole 20 minutes,
+#                Acrobot 19, LunarLander longer: docs/full-grid.md, "How long")
 # make readme  - rewrite the generated blocks of README.md and docs/results.md from reports/ (and reports/full/, tasks/)
 # make report-check - screenshots of every page of reports/html/ (needs chromium)
 # make lab     - JupyterLab on the notebooks
