@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from ..records.atomic import atomic_savefig
 
-__all__ = ["DPI", "MODE_COLORS", "image", "mode_color", "objective_color", "save_figure"]
+__all__ = ["DPI", "MODE_COLORS", "OBJECTIVE_COLORS", "image", "mode_color", "objective_color", "save_figure"]
 
 #: one colour per objective, used in every figure
 MODE_COLORS = {"hard_only": "#d95f02", "blended": "#7570b3", "soft_only": "#1b9e77"}
@@ -27,13 +27,23 @@ def mode_color(name: str) -> str | None:
     return MODE_COLORS.get(name)
 
 
-#: an objective of the real-task experiments -> the colour of the study's mode it generalises (mse: grey)
-_OBJECTIVE_MODE = {"hard": "hard_only", "soft": "soft_only", "blended": "blended"}
+#: one colour per objective of ``core.objectives`` (ColorBrewer's Dark2): hard, hinton and blended keep the colours
+#: of the study's modes they generalise (hard_only, soft_only, blended); grey is left for baselines
+OBJECTIVE_COLORS = {
+    "hard": MODE_COLORS["hard_only"],
+    "hinton": MODE_COLORS["soft_only"],
+    "soft": MODE_COLORS["soft_only"],
+    "blended": MODE_COLORS["blended"],
+    "rusu": "#e7298a",
+    "mse": "#66a61e",
+    "advantage": "#e6ab02",
+    "mse_raw": "#a6761d",
+}
 
 
 def objective_color(arm: str) -> str:
-    """The colour of an objective, or of an arm named after one (``"soft, fixed"``); grey for any other."""
-    return mode_color(_OBJECTIVE_MODE.get(arm.split(",")[0], "")) or "#7f7f7f"
+    """The colour of an objective, or of an arm named after one (``"hard (DAgger)"``); grey for any other."""
+    return OBJECTIVE_COLORS.get(arm.split(",")[0].split(" ")[0], "#7f7f7f")
 
 
 def image(fig: Figure, dpi: int = DPI) -> Any:

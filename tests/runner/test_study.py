@@ -139,8 +139,8 @@ def test_changing_a_parameter_reruns_what_depends_on_it(study, tmp_path):
         "sweep T=3": "reused",
         "sweep mse": "reused",
         "real_task": "done",
-        "fair w=8": "done",  # its fixed blended arm takes the study's alpha
-        "sources w=8": "done",  # it trains at the fair comparison's settings, alpha included
+        "fair w=8": "reused",  # it searches blended's alpha on its own grid (fair_alphas)
+        "budgets w=8": "reused",  # it trains at the fair comparison's selection
         "baselines teachers": "reused",  # DQN and the shipped peers read no alpha
         "baselines w=8": "reused",
         "hard_only": "reused",
