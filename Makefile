@@ -1,6 +1,6 @@
 # make study   - set up .venv and run the default study into reports/
 # make test    - set up .venv and run the test suite (unit, nbval, end-to-end, acceptance): what CI runs
-# make test-fast - the inner loop: the tests not marked slow (no end-to-end runs, no nbval; about 2 minutes)
+# make test-fast - the inner loop: the tests not marked slow (no end-to-end runs, no nbval; 2 min 54 s here)
 # make tasks   - the default study's real-task parts on Acrobot and LunarLander (reports/tasks/<env_id>/) and the
 #                cross-task summary of all three tasks (reports/tasks/; about 27 minutes)
 # make full    - the full grid (params/full.yaml): CartPole into reports/full/, the other tasks into
