@@ -33,8 +33,8 @@ def figure_decision(summary: FairSummary) -> Figure:
                       rotation=30)  # fmt: skip
         ax.set_title(f"width {width['width']} ({width['params_pct']:.0f}% of the teacher's parameters)", fontsize=10)
     axes[0].set_ylabel("test return, % of the teacher's")
-    fig.suptitle("Each objective at its selected settings: mean over teachers (95% interval), dots: each teacher's mean",
-                 fontsize=10)  # fmt: skip
+    title = "Each objective at its selected settings:\nmean over teachers (95% interval), dots: each teacher's mean"
+    fig.suptitle(title if len(widths) < 3 else title.replace("\n", " "), fontsize=10)
     return fig
 
 
