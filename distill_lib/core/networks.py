@@ -64,6 +64,14 @@ class PairedLayerNorm(nn.LayerNorm):
         return torch.cat([F.layer_norm(x[:half], *args), F.layer_norm(x[half:], *args)])
 
 
+def _xavier_init(net: nn.Sequential) -> None:
+    """Xavier-uniform weights and zero biases for every ``Linear`` of ``net``, in module order."""
+    for module in net:
+        if isinstance(module, nn.Linear):
+            nn.init.xavier_uniform_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
 class QNetwork(nn.Sequential):
     """``Linear(in,h) -> LN -> ReLU -> Dropout -> Linear(h,h) -> LN -> ReLU -> Dropout -> Linear(h,out)``.
 
@@ -95,10 +103,7 @@ class QNetwork(nn.Sequential):
         self.output_dim = output_dim
         # Xavier weights, zero biases, in module order (after the default init above,
         # which has already consumed the RNG: the order matters for seed compatibility).
-        for module in self:
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
+        _xavier_init(self)
 
 
 class PlainQNetwork(nn.Sequential):
@@ -119,10 +124,7 @@ class PlainQNetwork(nn.Sequential):
         self.input_dim = input_dim
         self.hidden_dim = hidden_dim
         self.output_dim = output_dim
-        for module in self:
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
+        _xavier_init(self)
 
 
 def student_kind(net: nn.Module) -> str | None:

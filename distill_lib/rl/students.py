@@ -32,6 +32,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -58,6 +59,7 @@ __all__ = [
     "TeacherData",
     "measure_runs",
     "pick_checkpoints",
+    "run_numbers",
     "task_teachers",
     "teacher_and_buffers",
     "teacher_paths",
@@ -352,6 +354,19 @@ def measure_runs(p: ProtocolParams, teachers: list[TeacherData], runs: list[Chec
             out[i] = {"return_mean": mean, "return_pct": pct_of_teacher(mean, t.test_return, t.test_floor),
                       "own_agreement": float(own), "held_out": held}  # fmt: skip
     return out  # type: ignore[return-value]
+
+
+def run_numbers(run: Checkpointed, measured: dict[str, Any]) -> dict[str, Any]:
+    """What every experiment's record keeps of an evaluated run (``measure_runs``' entry for it): teacher, seed,
+    gradient steps, the chosen checkpoint and its validation return, the test return, and the agreements."""
+    return {
+        "teacher": run.teacher,
+        "seed": run.seed,
+        "steps": run.steps,
+        "checkpoint": run.chosen,
+        "val_pct": (run.val_returns or [])[run.chosen],
+        **{k: measured[k] for k in ("return_mean", "return_pct", "held_out", "own_agreement")},
+    }
 
 
 def train_students(

@@ -37,7 +37,15 @@ from ...core.objectives import Setting
 from ...records.record import Record
 from ...rl.episodes import DAGGER_SEED
 from ...rl.rollouts import mixed_rollout_states
-from ...rl.students import Checkpointed, TeacherData, measure_runs, pick_checkpoints, task_teachers, train_settings
+from ...rl.students import (
+    Checkpointed,
+    TeacherData,
+    measure_runs,
+    pick_checkpoints,
+    run_numbers,
+    task_teachers,
+    train_settings,
+)
 from ..base import Units, read_step
 from .params import BudgetsConfig, BudgetsStepConfig
 
@@ -129,20 +137,7 @@ def measure(config: BudgetsStepConfig, selected: dict[str, Setting]) -> BudgetsR
     measured = measure_runs(p, teachers, every)
     seconds["evaluation"] = time.perf_counter() - started
     records = [
-        BudgetRun(
-            objective=r.setting.objective,
-            source=source,
-            budget=b,
-            teacher=r.teacher,
-            seed=r.seed,
-            steps=r.steps,
-            checkpoint=r.chosen,
-            val_pct=(r.val_returns or [])[r.chosen],
-            return_mean=m["return_mean"],
-            return_pct=m["return_pct"],
-            held_out=m["held_out"],
-            own_agreement=m["own_agreement"],
-        )
+        BudgetRun(objective=r.setting.objective, source=source, budget=b, **run_numbers(r, m))
         for (source, b, r), m in zip(runs, measured, strict=True)
     ]
     return BudgetsRecord(

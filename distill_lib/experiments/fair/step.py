@@ -52,7 +52,15 @@ from ...core.objectives import Setting, candidates
 from ...records.record import Record
 from ...rl.episodes import HELD_OUT_SEED, TEST_SEED, VALIDATION_SEED
 from ...rl.evaluation import count_parameters
-from ...rl.students import Checkpointed, TeacherData, measure_runs, pick_checkpoints, task_teachers, train_settings
+from ...rl.students import (
+    Checkpointed,
+    TeacherData,
+    measure_runs,
+    pick_checkpoints,
+    run_numbers,
+    task_teachers,
+    train_settings,
+)
 from ..base import Units
 from .params import FairConfig, FairStepConfig
 
@@ -155,16 +163,8 @@ def fair_run(run: Checkpointed, measured: dict[str, Any]) -> FairRun:
     return FairRun(
         objective=run.setting.objective,
         setting=run.setting,
-        teacher=run.teacher,
-        seed=run.seed,
-        checkpoint=run.chosen,
         checkpoints=len(run.checkpoints),
-        steps=run.steps,
-        val_pct=(run.val_returns or [])[run.chosen],
-        return_mean=measured["return_mean"],
-        return_pct=measured["return_pct"],
-        held_out=measured["held_out"],
-        own_agreement=measured["own_agreement"],
+        **run_numbers(run, measured),
     )
 
 
