@@ -59,7 +59,7 @@ STUDENT_DROPOUT = 0.05
 MODES: dict[str, float] = {"hard_only": 0.0, "blended": 0.7, "soft_only": 1.0}
 
 #: How the teacher's Q-values are put on a scale before a loss reads them (``core.q_targets``).
-Q_TARGETS = ("raw", "standardized", "centered")
+Q_TARGETS = ("raw", "standardized", "centered", "centered_scaled")
 
 #: The student architectures (``networks.build_student``): the study's QNetwork, or a plain MLP.
 STUDENT_KINDS = ("study", "plain")
@@ -183,7 +183,8 @@ class QTargetParams(Params):
     q_targets: str = param(
         "raw",
         "teacher Q-values the student learns: raw, standardized ((q - mean) / std over the run's training "
-        "split) or centered (q - mean over actions, per state); greedy actions are the same for all three",
+        "split), centered (q - mean over actions, per state) or centered_scaled (centered / its std over the "
+        "training split); greedy actions are the same for all four",
         choices=Q_TARGETS,
     )
 

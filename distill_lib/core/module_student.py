@@ -24,7 +24,7 @@ from torch import nn
 from .config import RunConfig
 from .losses import PerStudent
 from .networks import dropout_rate
-from .q_targets import QScale
+from .q_targets import FITTED, QScale
 from .streams import DropoutRows
 
 __all__ = ["ModuleStudent"]
@@ -60,7 +60,7 @@ class ModuleStudent:
         self.dropout_layers = sum(isinstance(m, nn.Dropout) for m in self.student.modules())
         self.x_train, self.x_val = states[train_idx[0]], states[val_idx[0]]
         with torch.no_grad():  # the teacher's Q-values -> the student's targets, fitted on the training split
-            q_train = self.teacher(self.x_train) if config.q_targets == "standardized" else None
+            q_train = self.teacher(self.x_train) if config.q_targets in FITTED else None
             self.q_scales = [QScale.fit(config.q_targets, q_train)]
         # foreach: one fused call per step for all parameters; the same arithmetic, element
         # for element, as the default per-parameter loop (tests compare them bit for bit)

@@ -4,19 +4,26 @@ What one student is trained to minimise, named as an experimenter would choose b
 Each is one entry of ``losses.LOSSES`` read through the run's ``q_targets`` (how the teacher's
 Q-values are put on a scale before any loss reads them):
 
-===========  ===========  =========  ===================================================================
-objective    loss_fn      q_targets  what it minimises (source)
-===========  ===========  =========  ===================================================================
-hard         kl, alpha 0  raw        cross-entropy on the teacher's greedy action (the "hard target")
-hinton       kl, alpha 1  raw        ``KL(softmax(q/T) || softmax(s/T)) * T^2`` (Hinton, Vinyals & Dean 2015)
-blended      kl           raw        ``alpha * hinton + (1 - alpha) * hard`` (the seed note's objective)
-rusu         rusu_kl      raw        ``KL(softmax(q/tau) || softmax(s))``: the teacher sharpened, the
-                                     student at T = 1, no T^2 (Rusu et al. 2016, "Policy Distillation")
-mse          mse          standard.  MSE on the teacher's Q-values standardised by the buffer's mean and
-                                     std (Rusu et al.'s MSE, put on a scale a network can fit)
-advantage    mse          centered   MSE on per-state centred Q-values ``q - mean_a q`` (advantages)
-mse_raw      mse          raw        MSE on the raw Q-values: the labelled unscaled variant
-===========  ===========  =========  ===================================================================
+=============  ===========  ===============  =============================================================
+objective      loss_fn      q_targets        what it minimises (source)
+=============  ===========  ===============  =============================================================
+hard           kl, alpha 0  raw              cross-entropy on the teacher's greedy action (the "hard target")
+hinton         kl, alpha 1  raw              ``KL(softmax(q/T) || softmax(s/T)) * T^2`` (Hinton, Vinyals &
+                                             Dean 2015)
+blended        kl           raw              ``alpha * hinton + (1 - alpha) * hard`` (the seed note's)
+rusu           rusu_kl      raw              ``KL(softmax(q/tau) || softmax(s))``: the teacher sharpened,
+                                             the student at T = 1, no T^2 (Rusu et al. 2016, "Policy
+                                             Distillation")
+mse            mse          standardized     MSE on the teacher's Q-values standardised by the buffer's
+                                             mean and std (Rusu et al.'s MSE, on a scale a network can fit)
+advantage      mse          centered_scaled  MSE on per-state centred Q-values ``q - mean_a q``
+                                             (advantages) divided by their standard deviation on the
+                                             buffer: advantages on a unit scale
+mse_raw        mse          raw              MSE on the raw Q-values: the labelled unscaled variant
+advantage_raw  mse          centered         MSE on the unscaled advantages: the labelled variant, as
+                                             small as the teacher's action gaps (the full grids committed
+                                             on 2026-12-06 ran it under the name "advantage")
+=============  ===========  ===============  =============================================================
 
 Every objective is tuned the same way: its candidates are drawn from its own grid (its own
 settings - tau, alpha - crossed with the optimiser's: learning rate and number of gradient
@@ -40,7 +47,7 @@ __all__ = ["OBJECTIVES", "VARIANTS", "SearchGrid", "Setting", "candidates", "sea
 #: the objectives compared, in report order (each as its paper defines it)
 OBJECTIVES = ("hard", "hinton", "blended", "rusu", "mse", "advantage")
 #: labelled variants that may join a comparison but are never "the" objective of their family
-VARIANTS = ("mse_raw",)
+VARIANTS = ("mse_raw", "advantage_raw")
 
 #: objective -> (loss_fn, q_targets, which of its own settings it has)
 _DEFINITION = {
@@ -49,8 +56,9 @@ _DEFINITION = {
     "blended": ("kl", "raw", ("alpha", "temperature")),
     "rusu": ("rusu_kl", "raw", ("temperature",)),
     "mse": ("mse", "standardized", ()),
-    "advantage": ("mse", "centered", ()),
+    "advantage": ("mse", "centered_scaled", ()),
     "mse_raw": ("mse", "raw", ()),
+    "advantage_raw": ("mse", "centered", ()),
 }
 
 
@@ -62,7 +70,7 @@ class Setting(Record):
     alpha: float  # weight of the soft term: 0 hard, 1 soft-only objectives, in (0, 1) blended
     temperature: float  # Hinton's T, Rusu's tau (1, unused, for the others)
     loss_fn: str  # losses.LOSSES key
-    q_targets: str  # raw | standardized | centered
+    q_targets: str  # raw | standardized | centered | centered_scaled
     lr: float  # Adam's learning rate
     steps: int  # gradient steps (a budget, whatever the transfer set's size)
 

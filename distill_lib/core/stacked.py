@@ -52,7 +52,7 @@ from .config import RunConfig
 from .flat import FlatAdam, FlatLayout, clip_per_student_
 from .losses import PerStudent, Targets
 from .networks import QNetwork, dropout_rate
-from .q_targets import QScale
+from .q_targets import FITTED, QScale
 from .stacked_mlp import StackedMLP, read_layers
 from .streams import DropoutRows
 
@@ -202,7 +202,7 @@ class StackedStudents:
                 )
             # ... on each student's scale, fitted on its own training split: one table per (teacher, scale)
             self.q_scales = [
-                QScale.fit(c.q_targets, raw[t][train_idx[s]] if c.q_targets == "standardized" else None)
+                QScale.fit(c.q_targets, raw[t][train_idx[s]] if c.q_targets in FITTED else None)
                 for s, (c, t) in enumerate(zip(configs, teacher_of))
             ]
             tables = list(dict.fromkeys(zip(teacher_of, self.q_scales)))  # distinct (teacher, scale), in order

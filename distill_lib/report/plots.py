@@ -38,6 +38,7 @@ OBJECTIVE_COLORS = {
     "mse": "#66a61e",
     "advantage": "#e6ab02",
     "mse_raw": "#a6761d",
+    "advantage_raw": "#1f78b4",  # outside Dark2 (its eighth is grey): Paired's blue
 }
 
 

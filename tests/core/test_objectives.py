@@ -17,8 +17,9 @@ def test_each_objective_is_its_papers_loss_on_its_scale():
         "blended": ("kl", "raw", "blended"),
         "rusu": ("rusu_kl", "raw", "soft_only"),
         "mse": ("mse", "standardized", "soft_only"),
-        "advantage": ("mse", "centered", "soft_only"),
+        "advantage": ("mse", "centered_scaled", "soft_only"),
         "mse_raw": ("mse", "raw", "soft_only"),
+        "advantage_raw": ("mse", "centered", "soft_only"),
     }
     for objective in (*OBJECTIVES, *VARIANTS):
         for s in search_space(objective, GRID):

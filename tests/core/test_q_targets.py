@@ -40,6 +40,21 @@ def test_centered_rows_sum_to_zero():
     torch.testing.assert_close(t, Q - Q.mean(-1, keepdim=True), atol=1e-5, rtol=0)
 
 
+def test_centered_scaled_targets_are_advantages_with_std_1_over_the_split():
+    train = Q[:400]
+    scale = QScale.fit("centered_scaled", train)
+    advantages = train.double() - train.double().mean(-1, keepdim=True)
+    assert scale.mean == 0.0 and scale.std == pytest.approx(advantages.std(correction=0).item(), rel=1e-12)
+    t = scale(train).double()
+    assert t.sum(-1).abs().max().item() < 1e-5 and abs(t.std(correction=0).item() - 1.0) < 1e-5
+    torch.testing.assert_close(t, advantages / scale.std, atol=1e-5, rtol=0)
+    assert scale.std < 0.5  # the teacher's gaps are small: unscaled, these targets would be too
+    other = scale(Q[400:]).double()  # the validation rows: the training split's sigma, not their own
+    assert abs(other.std(correction=0).item() - 1.0) > 1e-4
+    torch.testing.assert_close(scale.inverse(scale(Q)), Q - Q.mean(-1, keepdim=True), atol=1e-5, rtol=0)
+    assert QScale.fit("centered_scaled", 5.0 * train + 40.0).std == pytest.approx(5.0 * scale.std, rel=1e-6)
+
+
 @pytest.mark.parametrize("kind", Q_TARGETS)
 def test_every_map_keeps_each_states_greedy_action(kind):
     targets = QScale.fit(kind, Q)(Q)
@@ -62,6 +77,8 @@ def test_inverse_of_standardized_returns_the_raw_q_values():
         (("scaled", Q), "q_targets='scaled'"),
         (("standardized", None), "needs the teacher's Q-values"),
         (("standardized", torch.full((10, 4), 3.0)), "have std 0"),
+        (("centered_scaled", None), "needs the teacher's Q-values"),
+        (("centered_scaled", torch.arange(10.0)[:, None].expand(10, 4)), "advantages on the training split have std 0"),
     ],
 )
 def test_bad_input_raises(args, message):
@@ -85,20 +102,23 @@ def _world():
     return teacher, states
 
 
+@pytest.mark.parametrize("kind", ["standardized", "centered_scaled"])
 @pytest.mark.parametrize("path", ["global", "alone", "stacked"])
-def test_standardized_run_fits_its_training_split_and_reports_metrics_on_that_scale(path):
+def test_a_fitted_run_fits_its_training_split_and_reports_metrics_on_that_scale(path, kind):
     teacher, states = _world()
-    config = dataclasses.replace(BASE, q_targets="standardized")
+    config = dataclasses.replace(BASE, q_targets=kind)
     student = build_student(4, 8, 16, 4)
     run = {"global": train_student, "alone": train_alone}.get(path)
     result = run(teacher, student, states, config) if run else train_batched(teacher, states, [student], [config])[0]
     with torch.no_grad():
         q = teacher(states).double()
     q_train = q[torch.from_numpy(result.train_idx)]
-    assert result.q_scale.q_targets == "standardized"
-    assert result.q_scale.mean == pytest.approx(q_train.mean().item(), rel=1e-6)
+    if kind == "centered_scaled":  # the advantages' scale: the same checks on them, their mean is 0
+        q, q_train = q - q.mean(-1, keepdim=True), q_train - q_train.mean(-1, keepdim=True)
+    assert result.q_scale.q_targets == kind
+    assert result.q_scale.mean == pytest.approx(q_train.mean().item() if kind == "standardized" else 0.0, rel=1e-6)
     assert result.q_scale.std == pytest.approx(q_train.std(correction=0).item(), rel=1e-5)
-    assert result.q_scale.mean != pytest.approx(q.mean().item(), rel=1e-6)  # not the whole buffer's
+    assert result.q_scale.std != pytest.approx(q.std(correction=0).item(), rel=1e-6)  # not the whole buffer's
     net = build_student(0, 8, 16, 4)
     net.load_state_dict(result.final_state)
     x_val = states[torch.from_numpy(result.val_idx)]
@@ -117,4 +137,5 @@ def test_default_raw_records_the_identity_and_other_scales_change_the_run():
     }
     assert runs["raw"].q_scale == QScale()
     assert runs["centered"].q_scale == QScale("centered")
-    assert len({r.final["q_mse"] for r in runs.values()}) == 3  # three different targets learnt
+    assert runs["centered_scaled"].q_scale.q_targets == "centered_scaled" and runs["centered_scaled"].q_scale.std > 0
+    assert len({r.final["q_mse"] for r in runs.values()}) == len(Q_TARGETS)  # different targets learnt

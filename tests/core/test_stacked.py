@@ -144,6 +144,7 @@ OPTIONS = [
     _cfg(2, 1.0, 0.1, loss_fn="rusu_kl", q_targets="centered"),
     _cfg(1, 1.0, 1.0, loss_fn="mse", q_targets="standardized"),
     _cfg(3, 1.0, 1.0, loss_fn="mse", q_targets="centered", temp_decay=0.8),
+    _cfg(4, 1.0, 1.0, loss_fn="mse", q_targets="centered_scaled"),
     _cfg(1, 1.0, 0.5, loss_fn="rusu_kl"),
 ]
 
@@ -177,7 +178,8 @@ def test_students_sharing_a_teacher_and_a_scale_share_a_table():
     teacher, states = build_teacher(7, 8, 16, 4), _states(0)
     train_idx, val_idx = StudentStreams([c.seed for c in OPTIONS]).split(300, OPTIONS[0].n_val)
     net = StackedStudents([teacher], states, _students(OPTIONS), OPTIONS, train_idx, val_idx)
-    assert net.q_tables.shape == (3, 300, 4) and net.q_group == [0, 1, 0, 1, 2]  # standardized, centred, raw
+    # standardized, centred, its own centred-and-scaled (fitted on seed 4's split), raw
+    assert net.q_tables.shape == (4, 300, 4) and net.q_group == [0, 1, 0, 1, 2, 3]
     with torch.no_grad():
         q = teacher(states)
     for s, scale in enumerate(net.q_scales):

@@ -19,7 +19,8 @@ class FairParams(ProtocolParams):
 
     fair_objectives: list[str] = param(
         list(OBJECTIVES),
-        "the objectives compared, each as its paper defines it (core.objectives; mse_raw: the unscaled variant)",
+        "the objectives compared, each as its paper defines it (core.objectives; mse_raw and advantage_raw: the "
+        "unscaled variants)",
         choices=(*OBJECTIVES, *VARIANTS),
         unique=True,
         min_len=2,
