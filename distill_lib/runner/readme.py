@@ -9,7 +9,8 @@ Marked blocks (``<!-- name -->`` ... ``<!-- /name -->``) of two pages are genera
 - ``docs/results.md``: ``tasks-findings`` (the cross-task table and its verdict), ``findings``
   (each section's verdict of ``reports/results.json``, and the machine and commit they came
   from), ``full-findings`` (the full grid's ``reports/full/results.json``, ``make full``) and
-  ``results-table`` (each section's headline table).
+  ``results-table`` (each section's headline table), ``advantage-scale`` (the experiment behind
+  the advantage objective's scale, ``runner.readme_scale``).
 
 Each page's links are written relative to that page. ``make study``, ``make tasks`` and
 ``make full`` rewrite the blocks; ``make readme`` does it alone, ``--check`` only says whether
@@ -29,15 +30,16 @@ from typing import Any
 
 from ..experiments.base import PROJECT_ROOT
 from ..records.atomic import atomic_write_text
+from .readme_scale import scale_block, scale_studies
 
 __all__ = ["ANSWER_LINES", "BLOCKS", "PAGES", "answer", "render", "rewrite", "tasks_summary"]
 
 #: every generated block, in the order ``render`` returns them
-BLOCKS = ("answer", "tasks-findings", "findings", "full-findings", "results-table")
+BLOCKS = ("answer", "tasks-findings", "findings", "full-findings", "results-table", "advantage-scale")
 #: page (relative to the project root) -> (the blocks it must have, the blocks it may leave out)
 PAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "README.md": (("answer",), ()),
-    "docs/results.md": (("findings", "results-table"), ("tasks-findings", "full-findings")),
+    "docs/results.md": (("findings", "results-table"), ("tasks-findings", "full-findings", "advantage-scale")),
 }
 #: the most lines the README's answer block may take
 ANSWER_LINES = 10
@@ -101,9 +103,10 @@ def render(
     full: dict[str, Any] | None = None,
     tasks: dict[str, Any] | None = None,
     page: str = "docs/results.md",
+    scale: list[dict[str, Any]] | None = None,
 ) -> dict[str, str]:
-    """The text of each block (``BLOCKS``) for ``page``, from the default study's ``results.json``, the full grid's
-    and the cross-task summary."""
+    """The text of each block (``BLOCKS``) for ``page``, from the default study's ``results.json``, the full grid's,
+    the cross-task summary and the advantage-scale studies (``readme_scale.scale_studies``)."""
     up = _prefix(page)
     sections = results.get("sections", [])
     tables = "".join(s["headline"] for s in sections if s.get("headline"))
@@ -128,6 +131,7 @@ def render(
         "findings": "\n".join(lines),
         "full-findings": full_text,
         "results-table": tables.rstrip("\n"),
+        "advantage-scale": scale_block(scale, up),
     }
 
 
@@ -150,13 +154,14 @@ def rewrite(
     full: dict[str, Any] | None = None,
     tasks: dict[str, Any] | None = None,
     page: str = "docs/results.md",
+    scale: list[dict[str, Any]] | None = None,
 ) -> str:
     """``text`` (of ``page``, a key of ``PAGES``) with each of its marked blocks replaced by its rendering; raises if
     a block the page must have is missing, or the page has a block that is not its own."""
     if page not in PAGES:
         raise ValueError(f"page={page!r}: the generated pages are {', '.join(PAGES)}")
     required, optional = PAGES[page]
-    for name, rendered in render(results, full, tasks, page).items():
+    for name, rendered in render(results, full, tasks, page, scale).items():
         pattern = _block(name)
         if name not in required + optional:
             if pattern.search(text):
@@ -179,12 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads((PROJECT_ROOT / "reports" / "results.json").read_text(encoding="utf-8"))
     full_path = PROJECT_ROOT / "reports" / "full" / "results.json"
     full = json.loads(full_path.read_text(encoding="utf-8")) if full_path.is_file() else None
-    tasks = tasks_summary()
+    tasks, scale = tasks_summary(), scale_studies(PROJECT_ROOT)
     stale = []
     for page in PAGES:
         path = PROJECT_ROOT / page
         text = path.read_text(encoding="utf-8")
-        updated = rewrite(text, results, full, tasks, page)
+        updated = rewrite(text, results, full, tasks, page, scale)
         if updated == text:
             continue
         stale.append(page)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from distill_lib.rl.q_scales import main, q_scales, teacher_q_scales
-from distill_lib.rl.tasks import load_teacher
+from distill_lib.rl.tasks import load_teacher, task_teachers
 
 
 def _numpy_scales(q: np.ndarray) -> dict[str, float]:
@@ -78,3 +78,31 @@ def test_the_command_refuses_an_unknown_task(capsys: pytest.CaptureFixture[str])
         main(["Pong-v5"])
     assert exit_info.value.code == 2
     assert "unknown task 'Pong-v5'" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # 12 teachers' rollouts, Box2D's among them: a few seconds
+def test_the_results_page_quotes_the_command_and_its_ranges():
+    """docs/results.md pastes ``python -m distill_lib.rl.q_scales``'s table and reads three ranges off it: recomputed
+    here, every printed number must be the recomputed one rounded as printed, and each range its rows' extremes."""
+    from conftest import ROOT
+
+    page = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    rows = [line.strip("|").split("|") for line in page.splitlines() if line.startswith("| ") and ".pt |" in line]
+    assert len(rows) == 12, "the page's table should have the 4 shipped teachers of each of the 3 tasks"
+    recomputed: dict[str, list] = {}
+    for env_id, name, *numbers in ([c.strip() for c in row] for row in rows):
+        (path,) = [p for p in task_teachers(env_id) if p.name == name]
+        teacher = load_teacher(env_id, path)
+        s = teacher_q_scales(teacher, env_id)
+        recomputed.setdefault(env_id, []).append(s)
+        values = (s.mean, s.spread, s.median_gap, s.gap_over_spread, s.level_over_advantage)
+        for printed, value in zip(numbers, values):
+            digits = len(printed.split(".")[1]) if "." in printed else 0
+            assert abs(float(printed) - value) <= 0.5 * 10**-digits + 1e-9, (env_id, name, printed, value)
+    lunar = recomputed["LunarLander-v3"]
+    small = [s.gap_over_spread for s in lunar]
+    others = [s.gap_over_spread for env in ("CartPole-v1", "Acrobot-v1") for s in recomputed[env]]
+    levels = [s.level_over_advantage for s in lunar]
+    assert f"({min(small):.4f}-{max(small):.4f} in standardised units" in page
+    assert f"against {min(others):.2f}-{max(others):.2f} on CartPole and Acrobot" in page
+    assert f"varies {min(levels):.0f}-{max(levels):.0f}\ntimes more" in page

@@ -10,6 +10,7 @@ from conftest import ROOT
 
 from distill_lib.experiments import across_tasks as at
 from distill_lib.runner.readme import ANSWER_LINES, PAGES, answer, render, rewrite, tasks_summary
+from distill_lib.runner.readme_scale import scale_studies
 
 RESULTS = {
     "sections": [
@@ -62,10 +63,12 @@ def test_the_pages_say_what_the_committed_results_say():
     results = json.loads((ROOT / "reports" / "results.json").read_text())
     full_path = ROOT / "reports" / "full" / "results.json"
     full = json.loads(full_path.read_text()) if full_path.is_file() else None
-    tasks = tasks_summary(ROOT)
+    tasks, scale = tasks_summary(ROOT), scale_studies(ROOT)
     for page in PAGES:
         text = (ROOT / page).read_text()
-        assert rewrite(text, results, full, tasks, page) == text, f"run `make readme`: {page} differs from the results"
+        assert rewrite(text, results, full, tasks, page, scale) == text, (
+            f"run `make readme`: {page} differs from the results"
+        )
 
 
 def test_the_readme_answers_in_its_first_screen():
