@@ -23,7 +23,8 @@ Routes, by task (``make_bulk``):
 * Any other task (LunarLander-v3's Box2D physics): ``GymnasiumBulk``, one gymnasium
   environment per slot (``env.unwrapped``, without the checker and order wrappers; our own
   time limit), stepped in a Python loop. It is gymnasium's environment itself, so exact by
-  construction. Measured alternatives (``benchmarks/bench_closed_loop.py``'s docstring has
+  construction; LunarLander-v3's is ``rl.lunar_lander.LeanLunarLander``, gymnasium's with a
+  leaner step (the same Box2D calls and arithmetic: equal bit for bit, tested). Measured alternatives (``benchmarks/bench_closed_loop.py``'s docstring has
   the figures): envpool's C++ LunarLander steps 2-3x faster, matching gymnasium's return
   distributions but not its seeded episodes (other seeding, another Box2D build), and
   gymnasium's ``AsyncVectorEnv`` is 4-6x slower than one process on this 2-core machine.
@@ -51,7 +52,17 @@ PORTS: dict[str, tuple[Physics, Callable[[np.ndarray], np.ndarray], float, float
 
 
 def _unwrapped(env_id: str) -> gym.Env:
-    return gym.make(env_id).unwrapped
+    """``gymnasium.make(env_id).unwrapped``; for LunarLander-v3 (default arguments) its lean step's subclass."""
+    env = gym.make(env_id).unwrapped
+    if env_id == "LunarLander-v3" and type(env).__name__ == "LunarLander":
+        from .lunar_lander import LeanLunarLander  # imports Box2D: only where the task needs it
+
+        lean = LeanLunarLander(env.render_mode, env.continuous, env.gravity, env.enable_wind, env.wind_power,
+                               env.turbulence_power)  # fmt: skip
+        lean.spec = env.spec
+        env.close()
+        return lean
+    return env
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -180,6 +191,8 @@ class GymnasiumBulk(BulkEnv):
     def __init__(self, env_id: str, n: int, own_generators: bool = False) -> None:
         super().__init__(env_id, n, own_generators)
         self._envs = [_unwrapped(env_id) for _ in range(n)]
+        env = self._envs[0]
+        self._lean = hasattr(env, "lean_step") and not (env.continuous or env.enable_wind or env.render_mode)
         self._seeded = np.zeros(n, dtype=bool)
 
     def _reset(self, slots: np.ndarray, seeds: list[int] | None) -> None:
@@ -193,6 +206,10 @@ class GymnasiumBulk(BulkEnv):
     def _step(self, index: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         reward, terminated = np.zeros(len(index)), np.zeros(len(index), dtype=bool)
         obs, envs = self.obs, self._envs
+        if self._lean:  # the same numbers, without a numpy array per step (rl.lunar_lander)
+            for j, (slot, action) in enumerate(zip(index.tolist(), actions.tolist())):
+                obs[slot], reward[j], terminated[j] = envs[slot].lean_step(action)
+            return reward, terminated
         for j, (slot, action) in enumerate(zip(index.tolist(), actions.tolist())):
             obs[slot], reward[j], terminated[j], _, _ = envs[slot].step(action)
         return reward, terminated
