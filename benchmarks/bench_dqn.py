@@ -38,7 +38,7 @@ from baseline import BASE_COMMIT, DEFAULT_BASE, child_path, ensure_base, run_chi
 sys.path.insert(0, str(child_path()))  # this checkout, or the base commit's library in the child
 
 from distill_lib.rl.dqn import train_dqn
-from distill_lib.rl.dqn_config import budget_grid, task_recipe
+from distill_lib.rl.dqn_config import task_recipe  # budget_grid is imported where used: the base commit has none
 
 #: the commit before the budgets: the baselines step's "before"
 STEP_BASE_COMMIT = "288823a"
@@ -54,6 +54,8 @@ def measure(env_id: str, n_agents: int, steps: int) -> float:
 
 def budgets_main(args: argparse.Namespace, cases: list[tuple[str, int]]) -> None:
     """``train_dqn`` without and with ``budget_grid(steps)`` budgets, alternating in this process: CPU seconds."""
+    from distill_lib.rl.dqn_config import budget_grid
+
     print(f"train_dqn, {args.steps:,} env steps per agent, each task's recipe: without vs with budgets (CPU seconds)")
     print(f"{'task':15s} {'agents':>6} {'budgets':>32} {'without':>8} {'with':>8} {'extra':>6}")
     for env_id, n_agents in cases:
