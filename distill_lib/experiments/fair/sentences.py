@@ -127,7 +127,8 @@ def teacher_spread_sentence(width: dict[str, Any]) -> str:
     ]
     if not wide:
         return f"Each objective's {width['n_teachers']} teachers' means lie within 10 points of each other."
-    said = "; ".join(f"{o} {lo:.0f}-{hi:.0f}%" for o, lo, hi in wide)
+    # "from -9 to 15%": a hyphen between the bounds would read as a minus sign where the lower one is negative
+    said = "; ".join(f"{o} from {lo:.0f} to {hi:.0f}%" for o, lo, hi in wide)
     return f"The teacher matters: the teachers' means spread over {said}."
 
 

@@ -168,6 +168,15 @@ def test_the_soft_share_sentence_says_when_blended_is_nearly_hard():
     assert "nearly the hard objective" in sentences.soft_share_sentence(width)
 
 
+def test_the_teacher_spread_sentence_keeps_negative_bounds_readable():
+    width = _width({"hard": 90.0, "mse": 3.0})
+    width["objectives"][1]["return_pct"]["per_teacher"] = [-9.4, 15.2]  # mse: wide, and one teacher below 0
+    said = sentences.teacher_spread_sentence(width)
+    assert said == "The teacher matters: the teachers' means spread over mse from -9 to 15%."
+    width["objectives"][1]["return_pct"]["per_teacher"] = [1.0, 9.0]  # within 10 points: nothing to say
+    assert "within 10 points" in sentences.teacher_spread_sentence(width)
+
+
 def test_section_and_figures(played):
     record, _ = played
     summary = fair_summary.summarize_records([record], ["w=4"])
