@@ -83,16 +83,17 @@ def _tasks_origin(tasks: dict[str, Any], up: str) -> str:
 
 def answer(tasks: dict[str, Any] | None, up: str = "") -> str:
     """The README's answer: the cross-task figure, then one line per sentence (the verdict with its n and its
-    correction, DQN from scratch, the pooled aggregate, what a few tasks cannot tell), then where it came from."""
+    correction, DQN from scratch at its whole budget and at matched environment steps, the pooled aggregate, what a
+    few tasks cannot tell), then where it came from."""
     if tasks is None:
         return "The cross-task summary has not been made in this checkout: `make tasks` (or `make full`)."
     from ..experiments.across_tasks import aggregate_sentence, scratch_sentence, verdict
-    from ..experiments.across_tasks.sentences import context_sentences
+    from ..experiments.across_tasks.sentences import context_sentences, reach_sentence
 
     context = context_sentences(tasks)
     # the verdict ends with the context sentences; the answer keeps its head and picks its context
     head = verdict(tasks).removesuffix(" " + " ".join(context))
-    lines = [head, scratch_sentence(tasks), aggregate_sentence(tasks), context[-1]]
+    lines = [head, scratch_sentence(tasks), reach_sentence(tasks), aggregate_sentence(tasks), context[-1]]
     where = tasks.get("_path", "reports/tasks")
     figure = f"![Return against student size, per task, with DQN from scratch]({up}{where}/tasks_returns.png)"
     return "\n".join([figure, "", *(line for line in lines if line), "", _tasks_origin(tasks, up)])

@@ -59,6 +59,16 @@ def _block(text: str, name: str) -> list[str]:
     return text.split(f"<!-- {name} -->\n")[1].split(f"<!-- /{name} -->")[0].splitlines()
 
 
+def test_the_answer_says_what_distillation_needs_at_matched_environment_steps():
+    tasks = _tasks()
+    assert "environment steps distillation needs" not in answer(tasks)  # no data budgets measured: nothing said
+    points = [{"budget": b, "return_pct": {"mean": m}} for b, m in ((1_000, 60.0), (10_000, 90.0))]
+    tasks["tasks"][0]["budgets"] = [{"width": 8, "curves": [{"objective": "hard", "source": "teacher", "points": points}],
+                                     "scratch": [{"budget": 100_000, "return_pct": {"mean": 85.0}}]}]  # fmt: skip
+    text = answer(tasks)
+    assert "CartPole width 8 (85% at 100,000): hard at 10,000." in text and len(text.splitlines()) <= ANSWER_LINES
+
+
 def test_the_pages_say_what_the_committed_results_say():
     results = json.loads((ROOT / "reports" / "results.json").read_text())
     full_path = ROOT / "reports" / "full" / "results.json"

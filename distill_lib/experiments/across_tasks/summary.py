@@ -186,7 +186,7 @@ def _independent_agreement(results: dict[str, Any]) -> float | None:
 
 
 def _budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """The task's data-budget curves (teacher-driven), and DQN from scratch's at the same widths, for the figure."""
+    """The task's data-budget curves (teacher-driven; DAgger's apart), and DQN from scratch's at the same widths."""
     out = []
     for width in (results.get("budgets") or {}).get("widths") or []:
         scratch = _scratch(results, width["width"])
@@ -194,6 +194,7 @@ def _budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({
             "width": width["width"],
             "curves": [c for c in width["curves"] if c["source"] == "teacher"],
+            "dagger_curves": [c for c in width["curves"] if c["source"] == "dagger"],
             "scratch": [{"budget": p.get("budget", p.get("steps")), "return_pct": p["return_pct"]} for p in points],
         })  # fmt: skip
     return out

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from distill_lib.experiments import across_tasks as at
+from distill_lib.experiments.across_tasks.sentences import reach_sentence
 from distill_lib.runner.cli import main
 
 OBJ = ("hard", "hinton", "rusu", "mse")
@@ -97,6 +98,37 @@ def test_dqn_from_scratch_above_every_objective_is_said_only_where_tested() -> N
     # at the teacher's own size (self-distillation) the same gap is not the compression question: left out
     low["fair"]["widths"][0]["params_pct"] = 100.0
     assert at.scratch_sentence(at.summarize({"c": low})) == ""
+
+
+def test_dqn_from_scratch_above_some_objectives_names_them_and_only_them() -> None:
+    # DQN from scratch at 50%: mse at 10% is detectably below it, the others (at 50%) are not
+    one = study("LunarLander-v3", {"hard": 50.0, "hinton": 50.0, "rusu": 50.0, "mse": 10.0}, {}, scratch=50.0)
+    text = at.scratch_sentence(at.summarize({"c": one}))
+    assert "it is detectably above some objectives at LunarLander width 8 (mse)." in text
+    assert "every objective" not in text and "hard" not in text
+    # beating most of them: said as the exception
+    most = study("LunarLander-v3", {"hard": 10.0, "hinton": 10.0, "rusu": 50.0, "mse": 10.0}, {}, scratch=50.0)
+    assert "LunarLander width 8 (every objective but rusu)" in at.scratch_sentence(at.summarize({"c": most}))
+    # nothing detectable anywhere: said as such, with no cell named
+    same = study("LunarLander-v3", {o: 50.0 for o in OBJ}, {}, scratch=50.0)
+    assert at.scratch_sentence(at.summarize({"c": same})).endswith("no objective differs detectably from it anywhere.")
+
+
+def test_the_reach_sentence_says_where_only_dagger_gets_there() -> None:
+    def curve(objective: str, source: str, means: list[float]) -> dict:
+        points = [{"budget": b, "return_pct": {"mean": m}} for b, m in zip((1_000, 10_000, 100_000), means)]
+        return {"objective": objective, "source": source, "points": points}
+
+    scratch = [{"budget": 100_000, "return_pct": {"mean": 70.0}}]
+    width = {"width": 8, "scratch": scratch, "curves": [curve("hard", "teacher", [50.0, 60.0, 65.0])],
+             "dagger_curves": [curve("hard", "dagger", [55.0, 72.0, 80.0])]}  # fmt: skip
+    summary = {"tasks": [{"env_id": "LunarLander-v3", "budgets": [width]}]}
+    said = reach_sentence(summary)
+    assert "LunarLander width 8 (70% at 100,000): no objective on the teacher's states within the budgets measured, " \
+           "hard with DAgger at 10,000." in said  # fmt: skip
+    # the teacher's states get there first: DAgger is not mentioned
+    width["curves"] = [curve("hard", "teacher", [71.0, 72.0, 73.0])]
+    assert reach_sentence(summary).endswith("(70% at 100,000): hard at 1,000.")
 
 
 def test_table_rows_aggregate_and_rusu_speak_of_distilled_students_only() -> None:
