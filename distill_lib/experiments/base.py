@@ -12,7 +12,7 @@ Steps and their folders. One execution of an experiment's notebook is a *step*. 
 *content key* hashes what determines its result: the experiment and unit, the values of
 the step's parameters (``step_params``), the content of its input files, the keys of the
 steps it reads (``reads``: another experiment's finished step, the data step's world, say),
-and the code (``records.provenance.code_hash``). The step writes into
+and the code (``records.provenance.code_hash``; ``steps_code`` under ``--analysis-only``). The step writes into
 ``work_dir/<experiment>/<unit>-<key>/`` and finishes by writing ``record.json`` there
 (atomically, last): a folder with a record is a finished step, and a step with other
 settings has another folder, so results of different settings never overwrite each other
@@ -36,7 +36,7 @@ from typing import Any, Generic, TypeVar
 from ..core.schema import Params
 from ..records.atomic import atomic_write_json, read_json
 from ..records.manifest import json_sha256
-from ..records.provenance import code_hash, content_key, file_sha256, provenance, timing
+from ..records.provenance import content_key, file_sha256, provenance, steps_code, timing
 from ..records.record import Record, RecordError
 
 __all__ = [
@@ -159,7 +159,7 @@ def step_key(
         if spec.rule.path and values.get(name) is not None:
             values[name] = "file"  # identified by its content in ``files``, wherever it lies
     reads = {name: Path(folder).name for name, folder in sorted((upstream or {}).items())}  # unit-key of each
-    return content_key(experiment.name, unit, values, sorted(files.values()), reads, code_hash())
+    return content_key(experiment.name, unit, values, sorted(files.values()), reads, steps_code())
 
 
 def step_folder(

@@ -77,6 +77,17 @@ def code_hash() -> str:
     return digest.hexdigest()
 
 
+#: ``distill-study run --analysis-only`` sets this to the code hash the finished steps were made with: step keys
+#: (``experiments.base.step_key``) then name their folders, and the analysis reads them (its notebook's kernel
+#: inherits the variable); unset, step keys use this checkout's ``code_hash``
+STEPS_CODE_ENV = "DISTILL_STEPS_CODE"
+
+
+def steps_code() -> str:
+    """The code hash in step keys: ``$DISTILL_STEPS_CODE`` when set (``--analysis-only``), else ``code_hash()``."""
+    return os.environ.get(STEPS_CODE_ENV) or code_hash()
+
+
 def content_key(*parts: Any) -> str:
     """A short hash of JSON-able parts (parameters, input hashes, code hash)."""
     import json

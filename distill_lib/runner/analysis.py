@@ -22,7 +22,7 @@ from typing import Any
 
 from ..experiments import load_step
 from ..experiments.base import Section
-from ..records.atomic import atomic_write_json, atomic_write_text
+from ..records.atomic import atomic_write_json, atomic_write_text, read_json
 from ..records.provenance import provenance, timing
 from ..report.plots import save_figure
 from .plan import Plan, plan_from_params
@@ -102,6 +102,20 @@ def _figures(analysis: Analysis, out: Path) -> dict[str, list[str]]:
     return made
 
 
+def steps_provenance(analysis: Analysis) -> list[dict[str, Any]]:
+    """The distinct ``{commit, dirty, code_hash}`` of the step records the analysis read: this checkout's in a
+    plain run; the earlier code's under ``run --analysis-only`` (``runner.reanalysis``)."""
+    seen: dict[tuple, dict[str, Any]] = {}
+    for folder in (f for folders in analysis.folders.values() for f in folders):
+        try:
+            made = read_json(Path(folder) / "record.json").get("provenance") or {}
+        except (OSError, ValueError, AttributeError):
+            continue
+        entry = {k: made.get(k) for k in ("commit", "dirty", "code_hash")}
+        seen.setdefault(tuple(entry.values()), entry)
+    return list(seen.values())
+
+
 def write_results(analysis: Analysis, started: float | None = None) -> dict[str, Any]:
     """``results.json``, ``results.csv``, ``results.md``, the figures, and the sections for the index (which
     list every file written, for the analysis step's record: ``runner.state.Sections``)."""
@@ -115,7 +129,7 @@ def write_results(analysis: Analysis, started: float | None = None) -> dict[str,
         {"experiment": name, "title": s.title, "verdict": s.verdict, "headline": s.headline}
         for name, s in analysis.sections.items()
     ]
-    payload["provenance"] = {**provenance(), "timing": timing(started)}
+    payload["provenance"] = {**provenance(), "timing": timing(started), "steps": steps_provenance(analysis)}
     atomic_write_json(out / "results.json", payload)
     written = ["results.json", "results.md"]
 

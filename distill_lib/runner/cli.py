@@ -1,7 +1,7 @@
 """The ``distill-study`` command (also ``python -m distill_lib``).
 
     distill-study run [-f FILE.yaml ...] [-p NAME VALUE | -p NAME=VALUE ...] [-o OUTDIR] [--force]
-                      [--jobs N] [--cluster local[:N] | tcp://HOST:PORT]
+                      [--jobs N] [--cluster local[:N] | tcp://HOST:PORT] [--analysis-only]
     distill-study params        # list every parameter, its default and meaning
     distill-study tasks OUTDIR... -o SUMMARY   # the objectives across tasks: one study per env_id
     distill-study compress [-f FILE.yaml ...] [-p NAME VALUE ...] [--widths W ...] [--keep SHARE] -o OUTDIR
@@ -136,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--force", action="store_true", help="re-run every step, even finished ones")
     run.add_argument(
+        "--analysis-only",
+        action="store_true",
+        help="run no step: the analysis (results, figures, report) again over the study's finished steps, even "
+        "ones an earlier version of the code made (their commit is recorded); refused unless every step finished",
+    )
+    run.add_argument(
         "--jobs",
         type=_jobs,
         default=None,
@@ -219,12 +225,18 @@ def _cmd_params() -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from ..records.provenance import STEPS_CODE_ENV
     from .inputs import check_inputs
     from .plan import plan_study
     from .state import read_sections
     from .study import RunFault, run_study
 
+    os.environ.pop(STEPS_CODE_ENV, None)  # set by --analysis-only alone (runner.reanalysis)
     spec = args.cluster if args.cluster is not None else os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    if args.analysis_only and (args.force or args.cluster is not None):
+        raise ValueError("--analysis-only runs no step: it takes neither --force nor --cluster")
+    if args.analysis_only:
+        spec = None
     if spec is not None:
         from .cluster import parse_cluster
 
@@ -232,8 +244,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if args.jobs is not None:
             raise ValueError("--jobs is for this machine; on a cluster the workers' threads decide what runs at once")
     with warnings.catch_warnings(record=True) as caught:  # a library's warning is not a second line of a refusal
-        plan = plan_study(args.files, _overrides(args.overrides), args.out_dir)
-        check_inputs(plan)  # the files the parameters name (the planner reads none)
+        if args.analysis_only:
+            from .reanalysis import plan_of_finished_steps
+
+            plan, commit = plan_of_finished_steps(args.files, _overrides(args.overrides), args.out_dir)
+            print(f"distill-study: note: the analysis alone, over steps made at commit {(commit or 'unknown')[:7]}",
+                  file=sys.stderr)  # fmt: skip
+        else:
+            plan = plan_study(args.files, _overrides(args.overrides), args.out_dir)
+            check_inputs(plan)  # the files the parameters name (the planner reads none)
     notes = [*plan.notes, *(str(w.message).splitlines()[0] for w in caught if str(w.message).strip())]
     for note in dict.fromkeys(notes):
         print(f"distill-study: note: {note}", file=sys.stderr)
@@ -251,7 +270,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
             execution, jobs = DaskExecution(cluster.client, step_order(plan)), cluster.threads
         started = True
         outcome = run_study(
-            plan, force=args.force, jobs=jobs, hide_code=args.hide_code, progress=not args.quiet, execution=execution
+            plan,
+            force=args.force,
+            jobs=jobs,
+            hide_code=args.hide_code,
+            progress=not args.quiet,
+            execution=execution,
+            analysis_only=args.analysis_only,
         )
     except KeyboardInterrupt:
         if not started:  # while the cluster was starting

@@ -47,7 +47,7 @@ from .state import (
     write_state,
 )
 
-__all__ = ["Outcome", "RunFault", "run_study", "step_order"]
+__all__ = ["Outcome", "RunFault", "run_study", "step_order", "unfinished_steps"]
 
 #: the signals that stop a study cleanly (SIGHUP: the terminal closed)
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -121,6 +121,12 @@ def _finished(plan: Plan, step: Step, pages: Pages) -> bool:
     return load_step(step.folder, plan.experiments[step.experiment]) is not None
 
 
+def unfinished_steps(plan: Plan) -> list[str]:
+    """The plan's steps (the analysis aside) that are not finished in its work folder."""
+    pages = read_pages(plan.out_dir / "html")
+    return [s.name for s in plan.steps[:-1] if not _finished(plan, s, pages)]
+
+
 def _analysis_key(plan: Plan, status: dict[str, str]) -> str:
     """The analysis depends on which steps finished, too."""
     finished = sorted(n for n, s in status.items() if s in ("done", "reused") and n != "analysis")
@@ -191,19 +197,30 @@ def run_study(
     hide_code: bool = False,
     progress: bool = True,
     execution: Execution | None = None,
+    analysis_only: bool = False,
 ) -> Outcome:
     """Execute a validated plan; returns the outcome (a failing notebook does not raise).
+
+    ``analysis_only``: run the analysis again over the finished steps and run no other step
+    (``distill-study run --analysis-only``); a step that is not finished is refused (``ParamError``).
 
     Raises ``lock.FolderInUse`` when another run holds the output folder (before anything is
     written), ``KeyboardInterrupt`` when interrupted, ``RunFault`` on a file-system error of
     the runner itself (the message names the path); ``work/study.json`` says how it ended.
     """
+    if analysis_only:  # before anything is written: the analysis alone, over steps that have all finished
+        unfinished = unfinished_steps(plan)
+        if unfinished:
+            raise ParamError(
+                f"--analysis-only: {len(unfinished)} of {len(plan.steps) - 1} steps not finished in {plan.work_dir} "
+                f"({', '.join(unfinished[:3])}{', ...' if len(unfinished) > 3 else ''}); run without --analysis-only"
+            )
     created = False
     try:
         created = _check_writable(plan.out_dir)
         with FolderLock(plan.out_dir):
             try:
-                return _run_locked(plan, force, jobs, hide_code, progress, execution)
+                return _run_locked(plan, force, jobs, hide_code, progress, execution, analysis_only)
             except Exception as err:  # whatever it was, the study is not running any more
                 message = _fault(err) if isinstance(err, OSError) else f"{type(err).__name__}: {err}".splitlines()[0]
                 with contextlib.suppress(OSError):
@@ -217,7 +234,13 @@ def run_study(
 
 
 def _run_locked(
-    plan: Plan, force: bool, jobs: int | None, hide_code: bool, progress: bool, execution: Execution | None
+    plan: Plan,
+    force: bool,
+    jobs: int | None,
+    hide_code: bool,
+    progress: bool,
+    execution: Execution | None,
+    analysis_only: bool = False,
 ) -> Outcome:
     started = time.time()
     html_dir = plan.out_dir / "html"
@@ -245,7 +268,7 @@ def _run_locked(
                 outcome.finished(step, "reused")
             else:
                 todo.add(step.name)
-        if force or todo or not _analysis_current(plan, outcome.status, pages):
+        if force or todo or analysis_only or not _analysis_current(plan, outcome.status, pages):
             todo.add("analysis")
         else:
             outcome.finished(plan.analysis, "reused")

@@ -116,6 +116,12 @@ def soft_share_sentence(width: dict[str, Any]) -> str:
     )
 
 
+def _whole(value: float) -> str:
+    """A percentage to whole points, without the "-0" that rounding a small negative value leaves."""
+    text = f"{value:.0f}"
+    return "0" if text == "-0" else text
+
+
 def teacher_spread_sentence(width: dict[str, Any]) -> str:
     """Where the teachers' means of one objective lie far apart (more than 10 points): the teacher matters."""
     if width["n_teachers"] < 2:
@@ -128,7 +134,7 @@ def teacher_spread_sentence(width: dict[str, Any]) -> str:
     if not wide:
         return f"Each objective's {width['n_teachers']} teachers' means lie within 10 points of each other."
     # "from -9 to 15%": a hyphen between the bounds would read as a minus sign where the lower one is negative
-    said = "; ".join(f"{o} from {lo:.0f} to {hi:.0f}%" for o, lo, hi in wide)
+    said = "; ".join(f"{o} from {_whole(lo)} to {_whole(hi)}%" for o, lo, hi in wide)
     return f"The teacher matters: the teachers' means spread over {said}."
 
 

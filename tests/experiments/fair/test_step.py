@@ -173,6 +173,8 @@ def test_the_teacher_spread_sentence_keeps_negative_bounds_readable():
     width["objectives"][1]["return_pct"]["per_teacher"] = [-9.4, 15.2]  # mse: wide, and one teacher below 0
     said = sentences.teacher_spread_sentence(width)
     assert said == "The teacher matters: the teachers' means spread over mse from -9 to 15%."
+    width["objectives"][1]["return_pct"]["per_teacher"] = [-14.2, -0.3]  # rounds to "-0": said as 0
+    assert sentences.teacher_spread_sentence(width).endswith("mse from -14 to 0%.")
     width["objectives"][1]["return_pct"]["per_teacher"] = [1.0, 9.0]  # within 10 points: nothing to say
     assert "within 10 points" in sentences.teacher_spread_sentence(width)
 
