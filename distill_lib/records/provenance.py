@@ -88,6 +88,13 @@ def steps_code() -> str:
     return os.environ.get(STEPS_CODE_ENV) or code_hash()
 
 
+def earlier_step_commits(made: dict[str, Any]) -> list[str]:
+    """The commits of a result's steps (``provenance.steps``) other than its own: where ``run --analysis-only``
+    analysed steps an earlier version of the code made; empty for a plain run."""
+    steps = made.get("steps") or []
+    return list(dict.fromkeys(s.get("commit") or "unknown" for s in steps if s.get("commit") != made.get("commit")))
+
+
 def content_key(*parts: Any) -> str:
     """A short hash of JSON-able parts (parameters, input hashes, code hash)."""
     import json

@@ -30,6 +30,7 @@ from typing import Any
 
 from ..experiments.base import PROJECT_ROOT
 from ..records.atomic import atomic_write_text
+from ..records.provenance import earlier_step_commits
 from .readme_scale import scale_block, scale_studies
 
 __all__ = ["ANSWER_LINES", "BLOCKS", "PAGES", "answer", "render", "rewrite", "tasks_summary"]
@@ -59,6 +60,9 @@ def _origin(results: dict[str, Any], what: str, path: str, up: str) -> str:
     cpu = p.get("cpu") or {}
     machine = f"{cpu.get('model') or 'an unnamed CPU'} ({cpu.get('torch_capability') or 'unknown'} kernels)"
     commit = (p.get("commit") or "an unknown commit")[:7] + (" with uncommitted changes" if p.get("dirty") else "")
+    earlier = earlier_step_commits(p)
+    if earlier:  # run --analysis-only: the analysis at this commit over steps an earlier one made
+        commit += f" (analysis; its steps at {', '.join(c[:7] for c in earlier)})"
     return (
         f"(Generated from [`{path}/results.json`]({up}{path}/results.json) by `make readme`: {what} "
         f"at commit {commit}, on {machine}, torch {p.get('versions', {}).get('torch', '?')}. The tables and "

@@ -161,3 +161,11 @@ def test_the_across_tasks_block_quotes_the_summary():
     assert "Over 2 tasks (CartPole, Acrobot)" in block and "Rusu et al." in block  # the whole verdict, with context
     assert "| CartPole | 8 |" in block and "\nold\n" not in out
     assert "has not been made" in rewrite(text, RESULTS, None, None)
+
+
+def test_a_reanalysed_study_names_the_commit_of_its_steps():
+    again = {**RESULTS, "provenance": {**RESULTS["provenance"], "steps": [{"commit": "fedcba9876543210"}]}}
+    text = PAGE + "<!-- full-findings -->\nold\n<!-- /full-findings -->\n"
+    assert "at commit 0123456 (analysis; its steps at fedcba9)" in rewrite(text, RESULTS, again)
+    same = {**RESULTS, "provenance": {**RESULTS["provenance"], "steps": [{"commit": "0123456789abcdef"}]}}
+    assert "at commit 0123456," in rewrite(text, RESULTS, same)  # a plain run: one commit, said once

@@ -83,7 +83,8 @@ def _page(summary: dict[str, Any]) -> str:
     body.append(f"<p>Leaders per cell ({html.escape(summary['family'])}, level {summary['level']}): "
                 + "; ".join(f"{html.escape(task(c['task']).label)} width {c['width']}: {html.escape(', '.join(c['leaders']))}"
                             for c in summary["leaders"]) + ".</p>")  # fmt: skip
-    studies = ", ".join(f"{html.escape(t['env_id'])} ({html.escape(t['folder'])}, commit {html.escape(str(t['commit']))})"
+    studies = ", ".join(f"{html.escape(t['env_id'])} ({html.escape(t['folder'])}, commit {html.escape(str(t['commit']))}"
+                        + "".join(f", its steps at {html.escape(c)}" for c in t.get("steps_commits", [])) + ")"
                         for t in summary["tasks"])  # fmt: skip
     body.append(f'<p class="note">Read from: {studies}.</p>')
     return page("The objectives across tasks", "\n".join(body))

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from ...records.provenance import earlier_step_commits
 from ...report.aggregate import interval_estimates
 from ...report.literature import RUSU_PARAMS_PCT, RUSU_SCORE_PCT
 from ...report.stats import comparison_record, holm, holm_family
@@ -161,6 +162,7 @@ def summarize(studies: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 "candidates": {o["objective"]: o["candidates"] for o in first[env_id]["objectives"]},
                 "commit": results["provenance"].get("commit"),
                 "code_hash": results["provenance"].get("code_hash"),
+                "steps_commits": earlier_step_commits(results["provenance"]),  # --analysis-only: the steps' own
                 "independent_agreement": _independent_agreement(results),
                 "budgets": _budgets(results),
             }

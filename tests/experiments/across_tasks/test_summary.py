@@ -229,3 +229,17 @@ def test_an_order_that_changes_with_the_width_within_a_task_is_not_a_reversal_ac
         in said
     )
     assert "These are two small gymnasium tasks" in said
+
+
+def test_the_page_names_the_steps_commit_of_a_reanalysed_study(tmp_path: Path) -> None:
+    for name, env_id in (("cp", "CartPole-v1"), ("ac", "Acrobot-v1")):
+        (tmp_path / name).mkdir()
+        results = study(env_id, {"hard": 100, "hinton": 80, "rusu": 99, "mse": 10}, {"hard - mse": (90, 80, 99, 0.001)})
+        if name == "cp":  # analysed again (run --analysis-only) over steps an earlier commit made
+            results["provenance"]["steps"] = [{"commit": "old", "code_hash": "x", "dirty": False}]
+        (tmp_path / name / "results.json").write_text(json.dumps(results))
+    assert main(["tasks", str(tmp_path / "cp"), str(tmp_path / "ac"), "-o", str(tmp_path / "sum")]) == 0
+    saved = json.loads((tmp_path / "sum" / "tasks.json").read_text())
+    assert [t["steps_commits"] for t in saved["tasks"]] == [["old"], []]
+    page = (tmp_path / "sum" / "index.html").read_text()
+    assert "commit abc, its steps at old)" in page and page.count("its steps at") == 1
