@@ -128,7 +128,7 @@ def matched_sentence(width: dict[str, Any], scratch: list[dict[str, Any]] | None
         parts.append(f"no detectable difference at {_budgets_phrase(quiet)} steps")
     head = (
         f"At matched environment steps (unpaired permutation tests of each of {len(objectives)} objectives against "
-        f"DQN from scratch at each of {len(common)} budgets, Holm over the {len(family)})"
+        f"DQN from scratch at {counted(len(common), 'budget')}, Holm over the {len(family)})"
     )
     return f"{head}: {'; '.join(parts)}."
 

@@ -67,7 +67,7 @@ def test_reach_and_matched_sentences_follow_the_numbers(record):
     assert "hard not within 300" in said and "mse not within 300" in said
     easy = [{"budget": 300, "return_pct": {"mean": -1e9, "values": [1.0, 2.0]}}]
     assert "hard 100" in sentences.reach_sentence(width, easy)
-    assert "at each of 2 budgets, Holm over the 4)" in sentences.matched_sentence(width, scratch)
+    assert "at 2 budgets, Holm over the 4)" in sentences.matched_sentence(width, scratch)
     assert "DAgger (1 round, beta" in sentences.dagger_sentence(width)  # not "1 rounds"
     two = width | {"dagger": width["dagger"] | {"rounds": 2}}
     assert "DAgger (2 rounds, beta" in sentences.dagger_sentence(two)
