@@ -214,6 +214,51 @@ static inline void transpose8x8(const float *in, int64_t ldi, float *out, int64_
 }
 #endif
 
+#if defined(__AVX512F__)
+/* r[c] = column c of the 16 x 16 block whose rows are r[0..15]: unpack pairs, then quads, then 128-bit lanes twice */
+static inline void transpose16x16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        const __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
+        t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xdd);
+        t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
+        t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xdd);
+    }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
+    }
+}
+
+/* out (N x K) = in (K x N)^T in 16 x 16 blocks, the edges by masks (masked-off lanes are neither read nor written) */
+static void transpose(int64_t K, int64_t N, const float *in, float *out) {
+    for (int64_t k0 = 0; k0 < K; k0 += 16) {
+        const int64_t kk = K - k0 < 16 ? K - k0 : 16;
+        const __mmask16 kmask = (__mmask16)((1u << kk) - 1u);
+        for (int64_t n0 = 0; n0 < N; n0 += 16) {
+            const int64_t nn = N - n0 < 16 ? N - n0 : 16;
+            const __mmask16 nmask = (__mmask16)((1u << nn) - 1u);
+            __m512 r[16];
+            for (int64_t i = 0; i < 16; i++)
+                r[i] = i < kk ? _mm512_maskz_loadu_ps(nmask, in + (k0 + i) * N + n0) : _mm512_setzero_ps();
+            transpose16x16(r);
+            for (int64_t c = 0; c < nn; c++) _mm512_mask_storeu_ps(out + (n0 + c) * K + k0, kmask, r[c]);
+        }
+    }
+}
+#else
 /* out (N x K) = in (K x N)^T (pure data movement: the same bits whichever way it runs) */
 static void transpose(int64_t K, int64_t N, const float *in, float *out) {
     int64_t k0 = 0;
@@ -228,6 +273,7 @@ static void transpose(int64_t K, int64_t N, const float *in, float *out) {
     for (int64_t n = 0; n < N; n++)
         for (int64_t k = k0; k < K; k++) out[n * K + k] = in[k * N + n];
 }
+#endif
 
 /* ---- one student's LayerNorm -> affine -> ReLU -> dropout, and its gradient (H x B) ---------- */
 
@@ -307,7 +353,22 @@ void gather_transposed(int64_t S, int64_t m, int64_t F, const float *table, cons
     for (int64_t s = 0; s < S; s++) {
         float *o = out + s * F * m;
         const int64_t *r = rows + s * row_stride;
-        for (int64_t j = 0; j < m; j++) {
+        int64_t j = 0;
+#if defined(__AVX512F__)
+        if (F <= 16) { /* 16 rows at once: each a (masked) load, then one transpose, then F full-width stores */
+            const __mmask16 fmask = (__mmask16)((1u << F) - 1u);
+            for (; j + 16 <= m; j += 16) {
+                __m512 block[16];
+                for (int k = 0; k < 16; k++)
+                    block[k] = _mm512_maskz_loadu_ps(fmask, table + (first_row[s] + r[j + k]) * F);
+                if (j + 32 <= m)
+                    for (int k = 0; k < 16; k++) __builtin_prefetch(table + (first_row[s] + r[j + 16 + k]) * F);
+                transpose16x16(block);
+                for (int64_t f = 0; f < F; f++) _mm512_storeu_ps(o + f * m + j, block[f]);
+            }
+        }
+#endif
+        for (; j < m; j++) {
             /* the rows are random: ask for a row well ahead, so that its cache miss overlaps this one's */
             if (j + 8 < m)
                 __builtin_prefetch(table + (first_row[s] + r[j + 8]) * F);

@@ -47,13 +47,15 @@ def test_without_a_compiler_the_kernels_are_off_with_a_warning(monkeypatch, tmp_
 
 @needs_c
 @pytest.mark.parametrize("shared", [True, False])
-def test_gather_transposed_is_indexing(shared):
+@pytest.mark.parametrize(("width", "m"), [(13, 20), (8, 64), (16, 35), (20, 20), (4, 3)])
+def test_gather_transposed_is_indexing(shared, width, m):
+    # widths up to 16 and batches of 16 rows take AVX-512's block transposes where the CPU has them; the rest the loop
     gen = torch.Generator().manual_seed(0)
-    table = torch.randn(3 * 50, 13, generator=gen)  # three students' 50 rows, or one shared table
-    rows = torch.stack([torch.randperm(50, generator=gen) for _ in range(3)])[:, 5:25]  # (S, m), strided
-    first = torch.zeros(3, dtype=torch.int64) if shared else torch.arange(3) * 50
+    table = torch.randn(3 * 100, width, generator=gen)  # three students' 100 rows, or one shared table
+    rows = torch.stack([torch.randperm(100, generator=gen) for _ in range(3)])[:, 5 : 5 + m]  # (S, m), strided
+    first = torch.zeros(3, dtype=torch.int64) if shared else torch.arange(3) * 100
     got = fused.gather_transposed(table, first, rows)
-    assert got.shape == (3, 13, 20)
+    assert got.shape == (3, width, m)
     for s in range(3):
         assert torch.equal(got[s], table[first[s] + rows[s]].T)
 
