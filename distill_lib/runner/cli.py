@@ -232,11 +232,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .study import RunFault, run_study
 
     os.environ.pop(STEPS_CODE_ENV, None)  # set by --analysis-only alone (runner.reanalysis)
-    spec = args.cluster if args.cluster is not None else os.environ.get("DASK_SCHEDULER_ADDRESS") or None
     if args.analysis_only and (args.force or args.cluster is not None):
         raise ValueError("--analysis-only runs no step: it takes neither --force nor --cluster")
-    if args.analysis_only:
-        spec = None
+    spec = args.cluster if args.cluster is not None else os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    spec = None if args.analysis_only else spec  # the analysis runs here, whatever $DASK_SCHEDULER_ADDRESS says
     if spec is not None:
         from .cluster import parse_cluster
 
