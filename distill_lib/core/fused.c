@@ -277,16 +277,48 @@ static void transpose(int64_t K, int64_t N, const float *in, float *out) {
 
 /* ---- one student's LayerNorm -> affine -> ReLU -> dropout, and its gradient (H x B) ---------- */
 
+/* Column sums over the units in unit order for states b0 .. b0 + nb - 1, in registers (a sum kept in
+   memory waits on its own store at every unit): out[b] = sum_u z[u B + b], or, with centre,
+   sum_u (z[u B + b] - centre[b])^2. */
+static inline void column_sums(int64_t H, int64_t B, int64_t b0, int64_t nb, const float *z, const float *centre,
+                               float *out) {
+    float acc[LANES] = {0};
+    if (nb == LANES && centre)
+        for (int64_t u = 0; u < H; u++)
+            for (int k = 0; k < LANES; k++) {
+                const float d = z[u * B + b0 + k] - centre[b0 + k];
+                acc[k] += d * d;
+            }
+    else if (nb == LANES)
+        for (int64_t u = 0; u < H; u++)
+            for (int k = 0; k < LANES; k++) acc[k] += z[u * B + b0 + k];
+    else
+        for (int64_t u = 0; u < H; u++)
+            for (int64_t k = 0; k < nb; k++) {
+                const float d = centre ? z[u * B + b0 + k] - centre[b0 + k] : z[u * B + b0 + k];
+                acc[k] += centre ? d * d : d;
+            }
+    for (int64_t k = 0; k < nb; k++) out[b0 + k] = acc[k];
+}
+
+/* Dropout stream word of unit u, state 0 (position first + u, the module's top); state b's is b H GAMMA further */
+static inline uint64_t stream_word(uint64_t key, uint64_t first, int64_t u) {
+    return key + (first + (uint64_t)u + 1) * GAMMA;
+}
+
+static inline int kept_word(uint64_t word, int64_t threshold) { return (int64_t)(mix64(word) >> 32) >= threshold; }
+
 static void ln_forward(int64_t H, int64_t B, float *z, const float *gamma, const float *beta, float eps, float *h,
                        float *rstd, float *mean, uint64_t key, int64_t threshold, float scale, int dropout,
                        uint64_t first) {
-    for (int64_t b = 0; b < B; b++) mean[b] = rstd[b] = 0.0f;
-    for (int64_t u = 0; u < H; u++)
-        for (int64_t b = 0; b < B; b++) mean[b] += z[u * B + b];
+    int64_t b0 = 0;
+    for (; b0 + LANES <= B; b0 += LANES) column_sums(H, B, b0, LANES, z, NULL, mean);
+    if (b0 < B) column_sums(H, B, b0, B - b0, z, NULL, mean);
     for (int64_t b = 0; b < B; b++) mean[b] /= (float)H;
-    for (int64_t u = 0; u < H; u++)
-        for (int64_t b = 0; b < B; b++) rstd[b] += (z[u * B + b] - mean[b]) * (z[u * B + b] - mean[b]);
+    for (b0 = 0; b0 + LANES <= B; b0 += LANES) column_sums(H, B, b0, LANES, z, mean, rstd);
+    if (b0 < B) column_sums(H, B, b0, B - b0, z, mean, rstd);
     for (int64_t b = 0; b < B; b++) rstd[b] = 1.0f / sqrtf(rstd[b] / (float)H + eps);
+    const uint64_t stride = (uint64_t)H * GAMMA;
     for (int64_t u = 0; u < H; u++) {
         float *x = z + u * B, *out = h + u * B;
         for (int64_t b = 0; b < B; b++) {
@@ -295,19 +327,22 @@ static void ln_forward(int64_t H, int64_t B, float *z, const float *gamma, const
             x[b] = xhat;
             out[b] = y > 0.0f ? y : 0.0f;
         }
-        if (dropout)
-            for (int64_t b = 0; b < B; b++)
-                out[b] *= kept(key, first + (uint64_t)(b * H + u), threshold) ? scale : 0.0f;
+        if (dropout) {
+            uint64_t word = stream_word(key, first, u);
+            for (int64_t b = 0; b < B; b++, word += stride) out[b] *= kept_word(word, threshold) ? scale : 0.0f;
+        }
     }
 }
 
 static void relu_dropout_forward(int64_t H, int64_t B, const float *z, float *h, uint64_t key, int64_t threshold,
                                  float scale, int dropout, uint64_t first) {
+    const uint64_t stride = (uint64_t)H * GAMMA;
     for (int64_t u = 0; u < H; u++) {
         for (int64_t b = 0; b < B; b++) h[u * B + b] = z[u * B + b] > 0.0f ? z[u * B + b] : 0.0f;
-        if (dropout)
-            for (int64_t b = 0; b < B; b++)
-                h[u * B + b] *= kept(key, first + (uint64_t)(b * H + u), threshold) ? scale : 0.0f;
+        if (dropout) {
+            uint64_t word = stream_word(key, first, u);
+            for (int64_t b = 0; b < B; b++, word += stride) h[u * B + b] *= kept_word(word, threshold) ? scale : 0.0f;
+        }
     }
 }
 
