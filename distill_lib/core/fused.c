@@ -292,12 +292,15 @@ static inline void column_sums(int64_t H, int64_t B, int64_t b0, int64_t nb, con
     else if (nb == LANES)
         for (int64_t u = 0; u < H; u++)
             for (int k = 0; k < LANES; k++) acc[k] += z[u * B + b0 + k];
-    else
+    else if (centre) /* the tail: the same expressions, so that they contract alike */
         for (int64_t u = 0; u < H; u++)
             for (int64_t k = 0; k < nb; k++) {
-                const float d = centre ? z[u * B + b0 + k] - centre[b0 + k] : z[u * B + b0 + k];
-                acc[k] += centre ? d * d : d;
+                const float d = z[u * B + b0 + k] - centre[b0 + k];
+                acc[k] += d * d;
             }
+    else
+        for (int64_t u = 0; u < H; u++)
+            for (int64_t k = 0; k < nb; k++) acc[k] += z[u * B + b0 + k];
     for (int64_t k = 0; k < nb; k++) out[b0 + k] = acc[k];
 }
 
